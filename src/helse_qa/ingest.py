@@ -1,0 +1,259 @@
+"""Ingest: documents/ -> parsed text -> chunks -> vectors + BM25, incrementally.
+
+Only documents whose bytes changed are parsed and embedded again; documents whose file
+is gone are removed. Work happens in a copy of the current index generation that is
+published atomically at the end (see :mod:`helse_qa.manifest`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .catalog import CATALOG_FILE, load_catalog
+from .chunking import CHUNKER_VERSION, chunk_document, embedding_text
+from .config import Settings
+from .embed import Embedder
+from .errors import DocumentError, HelseQAError
+from .language import detect_language
+from .lexical import LexicalIndex
+from .manifest import (
+    DocumentEntry,
+    IndexLayout,
+    Manifest,
+    read_chunks,
+    read_manifest,
+    write_chunks,
+    write_manifest,
+)
+from .parsing import SUPPORTED_EXTENSIONS, content_hash, doc_id_from_path, parse_document
+from .sentences import sentence_spans
+from .store import ChromaStore, SentenceRecord, make_client
+from .types import Chunk, DocumentInfo, IngestReport, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+_IGNORED_NAMES = {CATALOG_FILE, "README.md", "readme.md", ".gitkeep"}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    info: DocumentInfo
+    content_hash: str
+
+
+def discover(documents_dir: Path, skipped: list[tuple[str, str]]) -> list[SourceFile]:
+    """Every ingestible file in ``documents_dir`` (recursively), with its catalog entry."""
+    if not documents_dir.is_dir():
+        raise HelseQAError(
+            f"documents folder {documents_dir} does not exist - create it and add files, "
+            "or set HELSE_QA_DOCUMENTS_DIR"
+        )
+    catalog = load_catalog(documents_dir)
+    found: list[SourceFile] = []
+    used_ids: set[str] = set()
+    for path in sorted(p for p in documents_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(documents_dir).as_posix()
+        if path.name in _IGNORED_NAMES or any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            reason = f"unsupported file type '{path.suffix or '(none)'}'"
+            log.warning("skipped %s: %s (use %s)", rel, reason, ", ".join(SUPPORTED_EXTENSIONS))
+            skipped.append((rel, reason))
+            continue
+        try:
+            digest = content_hash(path.read_bytes())
+        except OSError as exc:
+            log.warning("skipped %s: cannot read file (%s)", rel, exc.strerror or exc)
+            skipped.append((rel, f"cannot read file ({exc.strerror or exc})"))
+            continue
+        info = catalog.get(rel) or catalog.get(path.name)
+        if info is None:
+            doc_id = doc_id_from_path(path)
+            while doc_id in used_ids:
+                doc_id += "-" + path.suffix.lstrip(".").lower()
+            info = DocumentInfo(doc_id=doc_id, title="", language="", path=rel)
+        else:
+            info = replace(info, path=rel)
+        used_ids.add(info.doc_id)
+        found.append(SourceFile(path, info, digest))
+    return found
+
+
+def _complete_info(parsed: ParsedDocument, source: SourceFile) -> ParsedDocument:
+    info = source.info
+    if not info.title:
+        heading = parsed.headings[0].title if parsed.headings else ""
+        info = replace(info, title=heading or parsed.info.title)
+    if not info.language:
+        info = replace(info, language=detect_language(parsed.text[:20000]))
+    return replace(parsed, info=info)
+
+
+def ingest(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> IngestReport:
+    """Bring the index in line with ``settings.documents_dir``."""
+    started = time.perf_counter()
+    skipped: list[tuple[str, str]] = []
+    sources = discover(settings.documents_dir, skipped)
+    layout = IndexLayout(settings.index_dir)
+    current = layout.current()
+    old: Manifest | None = read_manifest(current) if current is not None else None
+    if old is not None and not rebuild:
+        old.check_model(embedder.model_id, embedder.fingerprint, settings.index_dir)
+    same_chunker = (
+        old is not None
+        and not rebuild
+        and old.chunker_version == CHUNKER_VERSION
+        and old.chunk_words == settings.chunk_words
+    )
+    old_docs = old.documents if (old is not None and not rebuild) else {}
+
+    to_index: list[ParsedDocument] = []
+    unchanged: list[str] = []
+    for source in sources:
+        prev = old_docs.get(source.info.doc_id)
+        if same_chunker and prev is not None and prev.content_hash == source.content_hash:
+            unchanged.append(source.info.doc_id)
+            continue
+        try:
+            parsed = parse_document(source.path, source.info)
+        except DocumentError as exc:
+            log.warning("skipped %s", exc)
+            skipped.append((source.info.path, str(exc).split(": ", 1)[-1]))
+            if prev is not None:
+                unchanged.append(source.info.doc_id)  # keep the last good version
+            continue
+        to_index.append(_complete_info(parsed, source))
+    present = {s.info.doc_id for s in sources}
+    removed = sorted(d for d in old_docs if d not in present)
+    added = [p.info.doc_id for p in to_index if p.info.doc_id not in old_docs]
+    updated = [p.info.doc_id for p in to_index if p.info.doc_id in old_docs]
+
+    if old is not None and not rebuild and not to_index and not removed and same_chunker:
+        return IngestReport(
+            unchanged=tuple(unchanged),
+            skipped=tuple(skipped),
+            chunks=sum(d.chunks for d in old.documents.values()),
+            seconds=time.perf_counter() - started,
+        )
+
+    work = layout.begin(copy=not rebuild)
+    try:
+        manifest = Manifest(
+            embedding_model=embedder.model_id,
+            model_fingerprint=embedder.fingerprint,
+            dim=embedder.dim,
+            chunker_version=CHUNKER_VERSION,
+            chunk_words=settings.chunk_words,
+            documents={d: e for d, e in old_docs.items() if d in unchanged},
+        )
+        store = ChromaStore(make_client(work / "chroma"))
+        kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
+        for doc_id in [*removed, *updated]:
+            store.delete_document(doc_id)
+            _remove_text(work, doc_id)
+        new_chunks = _embed_documents(to_index, settings, embedder, store, work, progress,
+                                      on_progress)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for parsed in to_index:
+            info = parsed.info
+            manifest.documents[info.doc_id] = DocumentEntry(
+                doc_id=info.doc_id,
+                file=info.path,
+                title=info.title,
+                language=info.language,
+                publisher=info.publisher,
+                year=info.year,
+                kind=info.kind,
+                content_hash=parsed.content_hash,
+                chunks=sum(1 for c in new_chunks if c.doc_id == info.doc_id),
+                pages=len(parsed.pages),
+                indexed_at=now,
+            )
+        all_chunks = sorted([*kept_chunks, *new_chunks], key=lambda c: (c.doc_id, c.ordinal))
+        LexicalIndex.build(
+            [c.chunk_id for c in all_chunks],
+            [embedding_text(c) for c in all_chunks],
+            [c.language for c in all_chunks],
+        ).save(work / "lexical")
+        write_chunks(work, all_chunks)
+        write_manifest(work, manifest)
+        del store
+        layout.commit(work)
+    except BaseException:
+        layout.abort(work)
+        raise
+    report = IngestReport(
+        added=tuple(added),
+        updated=tuple(updated),
+        removed=tuple(removed),
+        unchanged=tuple(unchanged),
+        skipped=tuple(skipped),
+        chunks=len(all_chunks),
+        seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "ingest: %d added, %d updated, %d removed, %d unchanged, %d skipped, %d chunks",
+        len(added), len(updated), len(removed), len(unchanged), len(skipped), len(all_chunks),
+    )
+    return report
+
+
+def _remove_text(work: Path, doc_id: str) -> None:
+    (work / "texts" / f"{doc_id}.txt").unlink(missing_ok=True)
+
+
+def _embed_documents(
+    docs: list[ParsedDocument],
+    settings: Settings,
+    embedder: Embedder,
+    store: ChromaStore,
+    work: Path,
+    progress: bool,
+    on_progress: Callable[[float, str], None] | None,
+) -> list[Chunk]:
+    texts_dir = work / "texts"
+    texts_dir.mkdir(exist_ok=True)
+    chunks: list[Chunk] = []
+    sentences: list[SentenceRecord] = []
+    sentence_texts: list[str] = []
+    for parsed in docs:
+        (texts_dir / f"{parsed.info.doc_id}.txt").write_text(parsed.text, encoding="utf-8")
+        doc_chunks = chunk_document(parsed, settings.chunk_words)
+        chunks.extend(doc_chunks)
+        for chunk in doc_chunks:
+            for s, e in sentence_spans(chunk.text, chunk.start):
+                sentences.append(SentenceRecord(chunk.chunk_id, chunk.doc_id, s, e))
+                sentence_texts.append(parsed.text[s:e])
+    total = len(chunks) + len(sentences)
+    if total == 0:
+        return chunks
+    from tqdm import tqdm
+
+    done = 0
+    with tqdm(total=total, desc="embedding", unit="text", disable=not progress) as bar:
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(n)
+            if on_progress is not None:
+                on_progress(done / total, f"embedded {done}/{total} passages and sentences")
+
+        chunk_vectors = embedder.embed_passages([embedding_text(c) for c in chunks], tick)
+        sentence_vectors = embedder.embed_passages(sentence_texts, tick)
+    store.add_chunks(chunks, chunk_vectors)
+    store.add_sentences(sentences, sentence_vectors)
+    return chunks

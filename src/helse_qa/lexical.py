@@ -1,0 +1,168 @@
+"""BM25 over chunks (bm25s + PyStemmer), Norwegian- and English-aware.
+
+Each chunk is stemmed with its own language's Snowball stemmer. A question may be in
+either language and may name Norwegian terms inside an English sentence, so its tokens are
+stemmed with both stemmers. Norwegian compounds ("eksportinntektene") are split into parts
+that occur as words elsewhere in the corpus ("eksport" + "inntekt"), and the parts are
+indexed beside the whole word, so "eksport" finds "eksportinntektene" and vice versa.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
+_MIN_PART = 4
+_MIN_COMPOUND = 8
+_LINKERS = ("", "s", "e")
+
+STOPWORDS = frozenset(
+    """og i er det som på for med til av at en et den de ikke har var vil kan om fra hva
+    hvem hvor hvordan hvorfor hvilke hvilken hvilket når ble blir også skal må bør seg
+    sin sitt sine eller men så der her dette disse mer mye mange andre etter over under
+    mellom jeg vi dere hun han ett hvis samt altså da nå noen noe alle hele enn både
+    the and of to in is are was were be been it that this these those for with on as by
+    at from or an not what who whom where when why how which whose do does did has have
+    had will would can could should about into than then there their they its our we
+    you he she his her them a any all also may might must shall such""".split()
+)
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str) -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("norwegian" if language.startswith(("nb", "nn", "no")) else "english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word and number tokens ("23,6" stays one token)."""
+    return _TOKEN.findall(text.lower())
+
+
+class Analyzer:
+    """Turns text into BM25 terms; knows the corpus vocabulary for compound splitting."""
+
+    def __init__(self, vocabulary: Iterable[str] = ()) -> None:
+        self.vocabulary = frozenset(vocabulary)
+
+    def _split(self, word: str) -> list[str]:
+        if len(word) < _MIN_COMPOUND or not word.isalpha():
+            return []
+        for cut in range(len(word) - _MIN_PART, _MIN_PART - 1, -1):
+            head, tail = word[:cut], word[cut:]
+            if head not in self.vocabulary:
+                continue
+            for link in _LINKERS:
+                if link and not tail.startswith(link):
+                    continue
+                rest = tail[len(link) :]
+                if len(rest) >= _MIN_PART and (
+                    rest in self.vocabulary or _stemmer("nb").stemWord(rest) in self.vocabulary
+                ):
+                    return [head, rest]
+        return []
+
+    def terms(self, text: str, languages: Sequence[str], drop_stopwords: bool = False) -> list[str]:
+        out: list[str] = []
+        for word in words(text):
+            if drop_stopwords and word in STOPWORDS:
+                continue
+            pieces = [word, *self._split(word)]
+            for piece in pieces:
+                if piece[0].isdigit():
+                    out.append(piece)
+                    continue
+                for lang in languages:
+                    out.append(_stemmer(lang).stemWord(piece))
+        return out
+
+    def document_terms(self, text: str, language: str) -> list[str]:
+        return self.terms(text, [language])
+
+    def query_terms(self, text: str) -> list[str]:
+        terms = self.terms(text, ["nb", "en"], drop_stopwords=True)
+        return list(dict.fromkeys(terms)) or list(dict.fromkeys(self.terms(text, ["nb", "en"])))
+
+
+def build_vocabulary(texts: Iterable[str]) -> set[str]:
+    """Words that may serve as compound parts: alphabetic, at least 4 letters."""
+    vocab: set[str] = set()
+    for text in texts:
+        vocab.update(w for w in words(text) if len(w) >= _MIN_PART and w.isalpha())
+    vocab.update(_stemmer("nb").stemWord(w) for w in list(vocab))
+    return vocab
+
+
+class LexicalIndex:
+    """BM25 scores over an ordered list of chunk ids."""
+
+    def __init__(self, bm25: Any, chunk_ids: list[str], analyzer: Analyzer) -> None:
+        self._bm25 = bm25
+        self.chunk_ids = chunk_ids
+        self.analyzer = analyzer
+        self._position = {cid: i for i, cid in enumerate(chunk_ids)}
+
+    @classmethod
+    def build(cls, chunk_ids: list[str], texts: list[str], languages: list[str]) -> LexicalIndex:
+        import bm25s
+
+        analyzer = Analyzer(build_vocabulary(texts))
+        corpus = [analyzer.document_terms(t, lang) or [""] for t, lang in zip(texts, languages)]
+        bm25 = bm25s.BM25()
+        if corpus:
+            bm25.index(corpus, show_progress=False)
+        return cls(bm25, chunk_ids, analyzer)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.chunk_ids:
+            self._bm25.save(str(directory / "bm25"))
+        (directory / "lexical.json").write_text(
+            json.dumps(
+                {"chunk_ids": self.chunk_ids, "vocabulary": sorted(self.analyzer.vocabulary)},
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        import bm25s
+
+        meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
+        chunk_ids = list(meta["chunk_ids"])
+        bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunk_ids else bm25s.BM25()
+        return cls(bm25, chunk_ids, Analyzer(meta["vocabulary"]))
+
+    def search(
+        self, query: str, k: int, allowed: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` (chunk id, score) with score > 0, optionally restricted to ``allowed``."""
+        if not self.chunk_ids or k <= 0:
+            return []
+        ids = self._bm25.get_tokens_ids(self.analyzer.query_terms(query))
+        if not ids:
+            return []
+        scores = np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float64)
+        if allowed is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            for cid in allowed:
+                pos = self._position.get(cid)
+                if pos is not None:
+                    mask[pos] = True
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,193 @@
+"""The index on disk: generations, the current pointer and the manifest.
+
+``index/CURRENT`` names the live generation (``gen-000007``). An ingest copies it to a
+hidden working directory, applies its changes there and only then switches ``CURRENT``
+with an atomic rename, so a killed ingest leaves the previous index fully usable.
+Each generation holds ``manifest.json`` (model, fingerprint, chunker, documents),
+``chroma/`` (vectors), ``lexical/`` (BM25), ``chunks.jsonl`` and ``texts/`` (parsed texts
+that citation spans point into).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexNotBuiltError, ModelMismatchError
+from .types import Chunk
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+_GEN = re.compile(r"^gen-(\d{6})$")
+
+
+@dataclass
+class DocumentEntry:
+    doc_id: str
+    file: str
+    title: str
+    language: str
+    publisher: str
+    year: int | None
+    kind: str
+    content_hash: str
+    chunks: int
+    pages: int
+    indexed_at: str
+
+
+@dataclass
+class Manifest:
+    embedding_model: str
+    model_fingerprint: str
+    dim: int
+    chunker_version: str
+    chunk_words: int
+    documents: dict[str, DocumentEntry] = field(default_factory=dict)
+    version: int = MANIFEST_VERSION
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data: dict[str, Any] = json.loads(text)
+        docs = {k: DocumentEntry(**v) for k, v in data.pop("documents", {}).items()}
+        return cls(documents=docs, **data)
+
+    def check_model(self, model_id: str, fingerprint: str, index_dir: Path) -> None:
+        """Refuse an index built with another embedding model."""
+        if self.embedding_model != model_id or self.model_fingerprint != fingerprint:
+            raise ModelMismatchError(
+                f"the index in {index_dir} was built with embedding model "
+                f"'{self.embedding_model}' (weights {self.model_fingerprint[:12]}), but the "
+                f"settings select '{model_id}' (weights {fingerprint[:12]}). Rebuild it with "
+                "'helse-qa ingest --rebuild', or set HELSE_QA_EMBEDDING_MODEL back to the "
+                "model it was built with."
+            )
+
+
+class IndexLayout:
+    """Generations under one index directory."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.root = index_dir
+
+    def current(self) -> Path | None:
+        pointer = self.root / "CURRENT"
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.root / name
+        return path if _GEN.match(name) and (path / "manifest.json").is_file() else None
+
+    def require_current(self) -> Path:
+        path = self.current()
+        if path is None:
+            raise IndexNotBuiltError(self.root)
+        return path
+
+    def begin(self, copy: bool = True) -> Path:
+        """A fresh working directory, seeded with a copy of the current generation."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.cleanup()
+        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))]
+        work = self.root / f".work-gen-{max(numbers, default=0) + 1:06d}"
+        current = self.current()
+        if current is not None and copy:
+            shutil.copytree(current, work)
+        else:
+            work.mkdir()
+        return work
+
+    def commit(self, work: Path) -> Path:
+        """Publish a working directory as the current generation (atomic switch)."""
+        final = self.root / work.name.removeprefix(".work-")
+        _fsync_tree(work)
+        os.replace(work, final)
+        tmp = self.root / "CURRENT.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(final.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / "CURRENT")
+        _fsync_dir(self.root)
+        self.cleanup()
+        return final
+
+    def abort(self, work: Path) -> None:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def cleanup(self) -> None:
+        """Remove unfinished working directories and generations other than the current."""
+        if not self.root.is_dir():
+            return
+        current = self.current()
+        for p in self.root.iterdir():
+            if p.name.startswith(".work-gen-") or (_GEN.match(p.name) and p != current):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def read_manifest(generation: Path) -> Manifest:
+    return Manifest.from_json((generation / "manifest.json").read_text(encoding="utf-8"))
+
+
+def write_manifest(generation: Path, manifest: Manifest) -> None:
+    tmp = generation / "manifest.json.tmp"
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, generation / "manifest.json")
+
+
+def write_chunks(generation: Path, chunks: list[Chunk]) -> None:
+    with (generation / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for c in chunks:
+            record = asdict(c)
+            record["section"] = list(c.section)
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_chunks(generation: Path) -> list[Chunk]:
+    path = generation / "chunks.jsonl"
+    if not path.is_file():
+        return []
+    chunks = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            record["section"] = tuple(record["section"])
+            chunks.append(Chunk(**record))
+    return chunks
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))

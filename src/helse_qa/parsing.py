@@ -1,0 +1,393 @@
+"""Readers: turn a file into clean text plus pages and section headings.
+
+Supported: .txt/.md (plain text, web-page text, or text extracted from a PDF with the
+page/heading layout described in documents' README), .pdf (pypdf), .html/.htm, .docx.
+All readers go through :class:`_TextBuilder`, so every format yields the same shape:
+paragraphs separated by a blank line, wrapped lines joined, words hyphenated across line
+ends re-joined, and page/heading offsets into the final text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import DocumentError
+from .language import detect_language
+from .types import DocumentInfo, Heading, Page, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
+
+# A line in PDF-extracted text is a wrapped continuation of prose when the previous line
+# is at least this long; shorter lines are labels, list items or figure text: kept apart.
+_WRAP_MIN_CHARS = 50
+_LETTER = "A-Za-zÆØÅæøåÄÖÜäöüÉéÈèÓóÁá"
+_LOWER_START = re.compile(r"^[a-zæøåäöüéèóá]")
+_HYPHEN_END = re.compile(rf"[{_LETTER}]-$")
+_ABBREV_HYPHEN_END = re.compile(r"(?:[A-ZÆØÅ0-9])-$")  # "FoU-", "IKT-", "HF-": real hyphens
+_CHAPTER = re.compile(r"^(\d{1,2})\s+\|\s+(\S.*?)\s*$")
+_SUBSECTION = re.compile(r"^(\d{1,2}\.\d{1,2})\s+([A-ZÆØÅ«].*?)\s*$")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+# Web page chrome: navigation and sharing lines that carry no content.
+_CHROME = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^skip to (main )?content\.?$",
+        r"^share this (article|page|post|story)\b.*$",
+        r"^\S+( \S+)? logo$",
+        r"^[•·\-\*]?\s*news article$",
+        r"^(back to top|print|print this page|follow us|menu|search|close|cookie settings)$",
+        r"^(hopp til (hovedinnhold|innhold)|del (denne )?artikkelen.*)$",
+        r"^this website uses cookies.*$",
+    )
+]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_chrome(line: str) -> bool:
+    stripped = line.strip()
+    return any(p.match(stripped) for p in _CHROME)
+
+
+def join_lines(lines: Iterable[str]) -> str:
+    """Join the lines of one paragraph.
+
+    "helse-" + "industriens" -> "helseindustriens"; "FoU-" + "investeringer" keeps its
+    hyphen; a wrapped prose line is joined with a space; short lines (labels, list items)
+    keep their line break.
+    """
+    out = ""
+    prev = ""
+    for raw in lines:
+        line = _SPACES.sub(" ", raw).strip()
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif _HYPHEN_END.search(prev) and _LOWER_START.match(line):
+            out = out + line if _ABBREV_HYPHEN_END.search(prev) else out[:-1] + line
+        elif _HYPHEN_END.search(prev):
+            out = out + line  # "helse-" + "IKT": a real compound hyphen
+        elif len(prev) >= _WRAP_MIN_CHARS:
+            out = out + " " + line
+        else:
+            out = out + "\n" + line
+        prev = line
+    return out
+
+
+class _TextBuilder:
+    """Accumulates paragraphs, page starts and headings with exact offsets."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._length = 0
+        self._page_starts: list[tuple[int, int]] = []
+        self.headings: list[Heading] = []
+
+    def _append(self, text: str) -> int:
+        if self._parts:
+            self._parts.append("\n\n")
+            self._length += 2
+        start = self._length
+        self._parts.append(text)
+        self._length += len(text)
+        return start
+
+    def paragraph(self, lines: list[str]) -> None:
+        text = join_lines(lines)
+        if text:
+            self._append(text)
+
+    def heading(self, level: int, title: str) -> None:
+        title = _SPACES.sub(" ", title).strip()
+        if title:
+            start = self._append(title)
+            self.headings.append(Heading(level=level, title=title, start=start))
+
+    def page(self, number: int) -> None:
+        # The page begins where its first paragraph will start.
+        start = self._length + (2 if self._parts else 0)
+        self._page_starts.append((number, start))
+
+    def build(self) -> tuple[str, tuple[Page, ...], tuple[Heading, ...]]:
+        text = "".join(self._parts)
+        pages: list[Page] = []
+        for i, (number, start) in enumerate(self._page_starts):
+            end = self._page_starts[i + 1][1] - 2 if i + 1 < len(self._page_starts) else len(text)
+            if end > start:
+                pages.append(Page(number=number, start=start, end=max(end, start)))
+        return text, tuple(pages), tuple(self.headings)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode a text file: UTF-8 (with or without BOM), else cp1252/latin-1 (Norwegian)."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{name}: looks like a binary file (NUL bytes), not text - skipped")
+    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else (
+        "utf-8-sig",
+    ):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = data.decode("cp1252")
+        log.info("%s is not UTF-8; decoded as cp1252", name)
+        return text
+    except UnicodeDecodeError:
+        log.info("%s is not UTF-8; decoded as latin-1", name)
+        return data.decode("latin-1")
+
+
+def looks_like_pdf_text(text: str) -> bool:
+    """True for text extracted from a PDF with ' N  |  Title' chapter lines."""
+    lines = text.splitlines()
+    chapters = sum(1 for line in lines if _CHAPTER.match(line.strip()))
+    page_starts = sum(1 for line in lines if line.startswith(" ") and not line.startswith("  "))
+    return chapters >= 2 and page_starts >= 2
+
+
+def _parse_pdf_text(text: str, builder: _TextBuilder) -> None:
+    """Layout of PDF-extracted text: a line beginning with one space starts a new page,
+    chapter lines are 'N | Title' (a title may wrap onto one short line), sub-sections 'N.N Title'."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    para: list[str] = []
+    page = 0
+
+    def flush() -> None:
+        if para:
+            builder.paragraph(para)
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(" ") and not line.startswith("  "):
+            flush()
+            page += 1
+            builder.page(page)
+            line = line[1:]
+        elif i == 0:
+            page = 1
+            builder.page(page)
+        stripped = line.strip()
+        chapter = _CHAPTER.match(stripped)
+        sub = _SUBSECTION.match(stripped)
+        if chapter:
+            flush()
+            title = f"{chapter.group(1)} {chapter.group(2)}"
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            after = lines[i + 2].strip() if i + 2 < len(lines) else ""
+            if nxt and len(nxt) < 40 and not after and not lines[i + 1].startswith(" "):
+                title = f"{title} {nxt}"
+                i += 1
+            builder.heading(1, title)
+        elif sub:
+            flush()
+            builder.heading(2, f"{sub.group(1)} {sub.group(2)}")
+        elif not stripped:
+            flush()
+        else:
+            para.append(line)
+        i += 1
+    flush()
+
+
+def _is_plain_heading(para: list[str], next_para: list[str] | None) -> bool:
+    if len(para) != 1 or next_para is None:
+        return False
+    line = para[0].strip()
+    words = line.split()
+    return (
+        2 <= len(words) <= 10
+        and len(line) <= 70
+        and line[0].isupper()
+        and line[-1] not in '.!?,;"”»)'
+        and len(" ".join(next_para)) > len(line)
+    )
+
+
+def _parse_plain_text(text: str, builder: _TextBuilder, markdown: bool) -> None:
+    """Plain or web-page text: paragraphs split by blank lines, chrome lines dropped,
+    short title-like lines (or Markdown '#' lines) taken as headings."""
+    builder.page(1)
+    paras: list[list[str]] = []
+    current: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if is_chrome(line):
+            continue
+        if not line.strip():
+            if current:
+                paras.append(current)
+                current = []
+            continue
+        if markdown and line.lstrip().startswith("#"):
+            if current:
+                paras.append(current)
+                current = []
+            paras.append([line.strip()])
+            continue
+        current.append(line)
+    if current:
+        paras.append(current)
+    seen_heading = False
+    for i, para in enumerate(paras):
+        nxt = paras[i + 1] if i + 1 < len(paras) else None
+        md = re.match(r"^(#{1,6})\s+(.*)$", para[0].strip()) if markdown else None
+        if md and len(para) == 1:
+            builder.heading(len(md.group(1)), md.group(2))
+        elif not markdown and _is_plain_heading(para, nxt):
+            builder.heading(2 if seen_heading else 1, para[0])
+            seen_heading = True
+        else:
+            builder.paragraph(para)
+
+
+def _parse_pdf(data: bytes, name: str, builder: _TextBuilder) -> None:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(f"{name}: the PDF is encrypted - decrypt it and add it again")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"{name}: cannot read PDF ({exc}) - skipped") from exc
+    for number, page_text in enumerate(pages, start=1):
+        builder.page(number)
+        para: list[str] = []
+        for line in page_text.split("\n"):
+            stripped = line.strip()
+            if not stripped:
+                if para:
+                    builder.paragraph(para)
+                    para = []
+            elif _CHAPTER.match(stripped):
+                if para:
+                    builder.paragraph(para)
+                    para = []
+                m = _CHAPTER.match(stripped)
+                assert m is not None
+                builder.heading(1, f"{m.group(1)} {m.group(2)}")
+            else:
+                para.append(line)
+        if para:
+            builder.paragraph(para)
+
+
+_HTML_DROP = ("script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg")
+_HTML_BLOCKS = ("p", "li", "td", "th", "blockquote", "pre", "dd", "dt", "figcaption")
+
+
+def _parse_html(text: str, builder: _TextBuilder) -> None:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup(list(_HTML_DROP)):
+        tag.decompose()
+    builder.page(1)
+    body = soup.body or soup
+    for el in body.find_all(["h1", "h2", "h3", "h4", *_HTML_BLOCKS]):
+        if el.find_parent(list(_HTML_BLOCKS)) is not None:
+            continue  # nested block: its text is part of the outer one
+        content = el.get_text(" ", strip=True)
+        if not content or is_chrome(content):
+            continue
+        if el.name in ("h1", "h2", "h3", "h4"):
+            builder.heading(int(el.name[1]), content)
+        else:
+            builder.paragraph([content])
+
+
+def _parse_docx(data: bytes, name: str, builder: _TextBuilder) -> None:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocumentError(f"{name}: cannot read .docx ({exc}) - skipped") from exc
+    builder.page(1)
+    for para in document.paragraphs:
+        content = para.text.strip()
+        if not content:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        m = re.match(r"^(Heading|Overskrift)\s*(\d)$", style)
+        if m or style == "Title":
+            builder.heading(int(m.group(2)) if m else 1, content)
+        else:
+            builder.paragraph(content.split("\n"))
+
+
+def parse_document(path: Path, info: DocumentInfo | None = None) -> ParsedDocument:
+    """Read one file into a :class:`ParsedDocument`.
+
+    Raises :class:`DocumentError` for unreadable, empty, binary or unsupported files.
+    """
+    name = path.name
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise DocumentError(
+            f"{name}: unsupported file type '{ext or '(none)'}' - "
+            f"use one of {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise DocumentError(f"{name}: the file is empty - skipped")
+    builder = _TextBuilder()
+    if ext == ".pdf":
+        _parse_pdf(data, name, builder)
+    elif ext == ".docx":
+        _parse_docx(data, name, builder)
+    else:
+        text = decode_text(data, name)
+        if ext in (".html", ".htm"):
+            _parse_html(text, builder)
+        elif ext == ".txt" and looks_like_pdf_text(text):
+            _parse_pdf_text(text, builder)
+        else:
+            _parse_plain_text(text, builder, markdown=ext == ".md")
+    text, pages, headings = builder.build()
+    if not text.strip():
+        raise DocumentError(f"{name}: no text could be extracted - skipped")
+    if info is None:
+        info = DocumentInfo(
+            doc_id=doc_id_from_path(path),
+            title=title_from_path(path),
+            language=detect_language(text[:20000]),
+            path=name,
+        )
+    return ParsedDocument(
+        info=info, text=text, pages=pages, headings=headings, content_hash=content_hash(data)
+    )
+
+
+def doc_id_from_path(path: Path) -> str:
+    stem = re.sub(r"[^a-z0-9æøå]+", "-", path.stem.lower()).strip("-")
+    return stem or "document"
+
+
+def title_from_path(path: Path) -> str:
+    words = re.sub(r"[_\-]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:] if words else path.name

@@ -1,0 +1,48 @@
+"""Sentence spans for Norwegian and English text, aware of common abbreviations."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREV = frozenset(
+    """ca evt dvs kapt ift osv mrd mill nr bl a f eks jf mfl pga spes etc e g i e vs
+    mr mrs ms dr prof inc ltd st no fig approx""".split()
+)
+_BOUNDARY = re.compile(r"([.!?])([»”\"')\]]*)(\s+)(?=[«“\"'(\[]?[A-ZÆØÅ0-9])")
+_LINE = re.compile(r"\n+")
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Split ``text`` into sentence spans ``(start, end)`` (offsets + ``offset``).
+
+    Line breaks always end a sentence (lists and figure labels sit on their own lines);
+    '.', '!' or '?' followed by whitespace and a capital or digit ends one unless the word
+    before is a known abbreviation ("ca.", "evt.", "dvs.") or a single letter ("i)").
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line_match in [*_LINE.finditer(text), None]:
+        line_end = line_match.start() if line_match else len(text)
+        start = pos
+        for m in _BOUNDARY.finditer(text, pos, line_end):
+            word = re.search(r"(\w+)$", text[start : m.start(1)])
+            if m.group(1) == "." and word and (
+                word.group(1).lower() in _ABBREV or len(word.group(1)) == 1
+            ):
+                continue
+            end = m.end(2)
+            _add(spans, text, start, end, offset)
+            start = m.end(3)
+        _add(spans, text, start, line_end, offset)
+        pos = line_match.end() if line_match else len(text)
+    return spans
+
+
+def _add(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start + offset, end + offset))

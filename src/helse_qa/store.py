@@ -1,0 +1,173 @@
+"""The vector store: Chroma, embedded (PersistentClient) or a server (HttpClient).
+
+Only this module imports chromadb. Embeddings are always passed explicitly (Chroma would
+otherwise fetch its own ONNX model from the internet), the cosine space is set explicitly,
+and telemetry is off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import offline
+from .errors import HelseQAError
+from .types import Chunk
+
+log = logging.getLogger(__name__)
+
+CHUNKS = "chunks"
+SENTENCES = "sentences"
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A sentence of a chunk, with its span in the parsed document text."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+
+    @property
+    def sentence_id(self) -> str:
+        return f"{self.chunk_id}@{self.start}"
+
+
+class VectorStore(Protocol):
+    """The seam another vector store (e.g. a llama-index one) would implement."""
+
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def add_sentences(self, records: Sequence[SentenceRecord], vectors: np.ndarray) -> None: ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def query(
+        self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def sentence_vectors(
+        self, chunk_ids: Sequence[str]
+    ) -> tuple[list[SentenceRecord], np.ndarray]: ...
+
+    def chunk_ids(self) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+
+def make_client(path: Path | None, url: str | None = None) -> Any:
+    """The one place a Chroma client is built: embedded at ``path`` or a server at ``url``."""
+    offline.apply()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain Exception/ValueError when unreachable
+            raise HelseQAError(
+                f"cannot reach the Chroma server at {url} ({exc}) - start it with "
+                "'chroma run --path DIR' or unset HELSE_QA_CHROMA_URL"
+            ) from exc
+    assert path is not None
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _batched(n: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+class ChromaStore:
+    """Chunks and their sentences in two cosine-space collections."""
+
+    def __init__(self, client: Any, prefix: str = "") -> None:
+        self._client = client
+        config = {"hnsw": {"space": "cosine"}}
+        self._chunks = client.get_or_create_collection(
+            f"{prefix}{CHUNKS}", configuration=config, embedding_function=None
+        )
+        self._sentences = client.get_or_create_collection(
+            f"{prefix}{SENTENCES}", configuration=config, embedding_function=None
+        )
+        self._batch = int(client.get_max_batch_size())
+
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for a, b in _batched(len(chunks), self._batch):
+            self._chunks.upsert(
+                ids=[c.chunk_id for c in chunks[a:b]],
+                embeddings=vectors[a:b],
+                metadatas=[{"doc_id": c.doc_id, "ordinal": c.ordinal} for c in chunks[a:b]],
+            )
+
+    def add_sentences(self, records: Sequence[SentenceRecord], vectors: np.ndarray) -> None:
+        for a, b in _batched(len(records), self._batch):
+            self._sentences.upsert(
+                ids=[r.sentence_id for r in records[a:b]],
+                embeddings=vectors[a:b],
+                metadatas=[
+                    {"chunk_id": r.chunk_id, "doc_id": r.doc_id, "start": r.start, "end": r.end}
+                    for r in records[a:b]
+                ],
+            )
+
+    def delete_document(self, doc_id: str) -> None:
+        self._chunks.delete(where={"doc_id": doc_id})
+        self._sentences.delete(where={"doc_id": doc_id})
+
+    def query(
+        self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` (chunk id, cosine similarity), best first."""
+        total = self._chunks.count()
+        k = min(k, total)
+        if k <= 0:
+            return []
+        where: dict[str, Any] | None = None
+        if doc_ids:
+            where = {"doc_id": {"$in": list(doc_ids)}}
+        result = self._chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=where,
+            include=["distances"],
+        )
+        ids = result["ids"][0]
+        distances = result["distances"][0] if result["distances"] else [1.0] * len(ids)
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances)]
+
+    def sentence_vectors(
+        self, chunk_ids: Sequence[str]
+    ) -> tuple[list[SentenceRecord], np.ndarray]:
+        if not chunk_ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        result = self._sentences.get(
+            where={"chunk_id": {"$in": list(chunk_ids)}}, include=["embeddings", "metadatas"]
+        )
+        records = [
+            SentenceRecord(str(m["chunk_id"]), str(m["doc_id"]), int(m["start"]), int(m["end"]))
+            for m in result["metadatas"]
+        ]
+        vectors = np.asarray(result["embeddings"], dtype=np.float32)
+        return records, vectors
+
+    def chunk_ids(self) -> set[str]:
+        return set(self._chunks.get(include=[])["ids"])
+
+    def count(self) -> int:
+        return int(self._chunks.count())

@@ -1,0 +1,187 @@
+"""Typed records passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Language = Literal["nb", "en"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a parsed document: 1-based number and its span in the parsed text."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section heading found in a parsed document.
+
+    ``level`` is 1 for chapters ("4 | Hovedfunn") and 2 for sub-sections ("4.1 ...");
+    ``start`` is the offset in the parsed text where the section begins.
+    """
+
+    level: int
+    title: str
+    start: int
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Catalog facts about a document."""
+
+    doc_id: str
+    title: str
+    language: str
+    publisher: str = ""
+    year: int | None = None
+    kind: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """Clean text of a document plus its recovered structure.
+
+    Every span in the rest of the pipeline refers to offsets in ``text``.
+    """
+
+    info: DocumentInfo
+    text: str
+    pages: tuple[Page, ...]
+    headings: tuple[Heading, ...]
+    content_hash: str
+
+    def page_at(self, offset: int) -> int | None:
+        for page in self.pages:
+            if page.start <= offset < page.end:
+                return page.number
+        return None
+
+    def heading_path_at(self, offset: int) -> tuple[str, ...]:
+        path: list[tuple[int, str]] = []
+        for heading in self.headings:
+            if heading.start > offset:
+                break
+            path = [p for p in path if p[0] < heading.level]
+            path.append((heading.level, heading.title))
+        return tuple(title for _, title in path)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: a verbatim slice ``text == document.text[start:end]``."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    language: str
+    text: str
+    start: int
+    end: int
+    page: int | None
+    section: tuple[str, ...]
+    ordinal: int
+
+    @property
+    def section_label(self) -> str:
+        return " > ".join(self.section)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by retrieval with its fused score and per-retriever ranks (1-based)."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference shown to the user: ``[number]`` in the answer text."""
+
+    number: int
+    doc_id: str
+    title: str
+    page: int | None
+    section: str
+    quote: str
+    start: int
+    end: int
+    chunk_id: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "page": self.page,
+            "section": self.section,
+            "quote": self.quote,
+            "span": [self.start, self.end],
+            "chunk_id": self.chunk_id,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says: text with [n] markers, its citations and the passages used."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    passages: tuple[Hit, ...]
+    language: str
+    retrieval_query: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "language": self.language,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [
+                {
+                    "rank": i + 1,
+                    "chunk_id": h.chunk.chunk_id,
+                    "doc_id": h.chunk.doc_id,
+                    "title": h.chunk.title,
+                    "page": h.chunk.page,
+                    "section": h.chunk.section_label,
+                    "score": round(h.score, 6),
+                    "dense_rank": h.dense_rank,
+                    "lexical_rank": h.lexical_rank,
+                    "text": h.chunk.text,
+                    "span": [h.chunk.start, h.chunk.end],
+                }
+                for i, h in enumerate(self.passages)
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest run did."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (file name, reason)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)

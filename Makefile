@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine (see README):
+#   make run   - set up .venv, prepare the model, ingest documents/ if needed, start the chat
+#   make test  - set up .venv, then lint, type-check and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint typecheck pytest ingest clean bench
+
+run: $(STAMP)
+	$(BIN)/helse-qa models --prepare
+	$(BIN)/helse-qa ingest
+	$(BIN)/helse-qa chat
+
+test: $(STAMP) lint typecheck pytest
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: an unpinned torch pulls several GB of CUDA wheels.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+ingest: $(STAMP)
+	$(BIN)/helse-qa ingest
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_core.py
+
+clean:
+	rm -rf index/gen-* index/CURRENT index/.work-gen-*

@@ -1,0 +1,43 @@
+"""helse-qa: bilingual question answering with verifiable citations.
+
+The public API is small::
+
+    from helse_qa import Assistant, Settings
+    assistant = Assistant.open(Settings.load(), ingest_if_missing=True)
+    answer = assistant.ask("Hvor store var eksportinntektene i 2017?")
+    answer.text, answer.citations, answer.abstained, answer.passages
+
+Heavy libraries (torch, sentence-transformers, chromadb) are imported only when needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import offline
+
+offline.apply()
+
+__version__ = "0.1.0"
+__all__ = ["Answer", "Assistant", "Citation", "Hit", "Settings", "__version__"]
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+    from .config import Settings
+    from .types import Answer, Citation, Hit
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Assistant":
+        from .assistant import Assistant
+
+        return Assistant
+    if name == "Settings":
+        from .config import Settings
+
+        return Settings
+    if name in ("Answer", "Citation", "Hit"):
+        from . import types
+
+        return getattr(types, name)
+    raise AttributeError(f"module 'helse_qa' has no attribute {name!r}")

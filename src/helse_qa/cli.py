@@ -1,0 +1,277 @@
+"""The ``helse-qa`` command. Errors become one readable line and an exit code here only.
+
+Exit codes: 0 ok, 1 error (one line on stderr, no stack trace), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__, offline
+from .errors import HelseQAError
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+    from .config import Settings
+    from .types import Answer
+
+log = logging.getLogger("helse_qa")
+
+EPILOG = """examples:
+  helse-qa ingest
+  helse-qa ask "Hvor store var eksportinntektene i 2017?"
+  helse-qa ask "Who sits in the steering group?" --json
+  helse-qa chat
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="helse-qa",
+        description="Ask questions about Norwegian health-industry documents, in Norwegian "
+        "or English, and get short answers with verbatim, cited quotes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"helse-qa {__version__}")
+    p.add_argument("--config", type=Path, help="settings TOML file (default: ./helse-qa.toml)")
+    p.add_argument("--documents-dir", type=Path, help="folder of source documents")
+    p.add_argument("--index-dir", type=Path, help="folder for the index")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    ing = sub.add_parser("ingest", help="index the documents (only changed files are redone)")
+    ing.add_argument("--rebuild", action="store_true",
+                     help="drop the index and build it from scratch (e.g. after a model change)")
+    ing.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def retrieval_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--k", type=int, help="number of passages to retrieve (default 5)")
+        sp.add_argument("--doc", action="append", metavar="DOC_ID",
+                        help="search only this document (repeatable); see 'helse-qa docs'")
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question", help="the question, in Norwegian or English")
+    retrieval_args(ask)
+    ask.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid",
+                     help=argparse.SUPPRESS)
+
+    chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups allowed)")
+    retrieval_args(chat)
+
+    sub.add_parser("docs", help="list the indexed documents")
+
+    models = sub.add_parser("models", help="show or prepare the embedding model")
+    models.add_argument("--prepare", action="store_true",
+                        help="convert the default model now (done on first use otherwise)")
+
+    ev = sub.add_parser("eval", help="retrieval quality check on a question file")
+    ev.add_argument("--gold", type=Path, default=Path("eval/quickcheck.jsonl"),
+                    help="JSONL question file (default: eval/quickcheck.jsonl)")
+    ev.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
+    ev.add_argument("--markdown", type=Path, metavar="OUT", help="also write a Markdown table")
+
+    sub.add_parser("serve", help="start the web chat UI (arrives with the UI issue)")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from .config import Settings
+
+    return Settings.load(args.config, documents_dir=args.documents_dir, index_dir=args.index_dir)
+
+
+def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
+    from .assistant import Assistant
+    from .manifest import IndexLayout
+
+    if ingest_if_missing and IndexLayout(settings.index_dir).current() is None:
+        print("No index yet - building it from", settings.documents_dir, file=sys.stderr)
+    return Assistant.open(settings, ingest_if_missing=ingest_if_missing,
+                          progress=sys.stderr.isatty())
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    """Readable terminal rendering: the answer, then numbered sources."""
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.citations:
+        lines.append("")
+        lines.append("Kilder / Sources:")
+        for c in answer.citations:
+            where = ", ".join(x for x in (f"s. {c.page}" if c.page else "", c.section) if x)
+            lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
+            lines.append(textwrap.indent(textwrap.fill(f"«{c.quote}»", width - 4), "    "))
+    elif answer.passages:
+        from .answer import CLOSEST_LABEL
+
+        lines.append("")
+        lines.append(CLOSEST_LABEL.get(answer.language, CLOSEST_LABEL["en"]))
+        for i, h in enumerate(answer.passages[:3], start=1):
+            page = f", s. {h.chunk.page}" if h.chunk.page else ""
+            lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(h.chunk.text, 160)}")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, n: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from .embed import load_embedder
+    from .ingest import ingest
+
+    settings = _settings(args)
+    report = ingest(settings, load_embedder(settings), rebuild=args.rebuild,
+                    progress=not args.no_progress)
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} "
+        f"removed, {len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+        f"{report.chunks} chunks in the index ({report.seconds:.1f} s)"
+    )
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    assistant = _open(settings)
+    answer = assistant.ask(args.question, k=args.k, doc_ids=args.doc, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from .errors import QuestionError
+
+    assistant = _open(_settings(args))
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Still et spørsmål / ask a question (/reset starts over, /quit or Ctrl-D ends).")
+    while True:
+        try:
+            question = input("> " if interactive else "")
+        except EOFError:
+            break
+        if question.strip() in ("/quit", "/exit", "/q"):
+            break
+        if question.strip() == "/reset":
+            history.clear()
+            continue
+        if not question.strip():
+            continue
+        try:
+            answer = assistant.ask(question, history, k=args.k, doc_ids=args.doc)
+        except QuestionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        print(format_answer(answer) + "\n")
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer.text}]
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .manifest import IndexLayout, read_manifest
+
+    settings = _settings(args)
+    manifest = read_manifest(IndexLayout(settings.index_dir).require_current())
+    for d in manifest.documents.values():
+        print(f"{d.doc_id}\t{d.language}\t{d.pages} p.\t{d.chunks} chunks\t{d.title}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import time
+
+    from .embed import model_fingerprint, resolve_model
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    ref = resolve_model(settings, prepare=args.prepare)
+    ready = ref.local_dir is None or ref.local_dir.is_dir()
+    print(f"embedding model: {ref.model_id}")
+    print(f"location:        {ref.location}")
+    print(f"ready:           {'yes' if ready else 'no - run helse-qa models --prepare'}")
+    if ready:
+        print(f"fingerprint:     {model_fingerprint(ref, settings.cache_dir)}")
+    if args.prepare:
+        print(f"prepared in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_quickcheck
+
+    settings = _settings(args)
+    assistant = _open(settings)
+    table = run_quickcheck(assistant, args.gold, json_out=args.json, markdown_out=args.markdown)
+    print(table)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    raise HelseQAError("the web UI is not built yet - use 'helse-qa chat' for now")
+
+
+COMMANDS = {
+    "ingest": _cmd_ingest,
+    "ask": _cmd_ask,
+    "chat": _cmd_chat,
+    "docs": _cmd_docs,
+    "models": _cmd_models,
+    "eval": _cmd_eval,
+    "serve": _cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    offline.apply()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("chromadb", "sentence_transformers", "transformers", "bm25s", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return COMMANDS[args.command](args)
+    except HelseQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort at the edge: one line, no stack trace
+        if args.verbose:
+            log.exception("unexpected error")
+        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with -v for details)",
+              file=sys.stderr)
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
+
+

@@ -1,0 +1,75 @@
+"""Small real test data built on the fly: PDFs, .docx files, the repository corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = ROOT / "documents"
+REPORT = DOCUMENTS / "innovasjon-norge-strategisk-posisjonering-2018.txt"
+ARTICLE = DOCUMENTS / "nht-health-clusters-join-forces.txt"
+
+
+def collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def dehyphenated_raw(text: str) -> str:
+    """The raw source with line-end hyphenation joined and whitespace collapsed."""
+    joined = re.sub(r"(?<=[a-zæøåA-ZÆØÅ])-[ \t]*\n(?=[a-zæøå])", "", text)
+    return collapse(joined)
+
+
+def make_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """Write a minimal valid PDF with one text line per entry (Helvetica, WinAnsi)."""
+    objects: list[bytes] = []
+    n_pages = len(pages)
+    font_id = 3 + 2 * n_pages
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
+    for i, lines in enumerate(pages):
+        content_id = 4 + 2 * i
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+        )
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({escaped}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("cp1252")
+        objects.append(
+            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream
+            + b"\nendstream"
+        )
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
+    path.write_bytes(bytes(out))
+    return path
+
+
+def make_docx(path: Path, heading: str, paragraphs: list[str]) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading(heading, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(str(path))
+    return path

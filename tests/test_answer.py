@@ -1,0 +1,108 @@
+"""Retrieval and extractive answers over the real corpus (real model, real Chroma)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helse_qa.errors import QuestionError
+
+REPORT_ID = "in-posisjonering-2018"
+ARTICLE_ID = "nht-clusters-merge-2024"
+
+
+def _verbatim(assistant, answer):
+    for c in answer.citations:
+        text = assistant.document_text(c.doc_id)
+        assert text[c.start : c.end] == c.quote
+        assert any(h.chunk.chunk_id == c.chunk_id for h in answer.passages)
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("Hvor store var eksportinntektene i 2017?", "23,6 milliarder kroner"),
+        ("How large were the export revenues of the health industry in 2017?",
+         "23,6 milliarder kroner"),
+        ("Hvor mye omsatte helseindustrien for i 2017?", "57 milliarder kroner"),
+        ("How many members will the merged cluster have?", "370"),
+        ("When does the merger take effect?", "January 1, 2025"),
+        ("Which consultancy carried out the interviews?", "ZYNK"),
+        ("Hvem sitter i styringsgruppen?", "Legemiddelindustriforeningen"),
+    ],
+)
+def test_answers_quote_the_exact_figures(corpus_assistant, question, fact):
+    answer = corpus_assistant.ask(question)
+    assert not answer.abstained
+    assert fact in answer.text
+    assert any(fact in c.quote for c in answer.citations)
+    _verbatim(corpus_assistant, answer)
+
+
+def test_markers_map_to_citations(corpus_assistant):
+    answer = corpus_assistant.ask("What share of the exports came from diagnostics?")
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.text)]
+    assert markers and sorted(set(markers)) == [c.number for c in answer.citations]
+    for c in answer.citations:
+        assert c.title and c.page is not None and c.section
+
+
+def test_cross_lingual_retrieval_finds_norwegian_passage(corpus_assistant):
+    answer = corpus_assistant.ask("Who is on the steering group of the project?")
+    top = answer.passages[0].chunk
+    assert top.doc_id == REPORT_ID
+    assert "styringsgruppe" in " ".join(h.chunk.text for h in answer.passages[:3])
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("Hva er hovedstaden i Australia?", "Jeg fant ikke svar på dette i dokumentene."),
+        ("What is the recipe for chocolate cake?", "I could not find this in the documents."),
+    ],
+)
+def test_abstains_in_the_question_language(corpus_assistant, question, message):
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained
+    assert answer.text == message
+    assert answer.citations == ()
+    assert answer.passages  # the closest passages are still offered
+
+
+def test_abstention_threshold_is_a_setting(corpus_settings, embedder):
+    from helse_qa.assistant import Assistant
+
+    strict = Assistant.open(corpus_settings.model_copy(update={"abstain_threshold": 1.5}),
+                            embedder=embedder)
+    assert strict.ask("Hvor store var eksportinntektene i 2017?").abstained
+
+
+def test_document_filter_and_k(corpus_assistant):
+    answer = corpus_assistant.ask("eksport", doc_ids=[ARTICLE_ID], k=3)
+    assert len(answer.passages) == 3
+    assert {h.chunk.doc_id for h in answer.passages} == {ARTICLE_ID}
+    big = corpus_assistant.ask("eksport", k=1000)
+    assert len(big.passages) == len(corpus_assistant.index.retriever.chunks)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_retrieval_mode_ranks_the_evidence(corpus_assistant, mode):
+    answer = corpus_assistant.ask("Hvor store var eksportinntektene i 2017?", mode=mode, k=5)
+    assert any("23,6 milliarder" in h.chunk.text for h in answer.passages)
+
+
+def test_follow_up_uses_history(corpus_assistant):
+    history = [
+        {"role": "user", "content": "Hvor store var eksportinntektene i 2017?"},
+        {"role": "assistant", "content": "23,6 milliarder kroner [1]"},
+    ]
+    answer = corpus_assistant.ask("Og hvor stor andel kom fra diagnostikk?", history)
+    assert "Diagnostikk: 54%" in " ".join(h.chunk.text for h in answer.passages[:3])
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 2001])
+def test_bad_questions_are_refused_clearly(corpus_assistant, bad):
+    with pytest.raises(QuestionError) as info:
+        corpus_assistant.ask(bad)
+    assert "empty" in str(info.value) or "2000" in str(info.value)

@@ -1,0 +1,133 @@
+"""Incremental ingest with the real model and a real Chroma store."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+
+from helse_qa.assistant import Assistant
+from helse_qa.config import Settings
+from helse_qa.errors import IndexNotBuiltError
+from helse_qa.ingest import ingest
+from helse_qa.manifest import IndexLayout, read_manifest
+from helse_qa.store import ChromaStore, make_client
+from tests.helpers import ARTICLE
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many passages it was asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.fingerprint = inner.fingerprint
+        self.dim = inner.dim
+        self.passages = 0
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts, progress=None):
+        self.passages += len(texts)
+        return self.inner.embed_passages(texts, progress)
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    (docs / "notat.md").write_text(
+        "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
+        encoding="utf-8",
+    )
+    return Settings(documents_dir=docs, index_dir=tmp_path / "index",
+                    cache_dir=Settings().cache_dir)
+
+
+def test_incremental_ingest(small_corpus, embedder):
+    counting = CountingEmbedder(embedder)
+    first = ingest(small_corpus, counting)
+    assert sorted(first.added) == ["article", "notat"]
+    assert counting.passages > 0
+
+    counting.passages = 0
+    again = ingest(small_corpus, counting)
+    assert not again.changed and counting.passages == 0
+    assert sorted(again.unchanged) == ["article", "notat"]
+
+    docs = small_corpus.documents_dir
+    (docs / "notat.md").write_text(
+        "# Notat om eksport\n\nEksporten vokste med 14 prosent i 2024.\n", encoding="utf-8"
+    )
+    (docs / "ny.txt").write_text("Helseklyngen i Bergen fikk 40 nye medlemmer i 2024.")
+    changed = ingest(small_corpus, counting)
+    assert changed.updated == ("notat",) and changed.added == ("ny",)
+    notat_and_new = counting.passages
+    assert 0 < notat_and_new < 10  # only the two small documents were embedded
+
+    (docs / "article.txt").unlink()
+    removed = ingest(small_corpus, counting)
+    assert removed.removed == ("article",)
+    generation = IndexLayout(small_corpus.index_dir).require_current()
+    assert set(read_manifest(generation).documents) == {"notat", "ny"}
+    store = ChromaStore(make_client(generation / "chroma"))
+    assert all(not cid.startswith("article:") for cid in store.chunk_ids())
+
+    assistant = Assistant.open(small_corpus, embedder=embedder)
+    answer = assistant.ask("Hvor mye vokste eksporten i 2024?")
+    assert "14 prosent" in answer.text
+    assert "12 prosent" not in answer.text
+
+
+def test_bad_files_are_skipped_and_named(small_corpus, embedder, caplog):
+    docs = small_corpus.documents_dir
+    (docs / "tom.txt").write_bytes(b"")
+    (docs / "bilde.png").write_bytes(b"\x89PNG\r\n")
+    (docs / "binar.txt").write_bytes(b"\x00\x01" * 100)
+    (docs / "latin.txt").write_bytes(
+        "Søknaden om støtte til prosjektet i Tromsø ble innvilget i mars.".encode("cp1252")
+    )
+    with caplog.at_level(logging.WARNING):
+        report = ingest(small_corpus, embedder)
+    skipped = dict(report.skipped)
+    assert set(skipped) == {"tom.txt", "bilde.png", "binar.txt"}
+    assert "empty" in skipped["tom.txt"] and "unsupported" in skipped["bilde.png"]
+    for name in skipped:
+        assert name in caplog.text
+    assert "latin" in report.added
+    assistant = Assistant.open(small_corpus, embedder=embedder)
+    assert "Tromsø" in assistant.document_text("latin")
+
+
+def test_asking_before_ingest_says_what_to_do(tmp_path, embedder):
+    settings = Settings(documents_dir=tmp_path, index_dir=tmp_path / "index")
+    with pytest.raises(IndexNotBuiltError, match="helse-qa ingest"):
+        Assistant.open(settings, embedder=embedder)
+
+
+def test_ingest_if_missing_builds_the_index(small_corpus, embedder):
+    assistant = Assistant.open(small_corpus, embedder=embedder, ingest_if_missing=True)
+    assert {d["doc_id"] for d in assistant.documents()} == {"article", "notat"}
+
+
+class DyingEmbedder(CountingEmbedder):
+    """Dies (as on Ctrl-C) part-way through embedding."""
+
+    def embed_passages(self, texts, progress=None):
+        raise KeyboardInterrupt
+
+
+def test_interrupted_ingest_keeps_previous_index(small_corpus, embedder):
+    ingest(small_corpus, embedder)
+    before = IndexLayout(small_corpus.index_dir).require_current()
+    (small_corpus.documents_dir / "ny.txt").write_text("Et nytt dokument om 77 klynger.")
+    with pytest.raises(KeyboardInterrupt):
+        ingest(small_corpus, DyingEmbedder(embedder))
+    assert IndexLayout(small_corpus.index_dir).require_current() == before
+    assert not [p for p in small_corpus.index_dir.iterdir() if p.name.startswith(".work-")]
+    answer = Assistant.open(small_corpus, embedder=embedder).ask("How many members?")
+    assert "370" in answer.text
+    assert ingest(small_corpus, embedder).added == ("ny",)

@@ -32,7 +32,9 @@ CLOSEST_LABEL = {
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
 _COS_FLOOR = 0.76
 _COS_SPAN = 0.14
-_DENSE_WEIGHT = 0.65
+_SENTENCE_WEIGHT = 0.3
+_NUMBER_BONUS = 0.1  # a question about a quantity or date prefers sentences with digits
+_PASSAGE_WEIGHT = 0.15
 _QUANTITY = re.compile(
     r"\b(how (much|many|large|big)|hvor (mye|mange|stor|store|høy|høye)|share|andel|"
     r"percent|prosent|amount|beløp|turnover|omsetning|omsatte|revenue|inntekt\w*|"
@@ -40,8 +42,32 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_WHEN = re.compile(r"\b(when|når|what year|which year|hvilket år|date|dato|hvilken dato)\b", re.I)
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d)\b|\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
+    r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
+    re.I,
+)
 _LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
-_RUNNER_UP = 0.85  # a second sentence must score at least this share of the best
+_RUNNER_UP = 0.85
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+# A question that names a year the passage never mentions is a near miss (asked about
+# 2022, the text is about 2017): its support is scaled down by this factor.
+_YEAR_MISMATCH = 0.6  # a second sentence must score at least this share of the best
+
+
+@dataclass(frozen=True)
+class SupportWeights:
+    """How a sentence's support score is made (chosen by measurement on the check set)."""
+
+    sentence: float = _SENTENCE_WEIGHT
+    passage: float = _PASSAGE_WEIGHT
+    number_bonus: float = _NUMBER_BONUS
+    rank_bonus: float = 0.04
+
+
+def _squash(cos: float) -> float:
+    return float(np.clip((cos - _COS_FLOOR) / _COS_SPAN, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -62,11 +88,16 @@ def score_sentences(
     records: Sequence[SentenceRecord],
     vectors: np.ndarray,
     analyzer: Analyzer,
+    weights: SupportWeights = SupportWeights(),
 ) -> list[ScoredSentence]:
     """Support score in 0..1 for every sentence of the retrieved passages, best first."""
     by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
-    q_terms = set(analyzer.query_terms(question))
+    concepts = analyzer.query_concepts(question)
+    idf = [analyzer.idf(c) for c in concepts]
+    total_idf = sum(idf)
     wants_number = bool(_QUANTITY.search(question))
+    wants_date = bool(_WHEN.search(question))
+    years = set(_YEAR.findall(question))
     heading_titles = {title for h in hits for title in h.chunk.section}
     cosines = vectors @ np.asarray(query_vector, dtype=np.float32) if len(records) else []
     scored: list[ScoredSentence] = []
@@ -77,15 +108,25 @@ def score_sentences(
         rank, hit = found
         chunk = hit.chunk
         text = chunk.text[record.start - chunk.start : record.end - chunk.start]
-        if text in heading_titles or (len(text.split()) < 3 and not _DIGIT.search(text)):
+        if text in heading_titles or (len(text.split()) < 4 and not _DIGIT.search(text)):
             continue
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
-        lexical = len(q_terms & s_terms) / len(q_terms) if q_terms else 0.0
-        dense = float(np.clip((float(cos) - _COS_FLOOR) / _COS_SPAN, 0.0, 1.0))
-        support = _DENSE_WEIGHT * dense + (1 - _DENSE_WEIGHT) * lexical
-        if wants_number and _DIGIT.search(text):
-            support += 0.05
-        support += 0.04 / rank
+        matched = sum(w for c, w in zip(concepts, idf) if c & s_terms)
+        lexical = matched / total_idf if total_idf else 0.0
+        dense = _squash(float(cos))
+        passage = _squash(hit.dense_score) if hit.dense_score is not None else 0.0
+        support = (
+            weights.sentence * dense
+            + weights.passage * passage
+            + (1 - weights.sentence - weights.passage) * lexical
+        )
+        if (wants_date and _DATE.search(text)) or (
+            wants_number and not wants_date and _DIGIT.search(text)
+        ):
+            support += weights.number_bonus
+        support += weights.rank_bonus / rank
+        if years and not all(y in chunk.text for y in years):
+            support *= _YEAR_MISMATCH
         scored.append(
             ScoredSentence(record, text, hit, rank, dense, lexical, min(support, 1.0))
         )

@@ -89,6 +89,7 @@ class Assistant:
         manifest.check_model(self.embedder.model_id, self.embedder.fingerprint,
                              self.settings.index_dir)
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
+        self.close()
         store = ChromaStore(make_client(generation / "chroma"))
         lexical = LexicalIndex.load(generation / "lexical")
         self._index = _Index(generation, manifest, Retriever(store, lexical, chunks,
@@ -109,6 +110,12 @@ class Assistant:
         if report.changed or self._index is None or rebuild:
             self.reload()
         return report
+
+    def close(self) -> None:
+        """Release the vector store client."""
+        if self._index is not None:
+            self._index.retriever.store.close()
+            self._index = None
 
     @property
     def index(self) -> _Index:

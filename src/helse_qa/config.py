@@ -58,7 +58,7 @@ class Settings(BaseModel):
     )
     rrf_k: int = Field(60, ge=1, description="RRF constant k in 1/(k + rank).")
     dense_weight: float = Field(
-        1.0, ge=0.0, description="Weight of the dense ranking in the fusion (lexical is 1.0)."
+        0.7, ge=0.0, description="Weight of the dense ranking in the fusion (lexical is 1.0)."
     )
     abstain_threshold: float = Field(
         0.35,

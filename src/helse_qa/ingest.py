@@ -150,6 +150,7 @@ def ingest(
         )
 
     work = layout.begin(copy=not rebuild)
+    store: ChromaStore | None = None
     try:
         manifest = Manifest(
             embedding_model=embedder.model_id,
@@ -190,9 +191,12 @@ def ingest(
         ).save(work / "lexical")
         write_chunks(work, all_chunks)
         write_manifest(work, manifest)
-        del store
+        store.close()  # release Chroma's files before the directory is renamed
+        store = None
         layout.commit(work)
     except BaseException:
+        if store is not None:
+            store.close()
         layout.abort(work)
         raise
     report = IngestReport(

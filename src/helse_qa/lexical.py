@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -45,6 +46,21 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer("norwegian" if language.startswith(("nb", "nn", "no")) else "english")
 
 
+@lru_cache(maxsize=1)
+def _glossary_by_stem() -> dict[str, frozenset[str]]:
+    """Stem of a glossary word -> stems of its translations (both stemmers)."""
+    from .glossary import GLOSSARY
+
+    table: dict[str, set[str]] = {}
+    for english, norwegian in GLOSSARY:
+        for side, other in ((english, norwegian), (norwegian, english)):
+            other_stems = {_stemmer(lang).stemWord(w) for w in other for lang in ("nb", "en")}
+            for word in side:
+                for lang in ("nb", "en"):
+                    table.setdefault(_stemmer(lang).stemWord(word), set()).update(other_stems)
+    return {k: frozenset(v) for k, v in table.items()}
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word and number tokens ("23,6" stays one token)."""
     return _TOKEN.findall(text.lower())
@@ -53,8 +69,19 @@ def words(text: str) -> list[str]:
 class Analyzer:
     """Turns text into BM25 terms; knows the corpus vocabulary for compound splitting."""
 
-    def __init__(self, vocabulary: Iterable[str] = ()) -> None:
+    def __init__(
+        self, vocabulary: Iterable[str] = (), doc_freq: dict[str, int] | None = None,
+        n_docs: int = 0,
+    ) -> None:
         self.vocabulary = frozenset(vocabulary)
+        self.doc_freq = doc_freq or {}
+        self.n_docs = n_docs
+
+    def idf(self, concept: frozenset[str]) -> float:
+        """Weight of a question concept: its rarest form's inverse document frequency
+        (a word the corpus never uses counts as rare)."""
+        df = min((self.doc_freq.get(t, 0) for t in concept), default=0)
+        return math.log(1.0 + (self.n_docs + 1) / (df + 0.5))
 
     def _split(self, word: str) -> list[str]:
         if len(word) < _MIN_COMPOUND or not word.isalpha():
@@ -90,9 +117,24 @@ class Analyzer:
     def document_terms(self, text: str, language: str) -> list[str]:
         return self.terms(text, [language])
 
+    def query_concepts(self, text: str) -> list[frozenset[str]]:
+        """One set of terms per content word of a question: its stems in both languages,
+        its compound parts and the stems of its glossary translations."""
+        glossary = _glossary_by_stem()
+        concepts: dict[frozenset[str], None] = {}
+        content = [w for w in words(text) if w not in STOPWORDS] or words(text)
+        for word in content:
+            terms = set(self.terms(word, ["nb", "en"]))
+            for term in list(terms):
+                terms |= glossary.get(term, frozenset())
+            concepts[frozenset(terms)] = None
+        return list(concepts)
+
     def query_terms(self, text: str) -> list[str]:
-        terms = self.terms(text, ["nb", "en"], drop_stopwords=True)
-        return list(dict.fromkeys(terms)) or list(dict.fromkeys(self.terms(text, ["nb", "en"])))
+        terms: list[str] = []
+        for concept in self.query_concepts(text):
+            terms.extend(sorted(concept))
+        return list(dict.fromkeys(terms))
 
 
 def build_vocabulary(texts: Iterable[str]) -> set[str]:
@@ -119,6 +161,12 @@ class LexicalIndex:
 
         analyzer = Analyzer(build_vocabulary(texts))
         corpus = [analyzer.document_terms(t, lang) or [""] for t, lang in zip(texts, languages)]
+        doc_freq: dict[str, int] = {}
+        for terms in corpus:
+            for term in set(terms):
+                doc_freq[term] = doc_freq.get(term, 0) + 1
+        analyzer.doc_freq = doc_freq
+        analyzer.n_docs = len(corpus)
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
@@ -130,7 +178,11 @@ class LexicalIndex:
             self._bm25.save(str(directory / "bm25"))
         (directory / "lexical.json").write_text(
             json.dumps(
-                {"chunk_ids": self.chunk_ids, "vocabulary": sorted(self.analyzer.vocabulary)},
+                {
+                    "chunk_ids": self.chunk_ids,
+                    "vocabulary": sorted(self.analyzer.vocabulary),
+                    "doc_freq": self.analyzer.doc_freq,
+                },
                 ensure_ascii=False,
             ),
             encoding="utf-8",
@@ -143,7 +195,8 @@ class LexicalIndex:
         meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
         chunk_ids = list(meta["chunk_ids"])
         bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunk_ids else bm25s.BM25()
-        return cls(bm25, chunk_ids, Analyzer(meta["vocabulary"]))
+        analyzer = Analyzer(meta["vocabulary"], meta.get("doc_freq", {}), len(chunk_ids))
+        return cls(bm25, chunk_ids, analyzer)
 
     def search(
         self, query: str, k: int, allowed: set[str] | None = None

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,11 @@ class IndexLayout:
         self.root.mkdir(parents=True, exist_ok=True)
         self.cleanup()
         numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))]
-        work = self.root / f".work-gen-{max(numbers, default=0) + 1:06d}"
+        # A unique name per attempt: Chroma caches clients by path, so a path that was
+        # removed must never be reused within one process.
+        work = self.root / (
+            f".work-gen-{max(numbers, default=0) + 1:06d}-{os.getpid()}-{time.monotonic_ns()}"
+        )
         current = self.current()
         if current is not None and copy:
             shutil.copytree(current, work)
@@ -111,7 +116,7 @@ class IndexLayout:
 
     def commit(self, work: Path) -> Path:
         """Publish a working directory as the current generation (atomic switch)."""
-        final = self.root / work.name.removeprefix(".work-")
+        final = self.root / work.name.removeprefix(".work-")[: len("gen-000000")]
         _fsync_tree(work)
         os.replace(work, final)
         tmp = self.root / "CURRENT.tmp"

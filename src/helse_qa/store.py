@@ -60,6 +60,8 @@ class VectorStore(Protocol):
 
     def count(self) -> int: ...
 
+    def close(self) -> None: ...
+
 
 def make_client(path: Path | None, url: str | None = None) -> Any:
     """The one place a Chroma client is built: embedded at ``path`` or a server at ``url``."""
@@ -171,3 +173,9 @@ class ChromaStore:
 
     def count(self) -> int:
         return int(self._chunks.count())
+
+    def close(self) -> None:
+        """Release the client (an embedded store's files can then be moved or deleted)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()

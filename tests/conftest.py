@@ -37,10 +37,10 @@ def embedder(model_dir: Path):
 @pytest.fixture(scope="session")
 def corpus_settings(tmp_path_factory, embedder):
     """Settings whose index holds the repository's documents/ (built once per session)."""
+    from tests.helpers import DOCUMENTS
+
     from helse_qa.config import Settings
     from helse_qa.ingest import ingest
-
-    from tests.helpers import DOCUMENTS
 
     settings = Settings(documents_dir=DOCUMENTS, index_dir=tmp_path_factory.mktemp("corpus-index"))
     ingest(settings, embedder)

@@ -42,8 +42,7 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
         ops.append("ET")
         stream = "\n".join(ops).encode("cp1252")
         objects.append(
-            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream
-            + b"\nendstream"
+            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
         )
     objects.append(
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"

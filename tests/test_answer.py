@@ -23,8 +23,10 @@ def _verbatim(assistant, answer):
     ("question", "fact"),
     [
         ("Hvor store var eksportinntektene i 2017?", "23,6 milliarder kroner"),
-        ("How large were the export revenues of the health industry in 2017?",
-         "23,6 milliarder kroner"),
+        (
+            "How large were the export revenues of the health industry in 2017?",
+            "23,6 milliarder kroner",
+        ),
         ("Hvor mye omsatte helseindustrien for i 2017?", "57 milliarder kroner"),
         ("How many members will the merged cluster have?", "370"),
         ("When does the merger take effect?", "January 1, 2025"),
@@ -73,8 +75,9 @@ def test_abstains_in_the_question_language(corpus_assistant, question, message):
 def test_abstention_threshold_is_a_setting(corpus_settings, embedder):
     from helse_qa.assistant import Assistant
 
-    strict = Assistant.open(corpus_settings.model_copy(update={"abstain_threshold": 1.5}),
-                            embedder=embedder)
+    strict = Assistant.open(
+        corpus_settings.model_copy(update={"abstain_threshold": 1.5}), embedder=embedder
+    )
     assert strict.ask("Hvor store var eksportinntektene i 2017?").abstained
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw
 
 from helse_qa.chunking import chunk_document, embedding_text
 from helse_qa.parsing import parse_document
 from helse_qa.sentences import sentence_spans
-from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw
 
 
 @pytest.fixture(scope="module", params=[REPORT, ARTICLE], ids=["report", "article"])
@@ -27,7 +29,7 @@ def test_chunks_cover_all_text_in_order(parsed):
     covered = " ".join(parsed.text[c.start : c.end] for c in chunks)
     assert collapse(covered) == collapse(parsed.text.replace("\n\n", " "))
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
-    assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(chunks))
 
 
 def test_chunks_keep_source_wording(parsed):
@@ -57,8 +59,9 @@ def test_chunks_stay_far_below_512_tokens(parsed):
 def test_key_facts_stay_in_one_chunk():
     doc = parse_document(REPORT)
     texts = [c.text for c in chunk_document(doc, 90)]
-    assert any("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017" in t
-               for t in texts)
+    assert any(
+        "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017" in t for t in texts
+    )
 
 
 def test_sentence_spans_respect_abbreviations():

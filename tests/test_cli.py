@@ -11,11 +11,17 @@ import pytest
 
 
 def _run(args, settings, timeout=180):
-    env = {**os.environ, "HELSE_QA_INDEX_DIR": str(settings.index_dir),
-           "HELSE_QA_DOCUMENTS_DIR": str(settings.documents_dir)}
+    env = {
+        **os.environ,
+        "HELSE_QA_INDEX_DIR": str(settings.index_dir),
+        "HELSE_QA_DOCUMENTS_DIR": str(settings.documents_dir),
+    }
     return subprocess.run(
         [sys.executable, "-m", "helse_qa.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -25,8 +31,10 @@ def test_ask_readable_and_json(corpus_settings, corpus_assistant):
     assert "23,6 milliarder kroner" in out.stdout and "[1]" in out.stdout
     assert "Traceback" not in out.stderr
 
-    out = _run(["ask", "How many members will the merged cluster have?", "--json", "--k", "3"],
-               corpus_settings)
+    out = _run(
+        ["ask", "How many members will the merged cluster have?", "--json", "--k", "3"],
+        corpus_settings,
+    )
     data = json.loads(out.stdout)
     assert data["abstained"] is False
     assert len(data["passages"]) == 3
@@ -63,7 +71,10 @@ def test_chat_keeps_the_conversation(corpus_settings, corpus_assistant):
     out = subprocess.run(
         [sys.executable, "-m", "helse_qa.cli", "chat"],
         input="Hvor store var eksportinntektene i 2017?\n\nWhen does the merger take effect?\n",
-        capture_output=True, text=True, timeout=180, env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
     assert out.returncode == 0, out.stderr
     assert "23,6 milliarder kroner" in out.stdout
@@ -71,8 +82,9 @@ def test_chat_keeps_the_conversation(corpus_settings, corpus_assistant):
 
 
 def test_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "helse_qa.cli", "--help"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "helse_qa.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0
     for command in ("ingest", "ask", "chat", "eval", "serve", "models"):
         assert command in out.stdout

@@ -6,6 +6,7 @@ import logging
 import shutil
 
 import pytest
+from tests.helpers import ARTICLE
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
@@ -13,7 +14,6 @@ from helse_qa.errors import IndexNotBuiltError
 from helse_qa.ingest import ingest
 from helse_qa.manifest import IndexLayout, read_manifest
 from helse_qa.store import ChromaStore, make_client
-from tests.helpers import ARTICLE
 
 
 class CountingEmbedder:
@@ -43,8 +43,9 @@ def small_corpus(tmp_path):
         "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
         encoding="utf-8",
     )
-    return Settings(documents_dir=docs, index_dir=tmp_path / "index",
-                    cache_dir=Settings().cache_dir)
+    return Settings(
+        documents_dir=docs, index_dir=tmp_path / "index", cache_dir=Settings().cache_dir
+    )
 
 
 def test_incremental_ingest(small_corpus, embedder):

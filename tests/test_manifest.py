@@ -7,8 +7,9 @@ from helse_qa.manifest import IndexLayout, Manifest, read_manifest, write_manife
 
 
 def _manifest(model: str = "m", fp: str = "f" * 64) -> Manifest:
-    return Manifest(embedding_model=model, model_fingerprint=fp, dim=384,
-                    chunker_version="1", chunk_words=90)
+    return Manifest(
+        embedding_model=model, model_fingerprint=fp, dim=384, chunker_version="1", chunk_words=90
+    )
 
 
 def test_no_index_is_a_clear_error(tmp_path):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw, make_docx, make_pdf
 
 from helse_qa.errors import DocumentError
 from helse_qa.parsing import join_lines, looks_like_pdf_text, parse_document
-from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw, make_docx, make_pdf
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,22 @@ def test_pages_locate_known_sentences(report):
 
 @pytest.mark.parametrize(
     "joined",
-    ["helseindustriens eksportmuligheter", "universiteter, TTO-er", "bærekraftpioner",
-     "Prosjektgruppen har plukket", "hovedfunnene som fremkom", "«etterlatte inntrykk»"],
+    [
+        "helseindustriens eksportmuligheter",
+        "universiteter, TTO-er",
+        "bærekraftpioner",
+        "Prosjektgruppen har plukket",
+        "hovedfunnene som fremkom",
+        "«etterlatte inntrykk»",
+    ],
 )
 def test_line_end_hyphenation_is_joined(report, joined):
     assert joined in report.text
 
 
 @pytest.mark.parametrize(
-    "kept", ["FoU-investeringene", "IKT/e-helse", "Helse-IKT", "TTO-er", "medtech-produkter",
-             "og -volum"]
+    "kept",
+    ["FoU-investeringene", "IKT/e-helse", "Helse-IKT", "TTO-er", "medtech-produkter", "og -volum"],
 )
 def test_real_hyphens_are_kept(report, kept):
     assert kept in report.text
@@ -153,8 +159,11 @@ def test_pdf_pages_and_dehyphenation(tmp_path: Path):
     path = make_pdf(
         tmp_path / "rapport.pdf",
         [
-            ["1 | Innledning", "Dette er en lang linje med tekst om norsk helse-",
-             "industri og eksport i mange land."],
+            [
+                "1 | Innledning",
+                "Dette er en lang linje med tekst om norsk helse-",
+                "industri og eksport i mange land.",
+            ],
             ["Side to handler om FoU-investeringer og vekst i 2017."],
         ],
     )
@@ -181,8 +190,11 @@ def test_html_headings_and_no_scripts(tmp_path: Path):
 
 
 def test_docx_headings(tmp_path: Path):
-    path = make_docx(tmp_path / "notat.docx", "Oppsummering",
-                     ["Eksporten vokste med 15 prosent.", "Neste avsnitt."])
+    path = make_docx(
+        tmp_path / "notat.docx",
+        "Oppsummering",
+        ["Eksporten vokste med 15 prosent.", "Neste avsnitt."],
+    )
     doc = parse_document(path)
     assert doc.headings[0].title == "Oppsummering"
     assert "Eksporten vokste med 15 prosent." in doc.text

@@ -17,14 +17,16 @@ def _chunk(i: int, doc: str = "d1") -> Chunk:
 
 
 def test_roundtrip_with_real_vectors(tmp_path, embedder):
-    texts = ["Eksportinntektene var 23,6 milliarder kroner.", "Klyngen har 370 medlemmer.",
-             "Styringsgruppen består av fem aktører."]
+    texts = [
+        "Eksportinntektene var 23,6 milliarder kroner.",
+        "Klyngen har 370 medlemmer.",
+        "Styringsgruppen består av fem aktører.",
+    ]
     vectors = embedder.embed_passages(texts)
     store = ChromaStore(make_client(tmp_path / "chroma"))
     chunks = [_chunk(i) for i in range(3)]
     store.add_chunks(chunks, vectors)
-    store.add_sentences([SentenceRecord(c.chunk_id, "d1", c.start, c.end) for c in chunks],
-                        vectors)
+    store.add_sentences([SentenceRecord(c.chunk_id, "d1", c.start, c.end) for c in chunks], vectors)
     q = embedder.embed_queries(["How many members does the cluster have?"])[0]
     top = store.query(q, 10)  # k above the corpus size is clamped
     assert len(top) == 3

@@ -99,9 +99,11 @@ def score_sentences(
     wants_date = bool(_WHEN.search(question))
     years = set(_YEAR.findall(question))
     heading_titles = {title for h in hits for title in h.chunk.section}
-    cosines = vectors @ np.asarray(query_vector, dtype=np.float32) if len(records) else []
+    cosines: list[float] = (
+        (vectors @ np.asarray(query_vector, dtype=np.float32)).tolist() if len(records) else []
+    )
     scored: list[ScoredSentence] = []
-    for record, cos in zip(records, cosines):
+    for record, cos in zip(records, cosines, strict=False):
         found = by_chunk.get(record.chunk_id)
         if found is None:
             continue
@@ -111,7 +113,7 @@ def score_sentences(
         if text in heading_titles or (len(text.split()) < 4 and not _DIGIT.search(text)):
             continue
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
-        matched = sum(w for c, w in zip(concepts, idf) if c & s_terms)
+        matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
         lexical = matched / total_idf if total_idf else 0.0
         dense = _squash(float(cos))
         passage = _squash(hit.dense_score) if hit.dense_score is not None else 0.0
@@ -127,9 +129,7 @@ def score_sentences(
         support += weights.rank_bonus / rank
         if years and not all(y in chunk.text for y in years):
             support *= _YEAR_MISMATCH
-        scored.append(
-            ScoredSentence(record, text, hit, rank, dense, lexical, min(support, 1.0))
-        )
+        scored.append(ScoredSentence(record, text, hit, rank, dense, lexical, min(support, 1.0)))
     scored.sort(key=lambda s: (-s.support, s.rank, s.record.start))
     return scored
 
@@ -159,9 +159,7 @@ def select_sentences(scored: Sequence[ScoredSentence], settings: Settings) -> li
     return chosen
 
 
-def compose(
-    chosen: Sequence[ScoredSentence], language: str
-) -> tuple[str, tuple[Citation, ...]]:
+def compose(chosen: Sequence[ScoredSentence], language: str) -> tuple[str, tuple[Citation, ...]]:
     """Answer text with [n] markers and the matching citations (numbered in order)."""
     if not chosen:
         return ABSTAIN_MESSAGES.get(language, ABSTAIN_MESSAGES["en"]), ()

@@ -42,9 +42,7 @@ def looks_like_follow_up(question: str) -> bool:
     """A question that leans on the conversation: starts with 'and ...', or is short and
     points back with a pronoun ('And the other cluster?', 'Hvem leder den?')."""
     q = question.strip()
-    return bool(_FOLLOW_UP_START.match(q)) or (
-        len(q.split()) <= 8 and bool(_ANAPHORA.search(q))
-    )
+    return bool(_FOLLOW_UP_START.match(q)) or (len(q.split()) <= 8 and bool(_ANAPHORA.search(q)))
 
 
 @dataclass(frozen=True)
@@ -86,14 +84,14 @@ class Assistant:
         """(Re)open the current index generation."""
         generation = IndexLayout(self.settings.index_dir).require_current()
         manifest = read_manifest(generation)
-        manifest.check_model(self.embedder.model_id, self.embedder.fingerprint,
-                             self.settings.index_dir)
+        manifest.check_model(
+            self.embedder.model_id, self.embedder.fingerprint, self.settings.index_dir
+        )
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
         self.close()
         store = ChromaStore(make_client(generation / "chroma"))
         lexical = LexicalIndex.load(generation / "lexical")
-        self._index = _Index(generation, manifest, Retriever(store, lexical, chunks,
-                                                             self.settings))
+        self._index = _Index(generation, manifest, Retriever(store, lexical, chunks, self.settings))
 
     def ingest(
         self,
@@ -105,8 +103,13 @@ class Assistant:
         """Bring the index up to date with the documents folder, then reload it."""
         from .ingest import ingest
 
-        report = ingest(self.settings, self.embedder, rebuild=rebuild, progress=progress,
-                        on_progress=on_progress)
+        report = ingest(
+            self.settings,
+            self.embedder,
+            rebuild=rebuild,
+            progress=progress,
+            on_progress=on_progress,
+        )
         if report.changed or self._index is None or rebuild:
             self.reload()
         return report

@@ -49,21 +49,29 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     ing = sub.add_parser("ingest", help="index the documents (only changed files are redone)")
-    ing.add_argument("--rebuild", action="store_true",
-                     help="drop the index and build it from scratch (e.g. after a model change)")
+    ing.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the index and build it from scratch (e.g. after a model change)",
+    )
     ing.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def retrieval_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--k", type=int, help="number of passages to retrieve (default 5)")
-        sp.add_argument("--doc", action="append", metavar="DOC_ID",
-                        help="search only this document (repeatable); see 'helse-qa docs'")
+        sp.add_argument(
+            "--doc",
+            action="append",
+            metavar="DOC_ID",
+            help="search only this document (repeatable); see 'helse-qa docs'",
+        )
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in Norwegian or English")
     retrieval_args(ask)
     ask.add_argument("--json", action="store_true", help="print the full answer as JSON")
-    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid",
-                     help=argparse.SUPPRESS)
+    ask.add_argument(
+        "--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help=argparse.SUPPRESS
+    )
 
     chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups allowed)")
     retrieval_args(chat)
@@ -71,12 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("docs", help="list the indexed documents")
 
     models = sub.add_parser("models", help="show or prepare the embedding model")
-    models.add_argument("--prepare", action="store_true",
-                        help="convert the default model now (done on first use otherwise)")
+    models.add_argument(
+        "--prepare",
+        action="store_true",
+        help="convert the default model now (done on first use otherwise)",
+    )
 
     ev = sub.add_parser("eval", help="retrieval quality check on a question file")
-    ev.add_argument("--gold", type=Path, default=Path("eval/quickcheck.jsonl"),
-                    help="JSONL question file (default: eval/quickcheck.jsonl)")
+    ev.add_argument(
+        "--gold",
+        type=Path,
+        default=Path("eval/quickcheck.jsonl"),
+        help="JSONL question file (default: eval/quickcheck.jsonl)",
+    )
     ev.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
     ev.add_argument("--markdown", type=Path, metavar="OUT", help="also write a Markdown table")
 
@@ -96,8 +111,9 @@ def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
 
     if ingest_if_missing and IndexLayout(settings.index_dir).current() is None:
         print("No index yet - building it from", settings.documents_dir, file=sys.stderr)
-    return Assistant.open(settings, ingest_if_missing=ingest_if_missing,
-                          progress=sys.stderr.isatty())
+    return Assistant.open(
+        settings, ingest_if_missing=ingest_if_missing, progress=sys.stderr.isatty()
+    )
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:
@@ -131,8 +147,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
 
     settings = _settings(args)
-    report = ingest(settings, load_embedder(settings), rebuild=args.rebuild,
-                    progress=not args.no_progress)
+    report = ingest(
+        settings, load_embedder(settings), rebuild=args.rebuild, progress=not args.no_progress
+    )
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(
@@ -180,8 +197,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         print(format_answer(answer) + "\n")
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": answer.text}]
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
     return 0
 
 
@@ -262,8 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort at the edge: one line, no stack trace
         if args.verbose:
             log.exception("unexpected error")
-        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with -v for details)",
-              file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with -v for details)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -273,5 +294,3 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
-
-

@@ -96,7 +96,7 @@ def fingerprint_dir(model_dir: Path, cache_dir: Path) -> str:
     for p in files:
         digest.update(p.relative_to(model_dir).as_posix().encode())
         with p.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while block := fh.read(1 << 20):
                 digest.update(block)
     value = digest.hexdigest()
     cached[key] = value

@@ -91,7 +91,10 @@ def run_quickcheck(
                 answer_text = answer.text
         results.append(
             QuickResult(
-                item["id"], item["question"], ranks, answer_text,
+                item["id"],
+                item["question"],
+                ranks,
+                answer_text,
                 facts_ok(answer_text, item.get("answer_facts", [])),
             )
         )
@@ -129,6 +132,5 @@ def _markdown(results: Sequence[QuickResult], k: int) -> str:
         top1 = sum(1 for x in ranks if x == 1)
         top5 = sum(1 for x in ranks if x is not None and x <= 5)
         lines.append(f"\n{mode}: hit@1 {top1}/{n}, hit@5 {top5}/{n}, MRR {mrr:.3f}")
-    lines.append(f"\nanswers containing the expected facts: "
-                 f"{sum(r.facts_ok for r in results)}/{n}")
+    lines.append(f"\nanswers containing the expected facts: {sum(r.facts_ok for r in results)}/{n}")
     return "\n".join(lines)

@@ -165,8 +165,9 @@ def ingest(
         for doc_id in [*removed, *updated]:
             store.delete_document(doc_id)
             _remove_text(work, doc_id)
-        new_chunks = _embed_documents(to_index, settings, embedder, store, work, progress,
-                                      on_progress)
+        new_chunks = _embed_documents(
+            to_index, settings, embedder, store, work, progress, on_progress
+        )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         for parsed in to_index:
             info = parsed.info
@@ -210,7 +211,12 @@ def ingest(
     )
     log.info(
         "ingest: %d added, %d updated, %d removed, %d unchanged, %d skipped, %d chunks",
-        len(added), len(updated), len(removed), len(unchanged), len(skipped), len(all_chunks),
+        len(added),
+        len(updated),
+        len(removed),
+        len(unchanged),
+        len(skipped),
+        len(all_chunks),
     )
     return report
 

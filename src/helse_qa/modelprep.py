@@ -86,7 +86,6 @@ _REQUIRED_FILES = (
 
 from .errors import ModelPrepError  # noqa: E402  (re-exported: raised by this module)
 
-
 # --------------------------------------------------------------------------- locating
 
 

@@ -133,8 +133,8 @@ def decode_text(data: bytes, name: str) -> str:
     """Decode a text file: UTF-8 (with or without BOM), else cp1252/latin-1 (Norwegian)."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(f"{name}: looks like a binary file (NUL bytes), not text - skipped")
-    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else (
-        "utf-8-sig",
+    for encoding in (
+        ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)
     ):
         try:
             return data.decode(encoding)
@@ -159,7 +159,8 @@ def looks_like_pdf_text(text: str) -> bool:
 
 def _parse_pdf_text(text: str, builder: _TextBuilder) -> None:
     """Layout of PDF-extracted text: a line beginning with one space starts a new page,
-    chapter lines are 'N | Title' (a title may wrap onto one short line), sub-sections 'N.N Title'."""
+    chapter lines are 'N | Title' (a title may wrap onto one short line), sub-sections
+    'N.N Title'."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     para: list[str] = []
     page = 0

@@ -43,9 +43,7 @@ class Retriever:
         lexical_query: str | None = None,
     ) -> list[Hit]:
         allowed = (
-            {cid for cid, c in self.chunks.items() if c.doc_id in set(doc_ids)}
-            if doc_ids
-            else None
+            {cid for cid, c in self.chunks.items() if c.doc_id in set(doc_ids)} if doc_ids else None
         )
         available = len(allowed) if allowed is not None else len(self.chunks)
         k = max(0, min(k, available))

@@ -6,8 +6,42 @@ import re
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREV = frozenset(
-    """ca evt dvs kapt ift osv mrd mill nr bl a f eks jf mfl pga spes etc e g i e vs
-    mr mrs ms dr prof inc ltd st no fig approx""".split()
+    [
+        "ca",
+        "evt",
+        "dvs",
+        "kapt",
+        "ift",
+        "osv",
+        "mrd",
+        "mill",
+        "nr",
+        "bl",
+        "a",
+        "f",
+        "eks",
+        "jf",
+        "mfl",
+        "pga",
+        "spes",
+        "etc",
+        "e",
+        "g",
+        "i",
+        "e",
+        "vs",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "inc",
+        "ltd",
+        "st",
+        "no",
+        "fig",
+        "approx",
+    ]
 )
 _BOUNDARY = re.compile(r"([.!?])([»”\"')\]]*)(\s+)(?=[«“\"'(\[]?[A-ZÆØÅ0-9])")
 _LINE = re.compile(r"\n+")
@@ -27,8 +61,10 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
         start = pos
         for m in _BOUNDARY.finditer(text, pos, line_end):
             word = re.search(r"(\w+)$", text[start : m.start(1)])
-            if m.group(1) == "." and word and (
-                word.group(1).lower() in _ABBREV or len(word.group(1)) == 1
+            if (
+                m.group(1) == "."
+                and word
+                and (word.group(1).lower() in _ABBREV or len(word.group(1)) == 1)
             ):
                 continue
             end = m.end(2)

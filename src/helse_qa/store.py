@@ -151,11 +151,9 @@ class ChromaStore:
         )
         ids = result["ids"][0]
         distances = result["distances"][0] if result["distances"] else [1.0] * len(ids)
-        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances)]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=False)]
 
-    def sentence_vectors(
-        self, chunk_ids: Sequence[str]
-    ) -> tuple[list[SentenceRecord], np.ndarray]:
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> tuple[list[SentenceRecord], np.ndarray]:
         if not chunk_ids:
             return [], np.zeros((0, 0), dtype=np.float32)
         result = self._sentences.get(

@@ -47,7 +47,8 @@ def test_markers_map_to_citations(corpus_assistant):
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.text)]
     assert markers and sorted(set(markers)) == [c.number for c in answer.citations]
     for c in answer.citations:
-        assert c.title and c.page is not None and c.section
+        assert c.title and c.section
+        assert c.page is not None or c.doc_id == ARTICLE_ID  # a web article has no pages
 
 
 def test_cross_lingual_retrieval_finds_norwegian_passage(corpus_assistant):

@@ -90,6 +90,11 @@ def test_parsed_text_keeps_the_wording(report, article):
             assert collapse(para) in raw, para[:80]
 
 
+def test_web_article_has_no_pages(article):
+    assert article.pages == ()
+    assert article.page_at(10) is None
+
+
 def test_article_chrome_is_dropped(article):
     assert "Skip to main content" not in article.text
     assert "Share this article" not in article.text

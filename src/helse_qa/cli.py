@@ -123,7 +123,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         lines.append("")
         lines.append("Kilder / Sources:")
         for c in answer.citations:
-            where = ", ".join(x for x in (f"s. {c.page}" if c.page else "", c.section) if x)
+            page = f"{'s.' if answer.language == 'nb' else 'p.'} {c.page}" if c.page else ""
+            where = ", ".join(x for x in (page, c.section) if x)
             lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
             lines.append(textwrap.indent(textwrap.fill(f"«{c.quote}»", width - 4), "    "))
     elif answer.passages:
@@ -132,7 +133,11 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         lines.append("")
         lines.append(CLOSEST_LABEL.get(answer.language, CLOSEST_LABEL["en"]))
         for i, h in enumerate(answer.passages[:3], start=1):
-            page = f", s. {h.chunk.page}" if h.chunk.page else ""
+            page = (
+                f", {'s.' if answer.language == 'nb' else 'p.'} {h.chunk.page}"
+                if h.chunk.page
+                else ""
+            )
             lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(h.chunk.text, 160)}")
     return "\n".join(lines)
 

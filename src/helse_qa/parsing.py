@@ -220,8 +220,8 @@ def _is_plain_heading(para: list[str], next_para: list[str] | None) -> bool:
 
 def _parse_plain_text(text: str, builder: _TextBuilder, markdown: bool) -> None:
     """Plain or web-page text: paragraphs split by blank lines, chrome lines dropped,
-    short title-like lines (or Markdown '#' lines) taken as headings."""
-    builder.page(1)
+    short title-like lines (or Markdown '#' lines) taken as headings. No pages: a web page
+    or a note is not paginated, so its chunks carry a section but no page number."""
     paras: list[list[str]] = []
     current: list[str] = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -301,7 +301,6 @@ def _parse_html(text: str, builder: _TextBuilder) -> None:
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(list(_HTML_DROP)):
         tag.decompose()
-    builder.page(1)
     body = soup.body or soup
     for el in body.find_all(["h1", "h2", "h3", "h4", *_HTML_BLOCKS]):
         if el.find_parent(list(_HTML_BLOCKS)) is not None:
@@ -325,7 +324,6 @@ def _parse_docx(data: bytes, name: str, builder: _TextBuilder) -> None:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise DocumentError(f"{name}: cannot read .docx ({exc}) - skipped") from exc
-    builder.page(1)
     for para in document.paragraphs:
         content = para.text.strip()
         if not content:

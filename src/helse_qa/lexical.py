@@ -184,6 +184,15 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer("norwegian" if language.startswith(("nb", "nn", "no")) else "english")
 
 
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import, which floods the CLI's stderr with
+    # "Building index from tokens"; put it back under the application's logging config.
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
 @lru_cache(maxsize=1)
 def _glossary_by_stem() -> dict[str, frozenset[str]]:
     """Stem of a glossary word -> stems of its translations (both stemmers)."""
@@ -297,7 +306,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, chunk_ids: list[str], texts: list[str], languages: list[str]) -> LexicalIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         analyzer = Analyzer(build_vocabulary(texts))
         corpus = [
@@ -333,7 +342,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
         chunk_ids = list(meta["chunk_ids"])

@@ -22,7 +22,7 @@ from .lexical import LexicalIndex
 from .manifest import IndexLayout, Manifest, read_chunks, read_manifest
 from .retrieve import Mode, Retriever
 from .store import ChromaStore, make_client
-from .types import Answer, IngestReport
+from .types import Answer, Hit, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,23 @@ class Assistant:
         ]
         recent = earlier[-self.settings.history_turns :] if self.settings.history_turns else []
         return " ".join([*recent, question]).strip()
+
+    def retrieve(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Hit]:
+        """Retrieval only: the ranked passages for a question (no answer composed)."""
+        text = self.check_question(question)
+        query = self.retrieval_query(text, history)
+        vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
+        return self.index.retriever.search(
+            query, vector, k or self.settings.top_k, doc_ids, mode
+        )
 
     def ask(
         self,

@@ -85,15 +85,26 @@ def _parser() -> argparse.ArgumentParser:
         help="convert the default model now (done on first use otherwise)",
     )
 
-    ev = sub.add_parser("eval", help="retrieval quality check on a question file")
-    ev.add_argument(
-        "--gold",
-        type=Path,
-        default=Path("eval/quickcheck.jsonl"),
-        help="JSONL question file (default: eval/quickcheck.jsonl)",
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate on a gold question set (the CI quality gate)",
+        description="Run every gold item through the assistant and report retrieval, answer "
+        "and latency metrics, overall and by language and answerability.",
     )
-    ev.add_argument("--json", type=Path, metavar="OUT", help="also write results as JSON")
-    ev.add_argument("--markdown", type=Path, metavar="OUT", help="also write a Markdown table")
+    ev.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"),
+                    help="gold JSONL file (default: eval/gold.jsonl)")
+    ev.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
+    ev.add_argument("--json", type=Path, metavar="OUT", help="write summary and items as JSON")
+    ev.add_argument("--baselines", action="store_true",
+                    help="also run BM25 only, dense only and the plain llama-index pipeline")
+    ev.add_argument("--squad", type=Path, metavar="FILE",
+                    help="also run a SQuAD-format retrieval benchmark (e.g. NorQuAD)")
+    ev.add_argument("--report", type=Path, metavar="DIR",
+                    help="write DIR/latest.md and DIR/metrics.png")
+    ev.add_argument("--check", type=Path, metavar="THRESHOLDS",
+                    help="fail (exit 1) when a metric is below its minimum in this TOML file")
+    ev.add_argument("--rank-table", type=Path, metavar="OUT",
+                    help="write a per-question table of ranks under dense/BM25/hybrid")
 
     sub.add_parser("serve", help="start the web chat UI (arrives with the UI issue)")
     return p
@@ -239,12 +250,55 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_quickcheck
+    import shlex
+
+    from . import evaluate
+    from .report import squad_table, systems_table, write_report
 
     settings = _settings(args)
+    items = evaluate.load_gold(args.gold)
     assistant = _open(settings)
-    table = run_quickcheck(assistant, args.gold, json_out=args.json, markdown_out=args.markdown)
-    print(table)
+    main_run = evaluate.evaluate_assistant(assistant, items, k=args.k)
+    runs = [main_run]
+    if args.baselines:
+        from .baselines import llama_index_baseline
+
+        runs.append(evaluate.mode_baseline(assistant, items, "bm25", args.k))
+        runs.append(evaluate.mode_baseline(assistant, items, "dense", args.k))
+        runs.append(llama_index_baseline(settings, assistant.embedder, items, args.k))
+    squad = None
+    if args.squad:
+        from .baselines import squad_benchmark
+
+        squad = squad_benchmark(args.squad, settings, assistant.embedder)
+    print(systems_table(runs))
+    if squad is not None:
+        print()
+        print(squad_table(squad))
+    if args.json:
+        evaluate.write_json(main_run, args.json)
+    if args.report:
+        command = "helse-qa " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        path = write_report(args.report, args.gold, main_run, runs[1:], squad, command)
+        print(f"\nreport: {path}")
+    if args.rank_table:
+        args.rank_table.parent.mkdir(parents=True, exist_ok=True)
+        args.rank_table.write_text(evaluate.rank_table(assistant, items) + "\n", encoding="utf-8")
+    if args.check:
+        import tomllib
+
+        try:
+            limits = tomllib.loads(args.check.read_text(encoding="utf-8")).get("gold", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise HelseQAError(f"cannot read thresholds {args.check}: {exc}") from exc
+        failures = evaluate.check_thresholds(main_run.summary(), limits)
+        if failures:
+            for line in failures:
+                print(f"quality gate: {line}", file=sys.stderr)
+            raise HelseQAError(
+                f"quality below the minimums in {args.check} ({len(failures)} metric(s))"
+            )
+        print(f"\nquality gate passed ({len(limits)} thresholds in {args.check})")
     return 0
 
 

@@ -1,55 +1,116 @@
-"""Retrieval checks against a question file (JSONL, the gold-set schema).
+"""Evaluation against a gold question file (JSONL), through the same Assistant API as the UI.
 
-Each line: ``{"id", "question", "history"?, "answerable", "evidence": [snippets],
-"answer_facts": [str | [alternatives]]}``. A passage is relevant when its text, with
-whitespace collapsed, contains an evidence snippet (collapsed the same way).
+Schema of a line (kept exactly, so other gold files work with the same command)::
+
+    {"id": str, "question": str, "history": [{"role", "content"}] (optional),
+     "answerable": bool, "evidence": [str], "answer_facts": [str | [str, ...]]}
+
+A retrieved passage is relevant when its text, whitespace collapsed, contains an evidence
+snippet (collapsed the same way). An answer fact must appear in the answer text,
+case-insensitively after collapsing whitespace; a list entry is satisfied by any of its
+alternatives.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .assistant import Assistant
 from .errors import HelseQAError
+from .language import detect_language
 from .retrieve import Mode
-from .types import Hit
+from .types import Answer, Hit
 
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 _WS = re.compile(r"\s+")
+
+RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "evidence_recall@5", "mrr", "ndcg@5")
+ANSWER_METRICS = (
+    "answer_fact_recall",
+    "citation_validity",
+    "citation_support",
+    "abstention_tnr",
+    "answered_rate",
+)
+LATENCY_METRICS = ("latency_ms_p50", "latency_ms_p95")
 
 
 def collapse(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def load_items(path: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class GoldItem:
+    id: str
+    question: str
+    answerable: bool
+    evidence: tuple[str, ...]
+    answer_facts: tuple[str | tuple[str, ...], ...]
+    history: tuple[dict[str, str], ...] = ()
+
+    @property
+    def language(self) -> str:
+        return detect_language(self.question, default="en")
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read and validate a gold file; errors name the line."""
     if not path.is_file():
-        raise HelseQAError(f"question file {path} not found - pass --gold FILE")
-    items = []
+        raise HelseQAError(f"gold file {path} not found - pass --gold FILE")
+    items: list[GoldItem] = []
+    seen: set[str] = set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HelseQAError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-        if "question" not in item or "id" not in item:
-            raise HelseQAError(f"{path}:{n}: each item needs 'id' and 'question'")
+            raw = json.loads(line)
+            item = GoldItem(
+                id=str(raw["id"]),
+                question=str(raw["question"]),
+                answerable=bool(raw.get("answerable", True)),
+                evidence=tuple(str(e) for e in raw.get("evidence", [])),
+                answer_facts=tuple(
+                    f if isinstance(f, str) else tuple(str(x) for x in f)
+                    for f in raw.get("answer_facts", [])
+                ),
+                history=tuple(
+                    {"role": str(t["role"]), "content": str(t["content"])}
+                    for t in raw.get("history", [])
+                ),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise HelseQAError(f"{path}:{n}: not a valid gold item ({exc})") from exc
+        if item.id in seen:
+            raise HelseQAError(f"{path}:{n}: id '{item.id}' is used twice")
+        seen.add(item.id)
         items.append(item)
+    if not items:
+        raise HelseQAError(f"{path} holds no questions")
     return items
+
+
+def load_items(path: Path) -> list[dict[str, Any]]:
+    """The raw JSON objects of a gold file (for scripts)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def relevant(text: str, snippets: Sequence[str]) -> bool:
+    flat = collapse(text)
+    return any(collapse(s) in flat for s in snippets if s.strip())
 
 
 def evidence_rank(hits: Sequence[Hit], snippets: Sequence[str]) -> int | None:
     """1-based rank of the first passage containing an evidence snippet."""
-    wanted = [collapse(s) for s in snippets if s.strip()]
     for i, hit in enumerate(hits, start=1):
-        text = collapse(hit.chunk.text)
-        if any(s in text for s in wanted):
+        if relevant(hit.chunk.text, snippets):
             return i
     return None
 
@@ -63,74 +124,251 @@ def facts_ok(answer_text: str, facts: Sequence[str | Sequence[str]]) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class QuickResult:
-    item_id: str
-    question: str
-    ranks: dict[str, int | None]
-    answer: str
-    facts_ok: bool
+def retrieval_scores(
+    texts: Sequence[str], snippets: Sequence[str], n_relevant_in_corpus: int
+) -> dict[str, float]:
+    """hit@k, evidence recall, reciprocal rank and nDCG@5 for one ranked list of passages."""
+    flags = [relevant(t, snippets) for t in texts]
+    rank = next((i + 1 for i, f in enumerate(flags) if f), None)
+    wanted = [collapse(s) for s in snippets if s.strip()]
+    top5 = [collapse(t) for t in texts[:5]]
+    found = sum(1 for s in wanted if any(s in t for t in top5))
+    dcg = sum(1 / math.log2(i + 2) for i, f in enumerate(flags[:5]) if f)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(5, max(1, n_relevant_in_corpus))))
+    return {
+        "hit@1": float(rank is not None and rank <= 1),
+        "hit@3": float(rank is not None and rank <= 3),
+        "hit@5": float(rank is not None and rank <= 5),
+        "evidence_recall@5": found / len(wanted) if wanted else 0.0,
+        "mrr": 1 / rank if rank else 0.0,
+        "ndcg@5": dcg / ideal if ideal else 0.0,
+    }
 
 
-def run_quickcheck(
-    assistant: Assistant,
-    gold: Path,
-    k: int = 10,
-    json_out: Path | None = None,
-    markdown_out: Path | None = None,
-) -> str:
-    """Rank of the right passage under dense, BM25 and hybrid retrieval; Markdown table."""
-    results: list[QuickResult] = []
-    for item in load_items(gold):
-        ranks: dict[str, int | None] = {}
-        answer_text = ""
-        for mode in MODES:
-            answer = assistant.ask(item["question"], item.get("history", ()), k=k, mode=mode)
-            ranks[mode] = evidence_rank(answer.passages, item.get("evidence", []))
-            if mode == "hybrid":
-                answer_text = answer.text
-        results.append(
-            QuickResult(
-                item["id"],
-                item["question"],
-                ranks,
-                answer_text,
-                facts_ok(answer_text, item.get("answer_facts", [])),
+@dataclass
+class ItemResult:
+    item: GoldItem
+    hit_rank: int | None
+    retrieval: dict[str, float]
+    answer: Answer | None = None
+    facts_ok: bool = False
+    valid_citations: int = 0
+    supported: bool = False
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        answer = self.answer
+        return {
+            "id": self.item.id,
+            "question": self.item.question,
+            "language": self.item.language,
+            "answerable": self.item.answerable,
+            "hit_rank": self.hit_rank,
+            "answer": answer.text if answer else None,
+            "abstained": answer.abstained if answer else None,
+            "facts_ok": self.facts_ok,
+            "citations": [c.to_dict() for c in answer.citations] if answer else [],
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+@dataclass
+class SystemRun:
+    """Results of one system (the assistant, or a baseline) over a gold set."""
+
+    name: str
+    results: list[ItemResult] = field(default_factory=list)
+    answers: bool = True
+
+    def summary(self, subset: Callable[[ItemResult], bool] = lambda r: True) -> dict[str, float]:
+        rows = [r for r in self.results if subset(r)]
+        answerable = [r for r in rows if r.item.answerable]
+        out: dict[str, float] = {"items": float(len(rows))}
+        for metric in RETRIEVAL_METRICS:
+            values = [r.retrieval[metric] for r in answerable]
+            out[metric] = statistics.fmean(values) if values else math.nan
+        if self.answers:
+            unanswerable = [r for r in rows if not r.item.answerable]
+            answered = [r for r in answerable if r.answer and not r.answer.abstained]
+            citations = sum(len(r.answer.citations) for r in rows if r.answer)
+            out["answer_fact_recall"] = _share([r.facts_ok for r in answerable])
+            out["citation_validity"] = (
+                sum(r.valid_citations for r in rows) / citations if citations else 1.0
+            )
+            out["citation_support"] = _share([r.supported for r in answered])
+            out["abstention_tnr"] = _share(
+                [bool(r.answer and r.answer.abstained) for r in unanswerable]
+            )
+            out["answered_rate"] = _share(
+                [bool(r.answer and not r.answer.abstained) for r in answerable]
+            )
+        latencies = [r.latency_ms for r in rows]
+        if latencies:
+            out["latency_ms_p50"] = _percentile(latencies, 0.5)
+            out["latency_ms_p95"] = _percentile(latencies, 0.95)
+        return out
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else math.nan
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _relevant_in_corpus(assistant: Assistant, snippets: Sequence[str]) -> int:
+    return sum(1 for c in assistant.index.retriever.chunks.values() if relevant(c.text, snippets))
+
+
+def evaluate_assistant(
+    assistant: Assistant, items: Sequence[GoldItem], k: int = 5, name: str = "helse-qa hybrid"
+) -> SystemRun:
+    """Ask every item (history included) through ``Assistant.ask`` and score it."""
+    run = SystemRun(name)
+    texts: dict[str, str] = {}
+    for item in items:
+        started = time.perf_counter()
+        answer = assistant.ask(item.question, item.history, k=k)
+        latency = (time.perf_counter() - started) * 1000
+        passages = [h.chunk.text for h in answer.passages]
+        n_rel = _relevant_in_corpus(assistant, item.evidence) if item.answerable else 0
+        valid = 0
+        for c in answer.citations:
+            if c.doc_id not in texts:
+                texts[c.doc_id] = assistant.document_text(c.doc_id)
+            valid += texts[c.doc_id][c.start : c.end] == c.quote
+        cited = {c.chunk_id for c in answer.citations}
+        supported = any(
+            relevant(h.chunk.text, item.evidence)
+            for h in answer.passages
+            if h.chunk.chunk_id in cited
+        )
+        run.results.append(
+            ItemResult(
+                item=item,
+                hit_rank=evidence_rank(answer.passages, item.evidence)
+                if item.answerable
+                else None,
+                retrieval=retrieval_scores(passages, item.evidence, n_rel),
+                answer=answer,
+                facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),
+                valid_citations=valid,
+                supported=supported,
+                latency_ms=latency,
             )
         )
-    table = _markdown(results, k)
-    if markdown_out is not None:
-        markdown_out.parent.mkdir(parents=True, exist_ok=True)
-        markdown_out.write_text(table + "\n", encoding="utf-8")
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(
-            json.dumps([r.__dict__ for r in results], ensure_ascii=False, indent=2),
-            encoding="utf-8",
+    return run
+
+
+def evaluate_retrieval(
+    name: str,
+    items: Sequence[GoldItem],
+    search: Callable[[GoldItem], list[str]],
+    n_relevant: Callable[[GoldItem], int],
+) -> SystemRun:
+    """Score a retrieval-only system given as ``search(item) -> passage texts``."""
+    run = SystemRun(name, answers=False)
+    for item in items:
+        if not item.answerable:
+            continue
+        started = time.perf_counter()
+        texts = search(item)
+        latency = (time.perf_counter() - started) * 1000
+        flags = [relevant(t, item.evidence) for t in texts]
+        rank = next((i + 1 for i, f in enumerate(flags) if f), None)
+        run.results.append(
+            ItemResult(
+                item=item,
+                hit_rank=rank,
+                retrieval=retrieval_scores(texts, item.evidence, n_relevant(item)),
+                latency_ms=latency,
+            )
         )
-    return table
+    return run
 
 
-def _markdown(results: Sequence[QuickResult], k: int) -> str:
-    def cell(rank: int | None) -> str:
-        return str(rank) if rank is not None else f">{k}"
+def mode_baseline(assistant: Assistant, items: Sequence[GoldItem], mode: Mode, k: int) -> SystemRun:
+    """BM25-only or dense-only retrieval through the same index."""
+    return evaluate_retrieval(
+        f"{'BM25' if mode == 'bm25' else 'dense'} only",
+        items,
+        lambda it: [h.chunk.text for h in assistant.retrieve(it.question, it.history, k=k,
+                                                              mode=mode)],
+        lambda it: _relevant_in_corpus(assistant, it.evidence),
+    )
 
+
+def splits(run: SystemRun) -> dict[str, dict[str, float]]:
+    """Summary overall, by question language and by answerable/unanswerable."""
+    return {
+        "all": run.summary(),
+        "nb": run.summary(lambda r: r.item.language == "nb"),
+        "en": run.summary(lambda r: r.item.language == "en"),
+        "answerable": run.summary(lambda r: r.item.answerable),
+        "unanswerable": run.summary(lambda r: not r.item.answerable),
+    }
+
+
+def write_json(run: SystemRun, out: Path) -> None:
+    """``{"summary": {...}, "items": [...]}`` as the evaluation issue specifies."""
+    summary = {k: _clean(v) for k, v in run.summary().items() if k != "items"}
+    data = {
+        "summary": summary,
+        "splits": {name: {k: _clean(v) for k, v in s.items()} for name, s in splits(run).items()},
+        "items": [r.to_dict() for r in run.results],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _clean(value: float) -> float | None:
+    return None if isinstance(value, float) and math.isnan(value) else round(value, 4)
+
+
+def check_thresholds(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """Metrics below their minimum (latency metrics are maximums), as readable lines."""
+    failures = []
+    for metric, limit in thresholds.items():
+        value = summary.get(metric)
+        if value is None or math.isnan(value):
+            failures.append(f"{metric}: not measured")
+        elif metric.startswith("latency"):
+            if value > limit:
+                failures.append(f"{metric}: {value:.1f} above the maximum {limit}")
+        elif value < limit:
+            failures.append(f"{metric}: {value:.3f} below the minimum {limit}")
+    return failures
+
+
+def rank_table(assistant: Assistant, items: Sequence[GoldItem], k: int = 10) -> str:
+    """Per question: rank of the right passage under dense, BM25 and hybrid; facts found."""
     lines = [
         "| id | question | dense | BM25 | hybrid | answer has the facts |",
         "|---|---|---|---|---|---|",
     ]
-    for r in results:
-        lines.append(
-            f"| {r.item_id} | {r.question} | {cell(r.ranks['dense'])} | "
-            f"{cell(r.ranks['bm25'])} | {cell(r.ranks['hybrid'])} | "
-            f"{'yes' if r.facts_ok else 'no'} |"
-        )
-    n = len(results)
+    totals: dict[str, list[int | None]] = {m: [] for m in MODES}
+    facts = 0
+    for item in items:
+        ranks = {}
+        for mode in MODES:
+            hits = assistant.retrieve(item.question, item.history, k=k, mode=mode)
+            ranks[mode] = evidence_rank(hits, item.evidence)
+            totals[mode].append(ranks[mode])
+        ok = facts_ok(assistant.ask(item.question, item.history).text, item.answer_facts)
+        facts += ok
+        cells = " | ".join(str(ranks[m]) if ranks[m] else f">{k}" for m in MODES)
+        lines.append(f"| {item.id} | {item.question} | {cells} | {'yes' if ok else 'no'} |")
+    n = len(items)
     for mode in MODES:
-        ranks = [r.ranks[mode] for r in results]
-        mrr = sum(1 / x for x in ranks if x) / n if n else 0.0
-        top1 = sum(1 for x in ranks if x == 1)
-        top5 = sum(1 for x in ranks if x is not None and x <= 5)
-        lines.append(f"\n{mode}: hit@1 {top1}/{n}, hit@5 {top5}/{n}, MRR {mrr:.3f}")
-    lines.append(f"\nanswers containing the expected facts: {sum(r.facts_ok for r in results)}/{n}")
+        r = totals[mode]
+        mrr = sum(1 / x for x in r if x) / n
+        lines.append(
+            f"\n{mode}: hit@1 {sum(x == 1 for x in r)}/{n}, "
+            f"hit@5 {sum(1 for x in r if x and x <= 5)}/{n}, MRR {mrr:.3f}"
+        )
+    lines.append(f"\nanswers containing the expected facts: {facts}/{n}")
     return "\n".join(lines)

@@ -233,6 +233,7 @@ def _embed_documents(
     work: Path,
     progress: bool,
     on_progress: Callable[[float, str], None] | None,
+    with_sentences: bool = True,
 ) -> list[Chunk]:
     texts_dir = work / "texts"
     texts_dir.mkdir(exist_ok=True)
@@ -243,7 +244,7 @@ def _embed_documents(
         (texts_dir / f"{parsed.info.doc_id}.txt").write_text(parsed.text, encoding="utf-8")
         doc_chunks = chunk_document(parsed, settings.chunk_words)
         chunks.extend(doc_chunks)
-        for chunk in doc_chunks:
+        for chunk in doc_chunks if with_sentences else ():
             for s, e in sentence_spans(chunk.text, chunk.start):
                 sentences.append(SentenceRecord(chunk.chunk_id, chunk.doc_id, s, e))
                 sentence_texts.append(parsed.text[s:e])
@@ -267,3 +268,65 @@ def _embed_documents(
     store.add_chunks(chunks, chunk_vectors)
     store.add_sentences(sentences, sentence_vectors)
     return chunks
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    docs: list[ParsedDocument],
+    *,
+    with_sentences: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    """Build a fresh index from documents already in memory (e.g. a benchmark's passages).
+
+    Without sentence vectors the index serves retrieval only (``Assistant.retrieve``).
+    """
+    started = time.perf_counter()
+    layout = IndexLayout(settings.index_dir)
+    work = layout.begin(copy=False)
+    store: ChromaStore | None = None
+    try:
+        store = ChromaStore(make_client(work / "chroma"))
+        chunks = _embed_documents(
+            docs, settings, embedder, store, work, progress, None, with_sentences
+        )
+        manifest = Manifest(
+            embedding_model=embedder.model_id,
+            model_fingerprint=embedder.fingerprint,
+            dim=embedder.dim,
+            chunker_version=CHUNKER_VERSION,
+            chunk_words=settings.chunk_words,
+        )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        for parsed in docs:
+            info = parsed.info
+            manifest.documents[info.doc_id] = DocumentEntry(
+                doc_id=info.doc_id, file=info.path, title=info.title, language=info.language,
+                publisher=info.publisher, year=info.year, kind=info.kind,
+                content_hash=parsed.content_hash, chunks=counts.get(info.doc_id, 0),
+                pages=len(parsed.pages), indexed_at=now,
+            )
+        LexicalIndex.build(
+            [c.chunk_id for c in chunks],
+            [embedding_text(c) for c in chunks],
+            [c.language for c in chunks],
+        ).save(work / "lexical")
+        write_chunks(work, chunks)
+        write_manifest(work, manifest)
+        store.close()
+        store = None
+        layout.commit(work)
+    except BaseException:
+        if store is not None:
+            store.close()
+        layout.abort(work)
+        raise
+    return IngestReport(
+        added=tuple(d.info.doc_id for d in docs),
+        chunks=len(chunks),
+        seconds=time.perf_counter() - started,
+    )

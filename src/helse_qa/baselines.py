@@ -1,0 +1,162 @@
+"""Baselines and the external benchmark, run side by side with the assistant.
+
+- The plain llama-index pipeline a user would write first: ``VectorStoreIndex`` over the raw
+  files with its default ``SentenceSplitter``, the same embedding model, top-k 5. Nothing of
+  llama-index's global ``Settings`` is touched: the embed model is passed explicitly.
+- A SQuAD-format benchmark (NorQuAD): distinct contexts indexed as a separate corpus in their
+  own index directory; for each question, is its own context retrieved?
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .embed import Embedder
+from .errors import HelseQAError
+from .evaluate import GoldItem, SystemRun, evaluate_retrieval, relevant
+from .parsing import SUPPORTED_EXTENSIONS, parse_document
+from .types import DocumentInfo, Page, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+
+def _llama_embedding(embedder: Embedder) -> Any:
+    """Our embedder behind llama-index's BaseEmbedding interface (prompts included)."""
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class _Adapter(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return [float(x) for x in embedder.embed_queries([query])[0]]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return [float(x) for x in embedder.embed_passages([text])[0]]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return [[float(x) for x in v] for v in embedder.embed_passages(texts)]
+
+    return _Adapter(model_name=embedder.model_id, embed_batch_size=16)
+
+
+def llama_index_baseline(
+    settings: Settings, embedder: Embedder, items: Sequence[GoldItem], k: int = 5
+) -> SystemRun:
+    """The plain pipeline over the same files (raw text, default splitter, top-k ``k``)."""
+    from llama_index.core import Document, VectorStoreIndex
+
+    documents = []
+    for path in sorted(settings.documents_dir.rglob("*")):
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS or path.name == "README.md":
+            continue
+        if path.suffix.lower() in (".txt", ".md"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+        else:
+            text = parse_document(path).text  # a user would use a reader; same text here
+        documents.append(Document(text=text, metadata={"file": path.name}))
+    index = VectorStoreIndex.from_documents(documents, embed_model=_llama_embedding(embedder))
+    retriever = index.as_retriever(similarity_top_k=k)
+    nodes = list(index.docstore.docs.values())
+
+    def search(item: GoldItem) -> list[str]:
+        return [n.node.get_content() for n in retriever.retrieve(item.question)]
+
+    def n_relevant(item: GoldItem) -> int:
+        return sum(1 for n in nodes if relevant(n.get_content(), item.evidence))
+
+    return evaluate_retrieval("llama-index plain (VectorStoreIndex)", items, search, n_relevant)
+
+
+# -- SQuAD-format benchmark ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    qid: str
+    question: str
+    context_id: str
+
+
+def load_squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
+    """Distinct contexts (id -> text) and questions mapped to their context id."""
+    if not path.is_file():
+        raise HelseQAError(f"SQuAD file {path} not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise HelseQAError(f"{path} is not valid JSON ({exc.msg})") from exc
+    contexts: dict[str, str] = {}
+    questions: list[SquadQuestion] = []
+    for article in data.get("data", []):
+        for para in article.get("paragraphs", []):
+            text = para["context"]
+            cid = "ctx-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+            contexts.setdefault(cid, text)
+            for qa in para.get("qas", []):
+                questions.append(SquadQuestion(str(qa["id"]), qa["question"], cid))
+    if not questions:
+        raise HelseQAError(f"{path} holds no SQuAD questions (expected data/paragraphs/qas)")
+    return contexts, questions
+
+
+def squad_benchmark(
+    path: Path, settings: Settings, embedder: Embedder, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, dict[str, float]]:
+    """hit@k and MRR of retrieving each question's own context, for BM25, dense and hybrid.
+
+    The contexts are indexed once into ``<index_dir>/../index-squad-<hash>`` and reused.
+    """
+    from .assistant import Assistant
+    from .ingest import build_index
+    from .manifest import IndexLayout
+
+    contexts, questions = load_squad(path)
+    digest = hashlib.sha256("".join(sorted(contexts)).encode()).hexdigest()[:10]
+    index_dir = settings.index_dir.parent / f"index-squad-{digest}"
+    squad_settings = settings.model_copy(update={"index_dir": index_dir})
+    layout = IndexLayout(index_dir)
+    current = layout.current()
+    if current is None:
+        docs = [
+            ParsedDocument(
+                info=DocumentInfo(doc_id=cid, title=text.split("\n", 1)[0][:80], language="nb"),
+                text=text,
+                pages=(Page(1, 0, len(text)),),
+                headings=(),
+                content_hash=cid,
+            )
+            for cid, text in contexts.items()
+        ]
+        log.info("indexing %d SQuAD contexts into %s", len(docs), index_dir)
+        build_index(squad_settings, embedder, docs, progress=True)
+    assistant = Assistant.open(squad_settings, embedder=embedder)
+    kmax = max(ks)
+    results: dict[str, dict[str, float]] = {}
+    for mode in ("bm25", "dense", "hybrid"):
+        ranks: list[int | None] = []
+        for q in questions:
+            hits = assistant.retrieve(q.question, k=kmax * 4, mode=mode)  # chunks -> contexts
+            seen: list[str] = []
+            for h in hits:
+                if h.chunk.doc_id not in seen:
+                    seen.append(h.chunk.doc_id)
+            rank = seen.index(q.context_id) + 1 if q.context_id in seen else None
+            ranks.append(rank if rank is not None and rank <= kmax else None)
+        n = len(ranks)
+        row = {f"hit@{k}": sum(1 for r in ranks if r and r <= k) / n for k in ks}
+        row["mrr"] = sum(1 / r for r in ranks if r) / n
+        row["questions"] = float(n)
+        results[mode] = row
+    results["_corpus"] = {"contexts": float(len(contexts)), "questions": float(len(questions))}
+    assistant.close()
+    return {k: {m: (v if not math.isnan(v) else 0.0) for m, v in row.items()}
+            for k, row in results.items()}

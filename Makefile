@@ -6,14 +6,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest ingest clean bench
+.PHONY: run test setup lint typecheck pytest gate report ingest clean bench
 
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
 	$(BIN)/helse-qa ingest
 	$(BIN)/helse-qa chat
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck pytest gate
+
+# The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
+gate: $(STAMP)
+	$(BIN)/helse-qa eval --gold eval/gold.jsonl --check eval/thresholds.toml --json eval/results/ci.json
+
+# Full report with baselines and NorQuAD: eval/results/latest.md and metrics.png.
+SQUAD ?= ../shared/benchmarks/norquad/validation_dataset_flattened.json
+report: $(STAMP)
+	$(BIN)/helse-qa eval --gold eval/gold.jsonl --baselines --squad $(SQUAD) \
+		--report eval/results --json eval/results/latest.json \
+		--rank-table eval/results/ranks.md
 
 setup: $(STAMP)
 

@@ -169,9 +169,7 @@ class Assistant:
         text = self.check_question(question)
         query = self.retrieval_query(text, history)
         vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
-        return self.index.retriever.search(
-            query, vector, k or self.settings.top_k, doc_ids, mode
-        )
+        return self.index.retriever.search(query, vector, k or self.settings.top_k, doc_ids, mode)
 
     def ask(
         self,

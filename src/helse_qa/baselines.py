@@ -113,7 +113,7 @@ def squad_benchmark(
 ) -> dict[str, dict[str, float]]:
     """hit@k and MRR of retrieving each question's own context, for BM25, dense and hybrid.
 
-    The contexts are indexed once into ``<index_dir>/../index-squad-<hash>`` and reused.
+    The contexts are indexed once into ``<index_dir>/squad-<hash>/`` and reused.
     """
     from .assistant import Assistant
     from .ingest import build_index
@@ -121,7 +121,7 @@ def squad_benchmark(
 
     contexts, questions = load_squad(path)
     digest = hashlib.sha256("".join(sorted(contexts)).encode()).hexdigest()[:10]
-    index_dir = settings.index_dir.parent / f"index-squad-{digest}"
+    index_dir = settings.index_dir / f"squad-{digest}"
     squad_settings = settings.model_copy(update={"index_dir": index_dir})
     layout = IndexLayout(index_dir)
     current = layout.current()
@@ -158,5 +158,7 @@ def squad_benchmark(
         results[mode] = row
     results["_corpus"] = {"contexts": float(len(contexts)), "questions": float(len(questions))}
     assistant.close()
-    return {k: {m: (v if not math.isnan(v) else 0.0) for m, v in row.items()}
-            for k, row in results.items()}
+    return {
+        k: {m: (v if not math.isnan(v) else 0.0) for m, v in row.items()}
+        for k, row in results.items()
+    }

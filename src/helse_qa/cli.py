@@ -91,20 +91,40 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every gold item through the assistant and report retrieval, answer "
         "and latency metrics, overall and by language and answerability.",
     )
-    ev.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"),
-                    help="gold JSONL file (default: eval/gold.jsonl)")
+    ev.add_argument(
+        "--gold",
+        type=Path,
+        default=Path("eval/gold.jsonl"),
+        help="gold JSONL file (default: eval/gold.jsonl)",
+    )
     ev.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
     ev.add_argument("--json", type=Path, metavar="OUT", help="write summary and items as JSON")
-    ev.add_argument("--baselines", action="store_true",
-                    help="also run BM25 only, dense only and the plain llama-index pipeline")
-    ev.add_argument("--squad", type=Path, metavar="FILE",
-                    help="also run a SQuAD-format retrieval benchmark (e.g. NorQuAD)")
-    ev.add_argument("--report", type=Path, metavar="DIR",
-                    help="write DIR/latest.md and DIR/metrics.png")
-    ev.add_argument("--check", type=Path, metavar="THRESHOLDS",
-                    help="fail (exit 1) when a metric is below its minimum in this TOML file")
-    ev.add_argument("--rank-table", type=Path, metavar="OUT",
-                    help="write a per-question table of ranks under dense/BM25/hybrid")
+    ev.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also run BM25 only, dense only and the plain llama-index pipeline",
+    )
+    ev.add_argument(
+        "--squad",
+        type=Path,
+        metavar="FILE",
+        help="also run a SQuAD-format retrieval benchmark (e.g. NorQuAD)",
+    )
+    ev.add_argument(
+        "--report", type=Path, metavar="DIR", help="write DIR/latest.md and DIR/metrics.png"
+    )
+    ev.add_argument(
+        "--check",
+        type=Path,
+        metavar="THRESHOLDS",
+        help="fail (exit 1) when a metric is below its minimum in this TOML file",
+    )
+    ev.add_argument(
+        "--rank-table",
+        type=Path,
+        metavar="OUT",
+        help="write a per-question table of ranks under dense/BM25/hybrid",
+    )
 
     sub.add_parser("serve", help="start the web chat UI (arrives with the UI issue)")
     return p

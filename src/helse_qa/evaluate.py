@@ -250,9 +250,7 @@ def evaluate_assistant(
         run.results.append(
             ItemResult(
                 item=item,
-                hit_rank=evidence_rank(answer.passages, item.evidence)
-                if item.answerable
-                else None,
+                hit_rank=evidence_rank(answer.passages, item.evidence) if item.answerable else None,
                 retrieval=retrieval_scores(passages, item.evidence, n_rel),
                 answer=answer,
                 facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),
@@ -296,8 +294,9 @@ def mode_baseline(assistant: Assistant, items: Sequence[GoldItem], mode: Mode, k
     return evaluate_retrieval(
         f"{'BM25' if mode == 'bm25' else 'dense'} only",
         items,
-        lambda it: [h.chunk.text for h in assistant.retrieve(it.question, it.history, k=k,
-                                                              mode=mode)],
+        lambda it: [
+            h.chunk.text for h in assistant.retrieve(it.question, it.history, k=k, mode=mode)
+        ],
         lambda it: _relevant_in_corpus(assistant, it.evidence),
     )
 

@@ -305,10 +305,17 @@ def build_index(
         for parsed in docs:
             info = parsed.info
             manifest.documents[info.doc_id] = DocumentEntry(
-                doc_id=info.doc_id, file=info.path, title=info.title, language=info.language,
-                publisher=info.publisher, year=info.year, kind=info.kind,
-                content_hash=parsed.content_hash, chunks=counts.get(info.doc_id, 0),
-                pages=len(parsed.pages), indexed_at=now,
+                doc_id=info.doc_id,
+                file=info.path,
+                title=info.title,
+                language=info.language,
+                publisher=info.publisher,
+                year=info.year,
+                kind=info.kind,
+                content_hash=parsed.content_hash,
+                chunks=counts.get(info.doc_id, 0),
+                pages=len(parsed.pages),
+                indexed_at=now,
             )
         LexicalIndex.build(
             [c.chunk_id for c in chunks],

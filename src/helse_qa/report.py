@@ -90,8 +90,13 @@ def chart(runs: Sequence[SystemRun], out: Path) -> None:
         xs = [j + i * width for j in range(len(CHART_METRICS))]
         bars = ax.bar(xs, values, width, label=run.name)
         for bar, value in zip(bars, values, strict=True):
-            ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value),
-                        ha="center", va="bottom", fontsize=7)
+            ax.annotate(
+                f"{value:.2f}",
+                (bar.get_x() + bar.get_width() / 2, value),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     ax.set_xticks([j + width * (len(runs) - 1) / 2 for j in range(len(CHART_METRICS))])
     ax.set_xticklabels(CHART_METRICS)
     ax.set_ylim(0, 1.08)

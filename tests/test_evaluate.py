@@ -1,0 +1,216 @@
+"""The evaluation harness: metric definitions, the gold schema, the CLI gate, baselines."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helse_qa.errors import HelseQAError
+from helse_qa.evaluate import (
+    check_thresholds,
+    evaluate_assistant,
+    facts_ok,
+    load_gold,
+    mode_baseline,
+    retrieval_scores,
+    write_json,
+)
+from tests.helpers import ROOT
+
+QUICK = ROOT / "eval" / "quickcheck.jsonl"
+
+
+def test_retrieval_scores_definitions():
+    texts = ["nothing here", "the answer is 23,6  milliarder\nkroner", "x", "y", "z"]
+    s = retrieval_scores(texts, ["23,6 milliarder kroner", "not present"], 1)
+    assert s["hit@1"] == 0.0 and s["hit@3"] == 1.0 and s["hit@5"] == 1.0
+    assert s["mrr"] == 0.5
+    assert s["evidence_recall@5"] == 0.5
+    assert s["ndcg@5"] == pytest.approx(1 / math.log2(3))
+    none = retrieval_scores(["a", "b"], ["zzz"], 1)
+    assert none["hit@5"] == 0.0 and none["mrr"] == 0.0
+
+
+def test_facts_are_case_and_space_insensitive_with_alternatives():
+    answer = "Diagnostikk:  54%\n[1] and January 1, 2025"
+    assert facts_ok(answer, ["diagnostikk: 54%", ["54 prosent", "54%"]])
+    assert not facts_ok(answer, ["23,6"])
+    assert facts_ok(answer, [])
+
+
+def test_thresholds_report_each_failure():
+    summary = {"hit@5": 0.9, "mrr": 0.7, "latency_ms_p95": 300.0}
+    assert check_thresholds(summary, {"hit@5": 0.85, "mrr": 0.6}) == []
+    failures = check_thresholds(
+        summary, {"hit@5": 0.95, "latency_ms_p95": 200, "abstention_tnr": 0.5}
+    )
+    assert len(failures) == 3
+    assert any("hit@5: 0.900 below the minimum 0.95" in f for f in failures)
+
+
+def test_gold_schema_errors_name_the_line(tmp_path):
+    bad = tmp_path / "gold.jsonl"
+    bad.write_text('{"id": "a", "question": "q"}\n{"question": "no id"}\n')
+    with pytest.raises(HelseQAError, match=":2:"):
+        load_gold(bad)
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"id": "a", "question": "q"}\n{"id": "a", "question": "r"}\n')
+    with pytest.raises(HelseQAError, match="twice"):
+        load_gold(dup)
+
+
+def test_shipped_gold_set_is_valid_and_large_enough():
+    items = load_gold(ROOT / "eval" / "gold.jsonl")
+    assert len(items) >= 80
+    assert sum(not i.answerable for i in items) >= 15
+    assert sum(bool(i.history) for i in items) >= 8
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_gold.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_evaluate_assistant_on_the_quick_check(corpus_assistant, tmp_path):
+    items = load_gold(QUICK)
+    run = evaluate_assistant(corpus_assistant, items, k=5)
+    summary = run.summary()
+    assert summary["hit@5"] >= 0.9
+    assert summary["citation_validity"] == 1.0
+    assert summary["latency_ms_p50"] > 0
+    out = tmp_path / "eval.json"
+    write_json(run, out)
+    data = json.loads(out.read_text())
+    assert set(data) >= {"summary", "items"}
+    for key in (
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "evidence_recall@5",
+        "mrr",
+        "ndcg@5",
+        "answer_fact_recall",
+        "citation_validity",
+        "citation_support",
+        "abstention_tnr",
+        "answered_rate",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    ):
+        assert key in data["summary"]
+    first = data["items"][0]
+    assert set(first) >= {"id", "hit_rank", "answer", "abstained", "facts_ok", "citations"}
+    bm25 = mode_baseline(corpus_assistant, items, "bm25", 5).summary()
+    assert bm25["hit@5"] >= 0.9 and "answer_fact_recall" not in bm25
+
+
+def test_unanswerable_items_count_for_abstention(corpus_assistant, tmp_path):
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(
+        json.dumps(
+            {
+                "id": "u1",
+                "question": "What is the recipe for chocolate cake?",
+                "answerable": False,
+                "evidence": [],
+                "answer_facts": [],
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "a1",
+                "question": "How many members will the merged cluster have?",
+                "answerable": True,
+                "evidence": ["370 members"],
+                "answer_facts": ["370"],
+            }
+        )
+        + "\n"
+    )
+    summary = evaluate_assistant(corpus_assistant, load_gold(gold)).summary()
+    assert summary["abstention_tnr"] == 1.0
+    assert summary["answered_rate"] == 1.0 and summary["answer_fact_recall"] == 1.0
+
+
+def _cli(args, settings):
+    env = {**os.environ, "HELSE_QA_INDEX_DIR": str(settings.index_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "helse_qa.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def test_cli_gate_fails_below_threshold_and_passes_above(
+    corpus_settings, corpus_assistant, tmp_path
+):
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[gold]\n"hit@5" = 1.01\n')
+    out = _cli(["eval", "--gold", str(QUICK), "--check", str(strict)], corpus_settings)
+    assert out.returncode == 1
+    assert "hit@5" in out.stderr and "below the minimum" in out.stderr
+    lenient = tmp_path / "ok.toml"
+    lenient.write_text('[gold]\n"hit@5" = 0.5\ncitation_validity = 1.0\n')
+    out = _cli(
+        ["eval", "--gold", str(QUICK), "--check", str(lenient), "--report", str(tmp_path / "rep")],
+        corpus_settings,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "quality gate passed" in out.stdout
+    assert (tmp_path / "rep" / "latest.md").is_file()
+    png = (tmp_path / "rep" / "metrics.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+
+def test_llama_index_baseline_runs_offline(corpus_settings, embedder):
+    from helse_qa.baselines import llama_index_baseline
+
+    run = llama_index_baseline(corpus_settings, embedder, load_gold(QUICK), k=5)
+    summary = run.summary()
+    assert summary["items"] == 12
+    assert 0.0 < summary["hit@5"] <= 1.0
+
+
+def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
+    from helse_qa.baselines import squad_benchmark
+
+    contexts = [
+        "Oslo er hovedstaden i Norge. Byen har over 700 000 innbyggere.",
+        "Bergen ligger på Vestlandet og er kjent for regn og Bryggen.",
+        "Tromsø ligger i Nord-Norge og har en stor universitetscampus.",
+    ]
+    data = {
+        "data": [
+            {"paragraphs": [{"context": c, "qas": [{"id": i, "question": q}]}]}
+            for i, (c, q) in enumerate(
+                zip(
+                    contexts,
+                    [
+                        "Hvor mange innbyggere har hovedstaden?",
+                        "Hvilken by er kjent for Bryggen?",
+                        "Hvor ligger Tromsø?",
+                    ],
+                    strict=True,
+                )
+            )
+        ]
+    }
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    settings = corpus_settings.model_copy(update={"index_dir": tmp_path / "idx" / "index"})
+    results = squad_benchmark(path, settings, embedder, ks=(1, 2))
+    assert results["_corpus"] == {"contexts": 3.0, "questions": 3.0}
+    for mode in ("bm25", "dense", "hybrid"):
+        assert results[mode]["hit@2"] >= 2 / 3
+    assert results["hybrid"]["hit@1"] == 1.0

@@ -17,7 +17,7 @@ def collapse(text: str) -> str:
 
 def dehyphenated_raw(text: str) -> str:
     """The raw source with line-end hyphenation joined and whitespace collapsed."""
-    joined = re.sub(r"(?<=[a-zæøåA-ZÆØÅ])-[ \t]*\n(?=[a-zæøå])", "", text)
+    joined = re.sub(r"(?<=[a-zæøåA-ZÆØÅ])-\n(?=[a-zæøå])", "", text)
     return collapse(joined)
 
 

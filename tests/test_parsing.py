@@ -117,6 +117,9 @@ def test_join_lines_rules():
     )
     assert join_lines(["De samlede FoU-", "investeringene"]) == "De samlede FoU-investeringene"
     assert join_lines(["Label one", "Label two"]) == "Label one\nLabel two"
+    assert join_lines(["primær-, spesialist- ", "og velferdstjenester"]) == (
+        "primær-, spesialist- og velferdstjenester"
+    )
 
 
 def test_layout_detection():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .sentences import sentence_spans
 from .types import Chunk, ParsedDocument
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # bump when parsing or chunking changes the text
 
 _PARA_SEP = re.compile(r"\n\n+")
 

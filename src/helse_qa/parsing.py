@@ -62,26 +62,30 @@ def join_lines(lines: Iterable[str]) -> str:
     """Join the lines of one paragraph.
 
     "helse-" + "industriens" -> "helseindustriens"; "FoU-" + "investeringer" keeps its
-    hyphen; a wrapped prose line is joined with a space; short lines (labels, list items)
-    keep their line break.
+    hyphen; "spesialist- " (a space after the hyphen: a suspended compound, "primær-,
+    spesialist- og ...") keeps it too; a wrapped prose line is joined with a space; short
+    lines (labels, list items) keep their line break.
     """
     out = ""
     prev = ""
+    prev_suspended = False
     for raw in lines:
         line = _SPACES.sub(" ", raw).strip()
         if not line:
             continue
+        hyphen = bool(_HYPHEN_END.search(prev)) and not prev_suspended
         if not out:
             out = line
-        elif _HYPHEN_END.search(prev) and _LOWER_START.match(line):
+        elif hyphen and _LOWER_START.match(line):
             out = out + line if _ABBREV_HYPHEN_END.search(prev) else out[:-1] + line
-        elif _HYPHEN_END.search(prev):
+        elif hyphen:
             out = out + line  # "helse-" + "IKT": a real compound hyphen
-        elif len(prev) >= _WRAP_MIN_CHARS:
+        elif len(prev) >= _WRAP_MIN_CHARS or prev_suspended:
             out = out + " " + line
         else:
             out = out + "\n" + line
         prev = line
+        prev_suspended = bool(re.search(rf"[{_LETTER}]-[ \t\u00a0]+$", raw.rstrip("\r\n")))
     return out
 
 

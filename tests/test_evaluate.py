@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.helpers import ROOT
 
 from helse_qa.errors import HelseQAError
 from helse_qa.evaluate import (
@@ -20,7 +21,6 @@ from helse_qa.evaluate import (
     retrieval_scores,
     write_json,
 )
-from tests.helpers import ROOT
 
 QUICK = ROOT / "eval" / "quickcheck.jsonl"
 

@@ -49,7 +49,6 @@ _DATE = re.compile(
     re.I,
 )
 _LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
-_RUNNER_UP = 0.85
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 # A question that names a year the passage never mentions is a near miss (asked about
 # 2022, the text is about 2017): its support is scaled down by this factor.
@@ -150,7 +149,7 @@ def select_sentences(scored: Sequence[ScoredSentence], settings: Settings) -> li
         )
         return [best, *following[:_LIST_ITEMS]]
     chosen = [best]
-    floor = max(settings.abstain_threshold, _RUNNER_UP * best.support)
+    floor = max(settings.abstain_threshold, settings.runner_up * best.support)
     for s in scored[1:]:
         if len(chosen) >= settings.max_answer_sentences:
             break

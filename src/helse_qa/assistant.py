@@ -169,7 +169,14 @@ class Assistant:
         text = self.check_question(question)
         query = self.retrieval_query(text, history)
         vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
-        return self.index.retriever.search(query, vector, k or self.settings.top_k, doc_ids, mode)
+        return self.index.retriever.search(
+            query,
+            vector,
+            k or self.settings.top_k,
+            doc_ids,
+            mode,
+            query_language=detect_language(text, default="en"),
+        )
 
     def ask(
         self,
@@ -192,7 +199,9 @@ class Assistant:
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
         retriever = self.index.retriever
-        hits = retriever.search(query, r_vec, k or self.settings.top_k, doc_ids, mode)
+        hits = retriever.search(
+            query, r_vec, k or self.settings.top_k, doc_ids, mode, query_language=language
+        )
         t2 = time.perf_counter()
         timings["retrieve"] = (t2 - t1) * 1000
         records, svecs = retriever.store.sentence_vectors([h.chunk.chunk_id for h in hits])

@@ -120,7 +120,12 @@ def squad_benchmark(
     from .manifest import IndexLayout
 
     contexts, questions = load_squad(path)
-    digest = hashlib.sha256("".join(sorted(contexts)).encode()).hexdigest()[:10]
+    from .chunking import CHUNKER_VERSION
+
+    key = f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|" + "".join(
+        sorted(contexts)
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     index_dir = settings.index_dir / f"squad-{digest}"
     squad_settings = settings.model_copy(update={"index_dir": index_dir})
     layout = IndexLayout(index_dir)

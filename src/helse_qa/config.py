@@ -47,7 +47,7 @@ class Settings(BaseModel):
     passage_prompt: str = Field("passage: ", description="Prefix for passages (e5 convention).")
     embed_batch_size: int = Field(16, ge=1, le=512, description="Passages per embedding batch.")
     chunk_words: int = Field(
-        90, ge=20, le=300, description="Target chunk size in words (well under 512 tokens)."
+        180, ge=20, le=250, description="Target chunk size in words (well under 512 tokens)."
     )
     top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
     candidates: int = Field(
@@ -58,7 +58,16 @@ class Settings(BaseModel):
     )
     rrf_k: int = Field(60, ge=1, description="RRF constant k in 1/(k + rank).")
     dense_weight: float = Field(
-        0.7, ge=0.0, description="Weight of the dense ranking in the fusion (lexical is 1.0)."
+        1.0, ge=0.0, description="Weight of the dense ranking in the fusion (lexical is 1.0)."
+    )
+    cross_lingual_boost: float = Field(
+        0.04,
+        ge=0.0,
+        le=0.2,
+        description=(
+            "Added to the cosine of a passage in the other language than the question "
+            "(e5 favours same-language passages)."
+        ),
     )
     abstain_threshold: float = Field(
         0.35,
@@ -68,7 +77,14 @@ class Settings(BaseModel):
         ),
     )
     max_answer_sentences: int = Field(
-        2, ge=1, le=6, description="Most sentences quoted in an extractive answer."
+        3, ge=1, le=6, description="Most sentences quoted in an extractive answer."
+    )
+    runner_up: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="A further sentence is quoted when its support is at least this share of "
+        "the best sentence's.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     history_turns: int = Field(

@@ -41,6 +41,7 @@ class Retriever:
         doc_ids: Sequence[str] | None = None,
         mode: Mode = "hybrid",
         lexical_query: str | None = None,
+        query_language: str | None = None,
     ) -> list[Hit]:
         allowed = (
             {cid for cid, c in self.chunks.items() if c.doc_id in set(doc_ids)} if doc_ids else None
@@ -58,6 +59,17 @@ class Retriever:
                 for cid, s in self.store.query(query_vector, n, doc_ids)
                 if cid in self.chunks
             ]
+            boost = self.settings.cross_lingual_boost
+            if boost and query_language:
+                # e5 scores a passage in the question's own language higher than an equally
+                # relevant one in the other language; level the field before ranking.
+                dense = sorted(
+                    (
+                        (cid, sim + (boost if self.chunks[cid].language != query_language else 0))
+                        for cid, sim in dense
+                    ),
+                    key=lambda kv: -kv[1],
+                )
         if mode in ("hybrid", "bm25"):
             lexical = self.lexical.search(lexical_query or query, n, allowed)
         return self._fuse(dense, lexical, k, mode)

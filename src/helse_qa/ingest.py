@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -149,57 +150,17 @@ def ingest(
             seconds=time.perf_counter() - started,
         )
 
-    work = layout.begin(copy=not rebuild)
-    store: ChromaStore | None = None
-    try:
-        manifest = Manifest(
-            embedding_model=embedder.model_id,
-            model_fingerprint=embedder.fingerprint,
-            dim=embedder.dim,
-            chunker_version=CHUNKER_VERSION,
-            chunk_words=settings.chunk_words,
-            documents={d: e for d, e in old_docs.items() if d in unchanged},
-        )
-        store = ChromaStore(make_client(work / "chroma"))
-        kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
-        for doc_id in [*removed, *updated]:
-            store.delete_document(doc_id)
-            _remove_text(work, doc_id)
-        new_chunks = _embed_documents(
-            to_index, settings, embedder, store, work, progress, on_progress
-        )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for parsed in to_index:
-            info = parsed.info
-            manifest.documents[info.doc_id] = DocumentEntry(
-                doc_id=info.doc_id,
-                file=info.path,
-                title=info.title,
-                language=info.language,
-                publisher=info.publisher,
-                year=info.year,
-                kind=info.kind,
-                content_hash=parsed.content_hash,
-                chunks=sum(1 for c in new_chunks if c.doc_id == info.doc_id),
-                pages=len(parsed.pages),
-                indexed_at=now,
-            )
-        all_chunks = sorted([*kept_chunks, *new_chunks], key=lambda c: (c.doc_id, c.ordinal))
-        LexicalIndex.build(
-            [c.chunk_id for c in all_chunks],
-            [embedding_text(c) for c in all_chunks],
-            [c.language for c in all_chunks],
-        ).save(work / "lexical")
-        write_chunks(work, all_chunks)
-        write_manifest(work, manifest)
-        store.close()  # release Chroma's files before the directory is renamed
-        store = None
-        layout.commit(work)
-    except BaseException:
-        if store is not None:
-            store.close()
-        layout.abort(work)
-        raise
+    all_chunks = _update_generation(
+        settings,
+        embedder,
+        layout,
+        layout.begin(copy=not rebuild),
+        to_index=to_index,
+        kept_docs={d: e for d, e in old_docs.items() if d in unchanged},
+        drop=[*removed, *updated],
+        progress=progress,
+        on_progress=on_progress,
+    )
     report = IngestReport(
         added=tuple(added),
         updated=tuple(updated),
@@ -219,6 +180,79 @@ def ingest(
         len(all_chunks),
     )
     return report
+
+
+def _update_generation(
+    settings: Settings,
+    embedder: Embedder,
+    layout: IndexLayout,
+    work: Path,
+    *,
+    to_index: list[ParsedDocument],
+    kept_docs: dict[str, DocumentEntry],
+    drop: list[str],
+    progress: bool,
+    on_progress: Callable[[float, str], None] | None = None,
+    with_sentences: bool = True,
+) -> list[Chunk]:
+    """Apply an ingest's changes to the working copy ``work`` and publish it atomically.
+
+    ``kept_docs`` stay as they are, ``drop`` are removed, ``to_index`` are (re)embedded.
+    On any failure (or Ctrl-C) the working copy is discarded and the current index stays.
+    Returns every chunk of the new generation.
+    """
+    store: ChromaStore | None = None
+    try:
+        manifest = Manifest(
+            embedding_model=embedder.model_id,
+            model_fingerprint=embedder.fingerprint,
+            dim=embedder.dim,
+            chunker_version=CHUNKER_VERSION,
+            chunk_words=settings.chunk_words,
+            documents=dict(kept_docs),
+        )
+        store = ChromaStore(make_client(work / "chroma"))
+        kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
+        for doc_id in drop:
+            store.delete_document(doc_id)
+            _remove_text(work, doc_id)
+        new_chunks = _embed_documents(
+            to_index, settings, embedder, store, work, progress, on_progress, with_sentences
+        )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        counts = Counter(c.doc_id for c in new_chunks)
+        for parsed in to_index:
+            info = parsed.info
+            manifest.documents[info.doc_id] = DocumentEntry(
+                doc_id=info.doc_id,
+                file=info.path,
+                title=info.title,
+                language=info.language,
+                publisher=info.publisher,
+                year=info.year,
+                kind=info.kind,
+                content_hash=parsed.content_hash,
+                chunks=counts[info.doc_id],
+                pages=len(parsed.pages),
+                indexed_at=now,
+            )
+        all_chunks = sorted([*kept_chunks, *new_chunks], key=lambda c: (c.doc_id, c.ordinal))
+        LexicalIndex.build(
+            [c.chunk_id for c in all_chunks],
+            [embedding_text(c) for c in all_chunks],
+            [c.language for c in all_chunks],
+        ).save(work / "lexical")
+        write_chunks(work, all_chunks)
+        write_manifest(work, manifest)
+        store.close()  # release Chroma's files before the directory is renamed
+        store = None
+        layout.commit(work)
+        return all_chunks
+    except BaseException:
+        if store is not None:
+            store.close()
+        layout.abort(work)
+        raise
 
 
 def _remove_text(work: Path, doc_id: str) -> None:
@@ -284,54 +318,17 @@ def build_index(
     """
     started = time.perf_counter()
     layout = IndexLayout(settings.index_dir)
-    work = layout.begin(copy=False)
-    store: ChromaStore | None = None
-    try:
-        store = ChromaStore(make_client(work / "chroma"))
-        chunks = _embed_documents(
-            docs, settings, embedder, store, work, progress, None, with_sentences
-        )
-        manifest = Manifest(
-            embedding_model=embedder.model_id,
-            model_fingerprint=embedder.fingerprint,
-            dim=embedder.dim,
-            chunker_version=CHUNKER_VERSION,
-            chunk_words=settings.chunk_words,
-        )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-        for parsed in docs:
-            info = parsed.info
-            manifest.documents[info.doc_id] = DocumentEntry(
-                doc_id=info.doc_id,
-                file=info.path,
-                title=info.title,
-                language=info.language,
-                publisher=info.publisher,
-                year=info.year,
-                kind=info.kind,
-                content_hash=parsed.content_hash,
-                chunks=counts.get(info.doc_id, 0),
-                pages=len(parsed.pages),
-                indexed_at=now,
-            )
-        LexicalIndex.build(
-            [c.chunk_id for c in chunks],
-            [embedding_text(c) for c in chunks],
-            [c.language for c in chunks],
-        ).save(work / "lexical")
-        write_chunks(work, chunks)
-        write_manifest(work, manifest)
-        store.close()
-        store = None
-        layout.commit(work)
-    except BaseException:
-        if store is not None:
-            store.close()
-        layout.abort(work)
-        raise
+    chunks = _update_generation(
+        settings,
+        embedder,
+        layout,
+        layout.begin(copy=False),
+        to_index=docs,
+        kept_docs={},
+        drop=[],
+        progress=progress,
+        with_sentences=with_sentences,
+    )
     return IngestReport(
         added=tuple(d.info.doc_id for d in docs),
         chunks=len(chunks),

@@ -6,147 +6,26 @@ import re
 
 _WORD = re.compile(r"[a-zæøåé]+")
 
-_NB = frozenset(
-    [
-        "og",
-        "i",
-        "er",
-        "det",
-        "som",
-        "på",
-        "for",
-        "med",
-        "til",
-        "av",
-        "at",
-        "en",
-        "et",
-        "den",
-        "de",
-        "ikke",
-        "har",
-        "var",
-        "vil",
-        "kan",
-        "om",
-        "fra",
-        "hva",
-        "hvem",
-        "hvor",
-        "hvordan",
-        "hvorfor",
-        "hvilke",
-        "hvilken",
-        "når",
-        "ble",
-        "blir",
-        "også",
-        "skal",
-        "må",
-        "bør",
-        "seg",
-        "sin",
-        "sitt",
-        "sine",
-        "eller",
-        "men",
-        "så",
-        "der",
-        "her",
-        "dette",
-        "disse",
-        "mer",
-        "mye",
-        "mange",
-        "andre",
-        "etter",
-        "over",
-        "under",
-        "mellom",
-        "norsk",
-        "norske",
-        "norge",
-        "jeg",
-        "vi",
-        "dere",
-        "hun",
-        "han",
-        "ett",
-        "hvis",
-        "samt",
-        "altså",
-    ]
+# Function words: shared with the lexical analyzer, which drops them from questions.
+NB_STOPWORDS = frozenset(
+    """
+    altså andre at av ble blir bør de den der dere det dette disse eller en er et ett
+    etter for fra han har her hun hva hvem hvilke hvilken hvis hvor hvordan hvorfor i
+    ikke jeg kan mange med mellom men mer mye må når og også om over på samt seg sin
+    sine sitt skal som så til under var vi vil
+    """.split()
 )
-_EN = frozenset(
-    [
-        "the",
-        "and",
-        "of",
-        "to",
-        "in",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "that",
-        "this",
-        "these",
-        "those",
-        "for",
-        "with",
-        "on",
-        "as",
-        "by",
-        "at",
-        "from",
-        "or",
-        "an",
-        "not",
-        "what",
-        "who",
-        "where",
-        "when",
-        "why",
-        "how",
-        "which",
-        "whose",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "about",
-        "into",
-        "than",
-        "then",
-        "there",
-        "their",
-        "they",
-        "its",
-        "our",
-        "we",
-        "you",
-        "he",
-        "she",
-        "his",
-        "her",
-        "them",
-        "which",
-        "after",
-        "over",
-        "under",
-        "between",
-    ]
+EN_STOPWORDS = frozenset(
+    """
+    about an and are as at be been by can could did do does for from had has have he her
+    his how in into is it its not of on or our over she should than that the their them
+    then there these they this those to under was we were what when where which who
+    whose why will with would you
+    """.split()
 )
+# Detection also counts a few words that are content words for retrieval.
+_NB = NB_STOPWORDS | {"norge", "norsk", "norske"}
+_EN = EN_STOPWORDS | {"after", "between"}
 
 
 def detect_language(text: str, default: str = "en") -> str:

@@ -1,16 +1,19 @@
 # Two entry points for a fresh machine (see README):
-#   make run   - set up .venv, prepare the model, ingest documents/ if needed, start the chat
+#   make run   - set up .venv, prepare the model, ingest documents/ if needed, start the web UI
 #   make test  - set up .venv, then lint, type-check and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck pytest gate report ingest clean bench
+.PHONY: run chat test setup lint typecheck pytest browser gate report ingest clean bench
 
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
 	$(BIN)/helse-qa ingest
+	$(BIN)/helse-qa serve
+
+chat: $(STAMP)
 	$(BIN)/helse-qa chat
 
 test: $(STAMP) lint typecheck pytest gate
@@ -37,14 +40,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts app.py
+	$(BIN)/ruff format --check src tests scripts app.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The UI test drives Debian's Chromium (never a browser that a tool downloads itself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ingest: $(STAMP)
 	$(BIN)/helse-qa ingest

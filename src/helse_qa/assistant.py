@@ -81,14 +81,17 @@ class Assistant:
         return assistant
 
     def reload(self) -> None:
-        """(Re)open the current index generation."""
+        """(Re)open the current index generation.
+
+        The previous store is not closed here: a question being answered in another thread
+        may still be reading it (its files stay readable until the last handle goes).
+        """
         generation = IndexLayout(self.settings.index_dir).require_current()
         manifest = read_manifest(generation)
         manifest.check_model(
             self.embedder.model_id, self.embedder.fingerprint, self.settings.index_dir
         )
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
-        self.close()
         store = ChromaStore(make_client(generation / "chroma"))
         lexical = LexicalIndex.load(generation / "lexical")
         self._index = _Index(generation, manifest, Retriever(store, lexical, chunks, self.settings))

@@ -126,7 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         help="write a per-question table of ranks under dense/BM25/hybrid",
     )
 
-    sub.add_parser("serve", help="start the web chat UI (arrives with the UI issue)")
+    serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     return p
 
 
@@ -323,7 +329,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    raise HelseQAError("the web UI is not built yet - use 'helse-qa chat' for now")
+    settings = _settings(args)
+    assistant = _open(settings)
+    from .ui import launch
+
+    print(
+        f"helse-qa is running on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr
+    )
+    launch(assistant, host=args.host, port=args.port, block=True)
+    return 0
 
 
 COMMANDS = {

@@ -98,6 +98,7 @@ def test_upload_is_searchable_without_restart(client, app_url, tmp_path):
     new = tmp_path / "Klyngenotat (Bodø) #1.txt"
     new.write_text("Helseklyngen i Bodø fikk 42 nye medlemmer i løpet av 2025.", encoding="utf-8")
     table, status, *_ = client.predict([handle_file(str(new))], api_name="/upload")
+    assert any(str(row[0]).startswith("klyngenotat") for row in table["data"]), table
     assert "1 added" in status
     stored = list((app_url[1] / "uploads").iterdir())
     assert len(stored) == 1 and stored[0].name.startswith("Klyngenotat-Bodø-1-")

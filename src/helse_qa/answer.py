@@ -42,6 +42,9 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+# A short label line is worth quoting only when it carries a figure ("Diagnostikk: 54%",
+# "Legemidler: 26 mrd"), not just a year.
+_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
 _WHEN = re.compile(r"\b(when|når|what year|which year|hvilket år|date|dato|hvilken dato)\b", re.I)
 _DATE = re.compile(
     r"\b(1[89]\d\d|20\d\d)\b|\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
@@ -109,8 +112,8 @@ def score_sentences(
         rank, hit = found
         chunk = hit.chunk
         text = chunk.text[record.start - chunk.start : record.end - chunk.start]
-        if text in heading_titles or (len(text.split()) < 4 and not _DIGIT.search(text)):
-            continue
+        if text in heading_titles or (len(text.split()) < 4 and not _FIGURE.search(text)):
+            continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
         matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
         lexical = matched / total_idf if total_idf else 0.0

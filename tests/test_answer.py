@@ -110,3 +110,10 @@ def test_bad_questions_are_refused_clearly(corpus_assistant, bad):
     with pytest.raises(QuestionError) as info:
         corpus_assistant.ask(bad)
     assert "empty" in str(info.value) or "2000" in str(info.value)
+
+
+def test_repeated_facts_are_quoted_once(corpus_assistant):
+    # The article states the merger date twice in almost the same words.
+    answer = corpus_assistant.ask("When does the merger take effect?")
+    dated = [c for c in answer.citations if "January 1, 2025" in c.quote]
+    assert len(dated) == 1

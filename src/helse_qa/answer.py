@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Settings
-from .lexical import Analyzer
+from .lexical import Analyzer, words
 from .store import SentenceRecord
 from .types import Citation, Hit
 
@@ -51,6 +51,7 @@ _DATE = re.compile(
     r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
     re.I,
 )
+_DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
 _LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 # A question that names a year the passage never mentions is a near miss (asked about
@@ -156,9 +157,15 @@ def select_sentences(scored: Sequence[ScoredSentence], settings: Settings) -> li
     for s in scored[1:]:
         if len(chosen) >= settings.max_answer_sentences:
             break
-        if s.support >= floor and s.text != best.text:
+        if s.support >= floor and not any(_same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return chosen
+
+
+def _same_content(a: str, b: str) -> bool:
+    """Near-duplicate sentences (the article repeats its facts): quote only one of them."""
+    wa, wb = set(words(a)), set(words(b))
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= _DUPLICATE_OVERLAP
 
 
 def compose(chosen: Sequence[ScoredSentence], language: str) -> tuple[str, tuple[Citation, ...]]:

@@ -8,25 +8,39 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .answer import compose, score_sentences, select_sentences
+from .answer import ABSTAIN_MESSAGES, compose, score_sentences, select_sentences
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import IndexNotBuiltError, QuestionError
 from .language import detect_language
 from .lexical import LexicalIndex
+from .llm import LLM, LLMError, make_llm
 from .manifest import IndexLayout, Manifest, read_chunks, read_manifest
+from .prompts import answer_messages, condense_messages
 from .retrieve import Mode, Retriever
 from .store import ChromaStore, make_client
 from .types import Answer, Hit, IngestReport
+from .verify import verify
 
 log = logging.getLogger(__name__)
 
 Turn = Mapping[str, str]  # {"role": "user" | "assistant", "content": "..."}
+
+FALLBACK = {
+    "nb": "viser det uttrekte svaret i stedet.",
+    "en": "showing the extractive answer instead.",
+}
+FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
 
 _FOLLOW_UP_START = re.compile(
     r"^(og|and|men|but|hva med|what about|how about|enn|also|også|then|så|samme)\b", re.I
@@ -59,6 +73,7 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder
         self._index: _Index | None = None
+        self._llm: LLM | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -190,15 +205,35 @@ class Assistant:
         doc_ids: Sequence[str] | None = None,
         mode: Mode = "hybrid",
     ) -> Answer:
-        """Answer ``question`` from the documents, citing the sentences it quotes."""
+        """Answer ``question`` from the documents, citing the passages it rests on."""
+        final: Answer | None = None
+        for event in self.ask_stream(question, history, k=k, doc_ids=doc_ids, mode=mode):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        doc_ids: Sequence[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> Iterator[str | Answer]:
+        """Yield the answer as it is written (text pieces, LLM mode only), then the final,
+        verified :class:`Answer`. The extractive mode yields the Answer at once."""
         text = self.check_question(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         language = detect_language(text, default="en")
+        notices: list[str] = []
         query = self.retrieval_query(text, history)
+        if self.settings.answer_mode == "llm" and query != text:
+            query = self._condense(text, history, notices) or query
         vectors = self.embedder.embed_queries([text] if query == text else [text, query])
-        q_vec = vectors[0]
-        r_vec = vectors[-1]
+        q_vec, r_vec = vectors[0], vectors[-1]
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
         retriever = self.index.retriever
@@ -209,11 +244,8 @@ class Assistant:
         timings["retrieve"] = (t2 - t1) * 1000
         records, svecs = retriever.store.sentence_vectors([h.chunk.chunk_id for h in hits])
         scored = score_sentences(text, q_vec, hits, records, svecs, retriever.lexical.analyzer)
-        chosen = select_sentences(scored, self.settings)
-        answer_text, citations = compose(chosen, language)
-        timings["answer"] = (time.perf_counter() - t2) * 1000
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(
+        answer_text, citations = compose(select_sentences(scored, self.settings), language)
+        answer = Answer(
             question=text,
             text=answer_text,
             citations=citations,
@@ -222,6 +254,72 @@ class Assistant:
             language=language,
             retrieval_query=query,
             timings_ms=timings,
+        )
+        if self.settings.answer_mode == "llm" and hits:
+            try:
+                answer = yield from self._llm_answer(answer, hits)
+            except LLMError as exc:
+                notices.append(f"{exc} - {FALLBACK[language]}")
+                log.warning("LLM answer failed, extractive fallback: %s", exc)
+        timings["answer"] = (time.perf_counter() - t2) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        yield replace(answer, notice=" ".join(notices), timings_ms=timings)
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    def _condense(self, question: str, history: Sequence[Turn], notices: list[str]) -> str:
+        """A standalone version of a follow-up question, written by the LLM."""
+        try:
+            rewritten = self.llm.complete(
+                condense_messages(question, [dict(t) for t in history])
+            ).strip()
+        except LLMError as exc:
+            notices.append(f"{exc} - {FALLBACK_CONDENSE}")
+            return ""
+        return rewritten if 0 < len(rewritten) <= self.settings.max_question_chars else ""
+
+    def _llm_answer(self, extractive: Answer, hits: Sequence[Hit]) -> Generator[str, None, Answer]:
+        """Stream the model's answer, then verify it sentence by sentence."""
+        messages = answer_messages(extractive.question, hits, extractive.language)
+        parts: list[str] = []
+        for delta in self.llm.stream(messages):
+            parts.append(delta)
+            yield delta
+        raw = "".join(parts).strip()
+        if not raw:
+            raise LLMError("the language model returned an empty answer")
+        abstain = ABSTAIN_MESSAGES.get(extractive.language, ABSTAIN_MESSAGES["en"])
+        if _normalise(abstain) in _normalise(raw) or any(
+            _normalise(m) == _normalise(raw) for m in ABSTAIN_MESSAGES.values()
+        ):
+            return replace(extractive, text=abstain, citations=(), abstained=True, mode="llm")
+        retriever = self.index.retriever
+        text, checks, citations, removed = verify(
+            raw, hits, self.embedder, retriever.store, retriever.lexical.analyzer, self.settings
+        )
+        if removed:
+            log.info("removed citation markers to missing passages: %s", removed)
+        supported = [c for c in checks if c.supported]
+        if not supported:
+            return replace(
+                extractive,
+                text=text or abstain,
+                citations=citations,
+                abstained=True,
+                mode="llm",
+                sentences=checks,
+            )
+        return replace(
+            extractive,
+            text=text,
+            citations=citations,
+            abstained=False,
+            mode="llm",
+            sentences=checks,
         )
 
     def documents(self) -> list[dict[str, Any]]:

@@ -90,6 +90,37 @@ class Settings(BaseModel):
     history_turns: int = Field(
         2, ge=0, le=10, description="Earlier user turns that feed a follow-up's retrieval."
     )
+    answer_mode: Literal["extractive", "llm"] = Field(
+        "extractive",
+        description="'extractive' quotes sentences (offline, default); 'llm' lets a language "
+        "model write the answer from the passages, then checks every sentence.",
+    )
+    llm_backend: Literal["openai", "ollama"] = Field(
+        "openai", description="'openai' = any OpenAI-compatible server; 'ollama'."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Server URL, e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp, LM Studio)."
+    )
+    llm_model: str = Field("", description="Model name on that server.")
+    llm_api_key: str | None = Field(
+        None, description="API key (else OPENAI_API_KEY; local servers need none)."
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model.")
+    llm_context_window: int = Field(8192, ge=512, description="The model's context window.")
+    unsupported_sentences: Literal["flag", "drop"] = Field(
+        "flag",
+        description="LLM answers: show unsupported sentences flagged, or drop them.",
+    )
+    support_lexical: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="A sentence is supported when this share of its content words is in a "
+        "cited passage (or the embedding similarity reaches support_cosine).",
+    )
+    support_cosine: float = Field(
+        0.86, ge=0.0, le=1.0, description="Embedding similarity that supports a sentence."
+    )
     chroma_url: str | None = Field(
         None, description="Use a Chroma server at this URL instead of the embedded store."
     )

@@ -58,6 +58,8 @@ class VectorStore(Protocol):
 
     def chunk_ids(self) -> set[str]: ...
 
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
     def count(self) -> int: ...
 
     def close(self) -> None: ...
@@ -168,6 +170,15 @@ class ChromaStore:
 
     def chunk_ids(self) -> set[str]:
         return set(self._chunks.get(include=[])["ids"])
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not chunk_ids:
+            return {}
+        result = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        return {
+            cid: np.asarray(v, dtype=np.float32)
+            for cid, v in zip(result["ids"], result["embeddings"], strict=True)
+        }
 
     def count(self) -> int:
         return int(self._chunks.count())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Language = Literal["nb", "en"]
 
@@ -142,6 +142,9 @@ class Answer:
     language: str
     retrieval_query: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"
+    sentences: tuple[Any, ...] = ()  # verify.SentenceCheck per sentence of an LLM answer
+    notice: str = ""  # e.g. why the LLM answer fell back to the extractive one
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -167,6 +170,9 @@ class Answer:
                 for i, h in enumerate(self.passages)
             ],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "notice": self.notice,
         }
 
 

@@ -1,0 +1,196 @@
+"""Citation verification for LLM answers, sentence by sentence, before display.
+
+1. Markers that point to no retrieved passage are removed.
+2. Each sentence must be supported by one of the passages it cites: every number in the
+   sentence appears in that passage exactly as written, and the sentence's content words
+   overlap the passage (share >= ``support_lexical``) or its embedding is close enough
+   (cosine >= ``support_cosine``).
+3. Unsupported sentences are flagged (or dropped, a setting). A citation's quote is the
+   passage sentence closest to the claim, verbatim, with its span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Settings
+from .embed import Embedder
+from .lexical import Analyzer
+from .sentences import sentence_spans
+from .store import VectorStore
+from .types import Citation, Hit
+
+_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ONLY_MARKERS = re.compile(r"^(?:\s*\[\d+\]\s*[.,;:]?)+$")
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence of an LLM answer and the verdict on it."""
+
+    text: str
+    markers: tuple[int, ...]
+    supported: bool
+    reason: str
+    lexical: float = 0.0
+    cosine: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "markers": list(self.markers),
+            "supported": self.supported,
+            "reason": self.reason,
+            "lexical": round(self.lexical, 3),
+            "cosine": round(self.cosine, 3),
+        }
+
+
+def strip_invalid_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
+    """Remove markers that point to no passage; return the text and the removed numbers."""
+    removed: list[int] = []
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = [int(x) for x in re.findall(r"\d+", match.group(1))]
+        keep = [n for n in numbers if 1 <= n <= n_passages]
+        removed.extend(n for n in numbers if n not in keep)
+        return "".join(f"[{n}]" for n in keep)
+
+    cleaned = _MARKER_GROUP.sub(fix, text)
+    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned)
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), removed
+
+
+def split_claims(text: str) -> list[str]:
+    """Sentences of the answer; a marker left after the full stop joins its sentence."""
+    claims: list[str] = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        if claims and _ONLY_MARKERS.match(piece):
+            claims[-1] = f"{claims[-1]} {piece.strip()}"
+        else:
+            claims.append(piece)
+    return claims
+
+
+def _markers(sentence: str) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(int(x) for x in re.findall(r"\[(\d+)\]", sentence)))
+
+
+def _plain(sentence: str) -> str:
+    return re.sub(r"\[\d+\]", "", sentence).strip()
+
+
+def check_sentence(
+    sentence: str,
+    hits: Sequence[Hit],
+    analyzer: Analyzer,
+    vector: np.ndarray | None,
+    passage_vectors: dict[str, np.ndarray],
+    settings: Settings,
+) -> SentenceCheck:
+    markers = _markers(sentence)
+    plain = _plain(sentence)
+    if not markers:
+        return SentenceCheck(sentence, markers, False, "no citation")
+    numbers = set(_NUMBER.findall(plain))
+    concepts = analyzer.query_concepts(plain)
+    results: list[SentenceCheck] = []
+    for n in markers:
+        chunk = hits[n - 1].chunk
+        passage_terms = set(analyzer.terms(chunk.text, ["nb", "en"]))
+        missing = sorted(x for x in numbers if x not in chunk.text)
+        lexical = sum(1 for c in concepts if c & passage_terms) / len(concepts) if concepts else 0.0
+        pv = passage_vectors.get(chunk.chunk_id)
+        cosine = float(np.dot(vector, pv)) if vector is not None and pv is not None else 0.0
+        if missing:
+            check = SentenceCheck(
+                sentence,
+                markers,
+                False,
+                f"number {missing[0]} is not in passage [{n}]",
+                lexical,
+                cosine,
+            )
+        elif lexical >= settings.support_lexical or cosine >= settings.support_cosine:
+            return SentenceCheck(sentence, markers, True, f"supported by [{n}]", lexical, cosine)
+        else:
+            check = SentenceCheck(
+                sentence, markers, False, "not supported by the cited passages", lexical, cosine
+            )
+        results.append(check)
+    # Nothing supports it: report a wrong number first, else the closest passage.
+    numbered = [r for r in results if r.reason.startswith("number")]
+    return numbered[0] if numbered else max(results, key=lambda r: (r.lexical, r.cosine))
+
+
+def best_quote(
+    claim: str,
+    hit: Hit,
+    records: Sequence[tuple[int, int]],
+    analyzer: Analyzer,
+) -> tuple[int, int]:
+    """The span of the passage sentence that shares most with the claim."""
+    chunk = hit.chunk
+    spans = list(records) or sentence_spans(chunk.text, chunk.start)
+    concepts = analyzer.query_concepts(_plain(claim))
+    best, best_score = spans[0], -1.0
+    for start, end in spans:
+        terms = set(
+            analyzer.terms(chunk.text[start - chunk.start : end - chunk.start], ["nb", "en"])
+        )
+        score = sum(1 for c in concepts if c & terms)
+        if score > best_score:
+            best, best_score = (start, end), score
+    return best
+
+
+def verify(
+    text: str,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    store: VectorStore,
+    analyzer: Analyzer,
+    settings: Settings,
+) -> tuple[str, tuple[SentenceCheck, ...], tuple[Citation, ...], list[int]]:
+    """Clean, check and cite an LLM answer. Returns (text, checks, citations, removed markers)."""
+    cleaned, removed = strip_invalid_markers(text, len(hits))
+    claims = split_claims(cleaned)
+    if not claims:
+        return cleaned, (), (), removed
+    vectors = embedder.embed_queries([_plain(c) or c for c in claims])
+    passage_vectors = store.chunk_vectors([h.chunk.chunk_id for h in hits])
+    checks = tuple(
+        check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings)
+        for i, claim in enumerate(claims)
+    )
+    kept = [c for c in checks if c.supported or settings.unsupported_sentences == "flag"]
+    final_text = " ".join(c.text for c in kept)
+    used = sorted({n for c in kept for n in c.markers})
+    citations = []
+    for n in used:
+        hit = hits[n - 1]
+        claim = next(c.text for c in kept if n in c.markers)
+        start, end = best_quote(
+            claim, hit, sentence_spans(hit.chunk.text, hit.chunk.start), analyzer
+        )
+        chunk = hit.chunk
+        citations.append(
+            Citation(
+                number=n,
+                doc_id=chunk.doc_id,
+                title=chunk.title,
+                page=chunk.page,
+                section=chunk.section_label,
+                quote=chunk.text[start - chunk.start : end - chunk.start],
+                start=start,
+                end=end,
+                chunk_id=chunk.chunk_id,
+            )
+        )
+    return final_text, checks, tuple(citations), removed

@@ -291,7 +291,7 @@ class Assistant:
             yield delta
         raw = "".join(parts).strip()
         if not raw:
-            raise LLMError("the language model returned an empty answer")
+            raise LLMError("the language model returned an empty or malformed answer")
         abstain = ABSTAIN_MESSAGES.get(extractive.language, ABSTAIN_MESSAGES["en"])
         if _normalise(abstain) in _normalise(raw) or any(
             _normalise(m) == _normalise(raw) for m in ABSTAIN_MESSAGES.values()

@@ -65,16 +65,30 @@ def _parser() -> argparse.ArgumentParser:
             help="search only this document (repeatable); see 'helse-qa docs'",
         )
 
+    def answer_mode_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--mode",
+            choices=["extractive", "llm"],
+            dest="answer_mode",
+            help="extractive quotes (default) or an LLM answer checked per sentence "
+            "(needs HELSE_QA_LLM_BASE_URL and HELSE_QA_LLM_MODEL)",
+        )
+
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question, in Norwegian or English")
     retrieval_args(ask)
+    answer_mode_arg(ask)
     ask.add_argument("--json", action="store_true", help="print the full answer as JSON")
     ask.add_argument(
-        "--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help=argparse.SUPPRESS
+        "--retrieval",
+        choices=["hybrid", "dense", "bm25"],
+        default="hybrid",
+        help="retrieval used (default hybrid; dense and bm25 are for comparisons)",
     )
 
     chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups allowed)")
     retrieval_args(chat)
+    answer_mode_arg(chat)
 
     sub.add_parser("docs", help="list the indexed documents")
 
@@ -98,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         help="gold JSONL file (default: eval/gold.jsonl)",
     )
     ev.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
+    answer_mode_arg(ev)
     ev.add_argument("--json", type=Path, metavar="OUT", help="write summary and items as JSON")
     ev.add_argument(
         "--baselines",
@@ -139,7 +154,12 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     from .config import Settings
 
-    return Settings.load(args.config, documents_dir=args.documents_dir, index_dir=args.index_dir)
+    return Settings.load(
+        args.config,
+        documents_dir=args.documents_dir,
+        index_dir=args.index_dir,
+        answer_mode=getattr(args, "answer_mode", None),
+    )
 
 
 def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
@@ -156,6 +176,14 @@ def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
 def format_answer(answer: Answer, width: int = 100) -> str:
     """Readable terminal rendering: the answer, then numbered sources."""
     lines = [textwrap.fill(answer.text, width)]
+    unsupported = [c for c in answer.sentences if not c.supported]
+    if unsupported:
+        lines.append("")
+        lines.append("Ikke støttet av kildene / not supported by the sources:")
+        lines += [f"  ! {c.text} ({c.reason})" for c in unsupported]
+    if answer.notice:
+        lines.append("")
+        lines.append(f"note: {answer.notice}")
     if answer.citations:
         lines.append("")
         lines.append("Kilder / Sources:")
@@ -205,12 +233,42 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     assistant = _open(settings)
-    answer = assistant.ask(args.question, k=args.k, doc_ids=args.doc, mode=args.mode)
+    answer = _stream(assistant, args.question, [], args, show=not args.json)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(format_answer(answer))
     return 0
+
+
+def _stream(
+    assistant: Assistant,
+    question: str,
+    history: list[dict[str, str]],
+    args: argparse.Namespace,
+    show: bool,
+) -> Answer:
+    """Print an LLM answer as it is written (on stderr when stdout is not a terminal),
+    then return the verified answer, which is printed in full."""
+    from .types import Answer
+
+    final: Answer | None = None
+    streamed = False
+    out = sys.stdout if sys.stdout.isatty() else sys.stderr
+    for event in assistant.ask_stream(
+        question, history, k=args.k, doc_ids=args.doc, mode=getattr(args, "retrieval", "hybrid")
+    ):
+        if isinstance(event, Answer):
+            final = event
+        elif show:
+            out.write(event)
+            out.flush()
+            streamed = True
+    if streamed:
+        out.write("\n\n-- checked against the sources --\n")
+        out.flush()
+    assert final is not None
+    return final
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -234,7 +292,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         if not question.strip():
             continue
         try:
-            answer = assistant.ask(question, history, k=args.k, doc_ids=args.doc)
+            answer = _stream(assistant, question, history, args, show=True)
         except QuestionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
@@ -283,6 +341,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     items = evaluate.load_gold(args.gold)
+    if settings.answer_mode == "llm":
+        print(
+            f"answer mode: llm ({settings.llm_backend}, model {settings.llm_model or '?'})",
+            file=sys.stderr,
+        )
     assistant = _open(settings)
     main_run = evaluate.evaluate_assistant(assistant, items, k=args.k)
     runs = [main_run]

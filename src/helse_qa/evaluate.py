@@ -202,6 +202,12 @@ class SystemRun:
             out["answered_rate"] = _share(
                 [bool(r.answer and not r.answer.abstained) for r in answerable]
             )
+            checks = [c for r in rows if r.answer for c in r.answer.sentences]
+            if any(r.answer and r.answer.mode == "llm" for r in rows) or checks:
+                out["supported_sentence_share"] = (
+                    sum(c.supported for c in checks) / len(checks) if checks else math.nan
+                )
+                out["llm_fallbacks"] = float(sum(1 for r in rows if r.answer and r.answer.notice))
         latencies = [r.latency_ms for r in rows]
         if latencies:
             out["latency_ms_p50"] = _percentile(latencies, 0.5)

@@ -16,13 +16,15 @@ def _fmt(value: float | None, metric: str) -> str:
         return "-"
     if metric.startswith("latency"):
         return f"{value:.1f}"
-    if metric == "items":
+    if metric in ("items", "llm_fallbacks"):
         return f"{value:.0f}"
     return f"{value:.3f}"
 
 
 def systems_table(runs: Sequence[SystemRun]) -> str:
-    metrics = (*RETRIEVAL_METRICS, *ANSWER_METRICS, *LATENCY_METRICS)
+    metrics: tuple[str, ...] = (*RETRIEVAL_METRICS, *ANSWER_METRICS, *LATENCY_METRICS)
+    if any("supported_sentence_share" in r.summary() for r in runs):
+        metrics = (*metrics, "supported_sentence_share", "llm_fallbacks")
     lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for run in runs:
         summary = run.summary()

@@ -27,6 +27,7 @@ from .types import Citation, Hit
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d+\]\s*[.,;:]?)+$")
+_LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+\])+)[.,;:]?\s*")
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,18 @@ def strip_invalid_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
 
 
 def split_claims(text: str) -> list[str]:
-    """Sentences of the answer; a marker left after the full stop joins its sentence."""
+    """Sentences of the answer; markers written after a full stop join their sentence."""
     claims: list[str] = []
     for start, end in sentence_spans(text):
         piece = text[start:end]
-        if claims and _ONLY_MARKERS.match(piece):
-            claims[-1] = f"{claims[-1]} {piece.strip()}"
-        else:
+        lead = _LEADING_MARKERS.match(piece)
+        if claims and lead:
+            claims[-1] = f"{claims[-1]} {lead.group(1).strip()}"
+            piece = piece[lead.end() :].strip()
+        if piece and not _ONLY_MARKERS.match(piece):
             claims.append(piece)
+        elif piece and claims:
+            claims[-1] = f"{claims[-1]} {piece.strip()}"
     return claims
 
 
@@ -113,7 +118,8 @@ def check_sentence(
                 sentence,
                 markers,
                 False,
-                f"number {missing[0]} is not in passage [{n}]",
+                f"{'number' if len(missing) == 1 else 'numbers'} {', '.join(missing)} "
+                f"not in passage [{n}]",
                 lexical,
                 cosine,
             )

@@ -211,3 +211,53 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url):
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_settings, embedder):
+    from gradio_client import Client
+    from tests.fake_llm import FakeOpenAI, Reply
+
+    from helse_qa.assistant import Assistant
+    from helse_qa.ui import launch
+
+    fake = FakeOpenAI()
+    url = fake.start()
+    settings = corpus_settings.model_copy(
+        update={
+            "answer_mode": "llm",
+            "llm_base_url": url,
+            "llm_model": "scripted",
+            "llm_timeout": 5.0,
+        }
+    )
+    assistant = Assistant.open(settings, embedder=embedder)
+    hits = assistant.retrieve("Hvor store var eksportinntektene i 2017?")
+    n = next(i for i, h in enumerate(hits, 1) if "23,6 milliarder" in h.chunk.text)
+    fake.default = Reply(
+        f"Eksportinntektene var 23,6 milliarder kroner i 2017 [{n}]. "
+        f"Eksporten var 99 milliarder kroner i 2030 [{n}]."
+    )
+    port = _free_port()
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        job = client.submit(
+            "Hvor store var eksportinntektene i 2017?", [], [], 5, "Norsk", api_name="/respond"
+        )
+        chat, panel, _ = job.result()
+        # The chat handler yields the text as the model writes it, then the checked answer.
+        from helse_qa.ui import ChatApp
+
+        events = list(
+            ChatApp(assistant).ask_stream("Hvor store var eksportinntektene i 2017?", [], None, 5)
+        )
+        assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 3
+        assert isinstance(events[-1], dict)
+        final = chat[-1]["content"]
+        final = final[0]["text"] if isinstance(final, list) else final
+        assert 'class="unsupported"' in final and "99 milliarder" in final
+        assert "23,6 milliarder kroner" in final and 'class="cite-marker"' in final
+        assert "<mark>" in panel
+    finally:
+        demo.close()
+        fake.stop()

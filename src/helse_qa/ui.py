@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,8 @@ CSS = """
 .source mark { background: #fde68a; }
 .turn-heading { margin-top: 14px; font-size: 0.9em; color: #444; }
 .abstained { color: #92400e; }
+.unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
+.notice { color: #6b7280; font-size: 0.85em; }
 """
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~-])")
@@ -136,6 +138,27 @@ def chat_html(answer_text: str, turn: int, abstained: bool) -> str:
         safe,
     )
     return f'<span class="abstained">{linked}</span>' if abstained else linked
+
+
+def answer_html(result: dict[str, Any], turn: int) -> str:
+    """A full answer: LLM sentences that the sources do not support are flagged."""
+    if result.get("mode") == "llm" and result.get("sentences") and not result["abstained"]:
+        parts = []
+        for s in result["sentences"]:
+            if s["text"] not in result["answer"]:
+                continue  # dropped (unsupported_sentences = "drop")
+            body = chat_html(s["text"], turn, False)
+            if s["supported"]:
+                parts.append(body)
+            else:
+                reason = html.escape(s["reason"])
+                parts.append(f'<span class="unsupported" title="{reason}">⚠ {body}</span>')
+        rendered = " ".join(parts)
+    else:
+        rendered = chat_html(result["answer"], turn, result["abstained"])
+    if result.get("notice"):
+        rendered += f'<br><span class="notice">{html.escape(result["notice"])}</span>'
+    return rendered
 
 
 def sources_html(turns: list[dict[str, Any]], lang: str) -> str:
@@ -272,14 +295,28 @@ class ChatApp:
     def ask(
         self, question: str, turns: list[dict[str, Any]], doc_ids: list[str] | None, k: int
     ) -> dict[str, Any]:
+        final: dict[str, Any] = {}
+        for event in self.ask_stream(question, turns, doc_ids, k):
+            if isinstance(event, dict):
+                final = event
+        return final
+
+    def ask_stream(
+        self, question: str, turns: list[dict[str, Any]], doc_ids: list[str] | None, k: int
+    ) -> Iterator[str | dict[str, Any]]:
+        """Text pieces while an LLM writes, then the verified answer as a dict."""
+        from .types import Answer
+
         history: list[dict[str, str]] = []
         for turn in turns:
             history += [
                 {"role": "user", "content": turn["answer"]["question"]},
                 {"role": "assistant", "content": turn["answer"]["answer"]},
             ]
-        answer = self.assistant.ask(question, history, k=int(k), doc_ids=doc_ids or None)
-        return answer.to_dict()
+        for event in self.assistant.ask_stream(
+            question, history, k=int(k), doc_ids=doc_ids or None
+        ):
+            yield event.to_dict() if isinstance(event, Answer) else event
 
     def briefing(self, turns: list[dict[str, Any]], whole: bool, lang: str) -> tuple[str, str]:
         chosen = [t["answer"] for t in (turns if whole else turns[-1:])]
@@ -370,22 +407,27 @@ def build_app(assistant: Assistant) -> Any:
             docs: list[str],
             k_value: float,
             lang_name: str,
-        ) -> tuple[Any, ...]:
+        ) -> Iterator[tuple[Any, ...]]:
             lc = code(lang_name)
+            user = {"role": "user", "content": html.escape(message.strip(), quote=False)}
+            partial = ""
+            result: dict[str, Any] = {}
             try:
-                result = app.ask(message, turns, docs, int(k_value))
+                for event in app.ask_stream(message, turns, docs, int(k_value)):
+                    if isinstance(event, dict):
+                        result = event
+                        continue
+                    partial += event  # an LLM writing: shown as it comes, checked at the end
+                    writing = {
+                        "role": "assistant",
+                        "content": chat_html(partial, len(turns) + 1, False) + " …",
+                    }
+                    yield [*chat, user, writing], turns, sources_html(turns, lc), ""
             except QuestionError as exc:
                 raise gr.Error(str(exc)) from exc
             turns = [*turns, {"answer": result}]
-            chat = [
-                *chat,
-                {"role": "user", "content": html.escape(message.strip(), quote=False)},
-                {
-                    "role": "assistant",
-                    "content": chat_html(result["answer"], len(turns), result["abstained"]),
-                },
-            ]
-            return chat, turns, sources_html(turns, lc), ""
+            answer = {"role": "assistant", "content": answer_html(result, len(turns))}
+            yield [*chat, user, answer], turns, sources_html(turns, lc), ""
 
         def api_ask(
             message: str,

@@ -112,14 +112,14 @@ class Settings(BaseModel):
         description="LLM answers: show unsupported sentences flagged, or drop them.",
     )
     support_lexical: float = Field(
-        0.5,
+        0.6,
         ge=0.0,
         le=1.0,
         description="A sentence is supported when this share of its content words is in a "
         "cited passage (or the embedding similarity reaches support_cosine).",
     )
     support_cosine: float = Field(
-        0.86, ge=0.0, le=1.0, description="Embedding similarity that supports a sentence."
+        0.9, ge=0.0, le=1.0, description="Embedding similarity that supports a sentence."
     )
     chroma_url: str | None = Field(
         None, description="Use a Chroma server at this URL instead of the embedded store."

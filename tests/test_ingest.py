@@ -13,7 +13,7 @@ from helse_qa.config import Settings
 from helse_qa.errors import IndexNotBuiltError
 from helse_qa.ingest import ingest
 from helse_qa.manifest import IndexLayout, read_manifest
-from helse_qa.store import ChromaStore, make_client
+from helse_qa.store import _server_prefix, generation_store, make_client
 
 
 class CountingEmbedder:
@@ -34,8 +34,10 @@ class CountingEmbedder:
         return self.inner.embed_passages(texts, progress)
 
 
-@pytest.fixture
-def small_corpus(tmp_path):
+@pytest.fixture(params=["embedded", "server"])
+def small_corpus(request, tmp_path):
+    """Every ingest test runs against the embedded store and a real Chroma server."""
+    url = request.getfixturevalue("chroma_server") if request.param == "server" else None
     docs = tmp_path / "documents"
     docs.mkdir()
     shutil.copy(ARTICLE, docs / "article.txt")
@@ -43,9 +45,7 @@ def small_corpus(tmp_path):
         "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
         encoding="utf-8",
     )
-    return Settings(
-        documents_dir=docs, index_dir=tmp_path / "index", cache_dir=Settings().cache_dir
-    )
+    return Settings(documents_dir=docs, index_dir=tmp_path / "index", chroma_url=url)
 
 
 def test_incremental_ingest(small_corpus, embedder):
@@ -74,8 +74,15 @@ def test_incremental_ingest(small_corpus, embedder):
     assert removed.removed == ("article",)
     generation = IndexLayout(small_corpus.index_dir).require_current()
     assert set(read_manifest(generation).documents) == {"notat", "ny"}
-    store = ChromaStore(make_client(generation / "chroma"))
-    assert all(not cid.startswith("article:") for cid in store.chunk_ids())
+    store = generation_store(small_corpus.index_dir, generation, small_corpus.chroma_url)
+    assert store.chunk_ids() and all(not cid.startswith("article:") for cid in store.chunk_ids())
+    if small_corpus.chroma_url:  # only the live generation's collections stay on the server
+        names = [c.name for c in make_client(None, small_corpus.chroma_url).list_collections()]
+        mine = [n for n in names if n.startswith(_server_prefix(small_corpus.index_dir))]
+        assert sorted(mine) == sorted(
+            f"{_server_prefix(small_corpus.index_dir)}{generation.name}-{k}"
+            for k in ("chunks", "sentences")
+        )
 
     assistant = Assistant.open(small_corpus, embedder=embedder)
     answer = assistant.ask("Hvor mye vokste eksporten i 2024?")
@@ -132,3 +139,15 @@ def test_interrupted_ingest_keeps_previous_index(small_corpus, embedder):
     answer = Assistant.open(small_corpus, embedder=embedder).ask("How many members?")
     assert "370" in answer.text
     assert ingest(small_corpus, embedder).added == ("ny",)
+
+
+def test_second_instance_sees_new_documents(small_corpus, embedder):
+    # Two app instances sharing one index directory (and, in server mode, one Chroma server).
+    first = Assistant.open(small_corpus, embedder=embedder, ingest_if_missing=True)
+    second = Assistant.open(small_corpus, embedder=embedder)
+    (small_corpus.documents_dir / "ny.txt").write_text(
+        "Helseklyngen i Bodø fikk 42 nye medlemmer i 2025.", encoding="utf-8"
+    )
+    first.ingest()
+    answer = second.ask("Hvor mange nye medlemmer fikk klyngen i Bodø?")
+    assert "42 nye medlemmer" in answer.text

@@ -8,7 +8,7 @@ import pytest
 from helse_qa.assistant import Assistant
 from helse_qa.errors import ModelMismatchError
 from helse_qa.manifest import IndexLayout, read_manifest, write_manifest
-from helse_qa.store import ChromaStore, SentenceRecord, make_client
+from helse_qa.store import ChromaStore, SentenceRecord, generation_store, make_client
 from helse_qa.types import Chunk
 
 
@@ -16,14 +16,26 @@ def _chunk(i: int, doc: str = "d1") -> Chunk:
     return Chunk(f"{doc}:{i:04d}", doc, "T", "nb", f"tekst {i}", i * 10, i * 10 + 7, 1, (), i)
 
 
-def test_roundtrip_with_real_vectors(tmp_path, embedder):
+@pytest.fixture(params=["embedded", "server"])
+def open_store(request, tmp_path):
+    """Opens the same logical store again: an embedded directory or a real Chroma server."""
+    url = request.getfixturevalue("chroma_server") if request.param == "server" else None
+    generation = tmp_path / "index" / "gen-000001"
+
+    def _open() -> ChromaStore:
+        return generation_store(tmp_path / "index", generation, url)
+
+    return _open
+
+
+def test_roundtrip_with_real_vectors(open_store, embedder):
     texts = [
         "Eksportinntektene var 23,6 milliarder kroner.",
         "Klyngen har 370 medlemmer.",
         "Styringsgruppen består av fem aktører.",
     ]
     vectors = embedder.embed_passages(texts)
-    store = ChromaStore(make_client(tmp_path / "chroma"))
+    store = open_store()
     chunks = [_chunk(i) for i in range(3)]
     store.add_chunks(chunks, vectors)
     store.add_sentences([SentenceRecord(c.chunk_id, "d1", c.start, c.end) for c in chunks], vectors)
@@ -35,15 +47,15 @@ def test_roundtrip_with_real_vectors(tmp_path, embedder):
     records, svecs = store.sentence_vectors(["d1:0002"])
     assert [r.chunk_id for r in records] == ["d1:0002"]
     assert np.allclose(svecs[0], vectors[2], atol=1e-5)
-    # Reopen from disk: persisted.
-    again = ChromaStore(make_client(tmp_path / "chroma"))
+    # Reopen: persisted.
+    again = open_store()
     assert again.count() == 3
     again.delete_document("d1")
     assert again.count() == 0 and again.chunk_ids() == set()
 
 
-def test_filter_by_document(tmp_path, embedder):
-    store = ChromaStore(make_client(tmp_path / "chroma"))
+def test_filter_by_document(open_store, embedder):
+    store = open_store()
     chunks = [_chunk(0, "a"), _chunk(1, "b")]
     store.add_chunks(chunks, embedder.embed_passages(["eksport", "eksport og import"]))
     q = embedder.embed_queries(["eksport"])[0]

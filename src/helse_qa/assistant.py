@@ -23,7 +23,7 @@ from .llm import LLM, LLMError, make_llm
 from .manifest import IndexLayout, Manifest, read_chunks, read_manifest
 from .prompts import answer_messages, condense_messages
 from .retrieve import Mode, Retriever
-from .store import ChromaStore, make_client
+from .store import generation_store
 from .types import Answer, Hit, IngestReport
 from .verify import verify
 
@@ -107,7 +107,7 @@ class Assistant:
             self.embedder.model_id, self.embedder.fingerprint, self.settings.index_dir
         )
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
-        store = ChromaStore(make_client(generation / "chroma"))
+        store = generation_store(self.settings.index_dir, generation, self.settings.chroma_url)
         lexical = LexicalIndex.load(generation / "lexical")
         self._index = _Index(generation, manifest, Retriever(store, lexical, chunks, self.settings))
 
@@ -142,6 +142,11 @@ class Assistant:
     def index(self) -> _Index:
         if self._index is None:
             raise IndexNotBuiltError(self.settings.index_dir)
+        current = IndexLayout(self.settings.index_dir).current()
+        if current is not None and current != self._index.generation:
+            # Another process (a second app instance, a CLI ingest) published a newer
+            # generation: switch to it. One small file read per question.
+            self.reload()
         return self._index
 
     @property

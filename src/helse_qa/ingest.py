@@ -33,7 +33,7 @@ from .manifest import (
 )
 from .parsing import SUPPORTED_EXTENSIONS, content_hash, doc_id_from_path, parse_document
 from .sentences import sentence_spans
-from .store import ChromaStore, SentenceRecord, make_client
+from .store import ChromaStore, SentenceRecord, drop_server_generations, generation_store
 from .types import Chunk, DocumentInfo, IngestReport, ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ def ingest(
         embedder,
         layout,
         layout.begin(copy=not rebuild),
+        copy_from=current.name if current is not None and not rebuild else None,
         to_index=to_index,
         kept_docs={d: e for d, e in old_docs.items() if d in unchanged},
         drop=[*removed, *updated],
@@ -194,6 +195,7 @@ def _update_generation(
     progress: bool,
     on_progress: Callable[[float, str], None] | None = None,
     with_sentences: bool = True,
+    copy_from: str | None = None,
 ) -> list[Chunk]:
     """Apply an ingest's changes to the working copy ``work`` and publish it atomically.
 
@@ -211,7 +213,7 @@ def _update_generation(
             chunk_words=settings.chunk_words,
             documents=dict(kept_docs),
         )
-        store = ChromaStore(make_client(work / "chroma"))
+        store = generation_store(settings.index_dir, work, settings.chroma_url, copy_from)
         kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
         for doc_id in drop:
             store.delete_document(doc_id)
@@ -246,12 +248,17 @@ def _update_generation(
         write_manifest(work, manifest)
         store.close()  # release Chroma's files before the directory is renamed
         store = None
-        layout.commit(work)
+        final = layout.commit(work)
+        drop_server_generations(settings.index_dir, settings.chroma_url, keep=final.name)
         return all_chunks
     except BaseException:
         if store is not None:
             store.close()
         layout.abort(work)
+        current = layout.current()
+        drop_server_generations(
+            settings.index_dir, settings.chroma_url, keep=current.name if current else None
+        )
         raise
 
 

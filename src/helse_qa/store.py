@@ -183,8 +183,71 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._chunks.count())
 
+    def copy_from(self, other: ChromaStore, batch: int = 1000) -> None:
+        """Copy every vector and its metadata (server mode: seeding a new generation)."""
+        for source, target in ((other._chunks, self._chunks), (other._sentences, self._sentences)):
+            total = source.count()
+            for offset in range(0, total, batch):
+                got = source.get(include=["embeddings", "metadatas"], limit=batch, offset=offset)
+                if got["ids"]:
+                    target.upsert(
+                        ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"]
+                    )
+
     def close(self) -> None:
         """Release the client (an embedded store's files can then be moved or deleted)."""
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
+
+
+# -- generations ---------------------------------------------------------------------------
+# Embedded: each index generation has its own Chroma directory (<generation>/chroma).
+# Server: each generation has its own pair of collections, named after the index directory
+# and the generation ("hq1a2b3c4d-gen-000007-chunks"), so several app instances that share
+# one index directory see the same generation, and an unfinished ingest never touches the
+# live collections.
+
+
+def _server_prefix(index_dir: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(str(index_dir.resolve()).encode()).hexdigest()[:8]
+    return f"hq{digest}-"
+
+
+def generation_store(
+    index_dir: Path, generation: Path, chroma_url: str | None, copy_from: str | None = None
+) -> ChromaStore:
+    """The store of one generation; with ``copy_from`` (server mode) seeded from that one.
+
+    ``generation`` may be a working directory (``.work-gen-000007-...``): collections are
+    named after the generation it will become.
+    """
+    if not chroma_url:
+        return ChromaStore(make_client(generation / "chroma"))
+    client = make_client(None, chroma_url)
+    name = generation.name.removeprefix(".work-")[: len("gen-000000")]
+    base = _server_prefix(index_dir)
+    if generation.name.startswith(".work-"):
+        # Leftovers of an ingest that was killed before it could clean up: never live.
+        for collection in client.list_collections():
+            cname = collection if isinstance(collection, str) else collection.name
+            if cname.startswith(f"{base}{name}-"):
+                client.delete_collection(cname)
+    store = ChromaStore(client, prefix=f"{base}{name}-")
+    if copy_from and copy_from != name:
+        store.copy_from(ChromaStore(client, prefix=f"{base}{copy_from}-"))
+    return store
+
+
+def drop_server_generations(index_dir: Path, chroma_url: str | None, keep: str | None) -> None:
+    """Delete this index's collections of every generation but ``keep`` (server mode)."""
+    if not chroma_url:
+        return
+    client = make_client(None, chroma_url)
+    base = _server_prefix(index_dir)
+    for collection in client.list_collections():
+        name = collection if isinstance(collection, str) else collection.name
+        if name.startswith(base) and (keep is None or not name.startswith(f"{base}{keep}-")):
+            client.delete_collection(name)

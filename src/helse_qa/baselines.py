@@ -108,6 +108,20 @@ def load_squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
     return contexts, questions
 
 
+def squad_documents(contexts: dict[str, str]) -> list[ParsedDocument]:
+    """Each distinct SQuAD context as a one-page Norwegian document."""
+    return [
+        ParsedDocument(
+            info=DocumentInfo(doc_id=cid, title=text.split("\n", 1)[0][:80], language="nb"),
+            text=text,
+            pages=(Page(1, 0, len(text)),),
+            headings=(),
+            content_hash=cid,
+        )
+        for cid, text in contexts.items()
+    ]
+
+
 def squad_benchmark(
     path: Path, settings: Settings, embedder: Embedder, ks: Sequence[int] = (1, 5, 10)
 ) -> dict[str, dict[str, float]]:
@@ -131,16 +145,7 @@ def squad_benchmark(
     layout = IndexLayout(index_dir)
     current = layout.current()
     if current is None:
-        docs = [
-            ParsedDocument(
-                info=DocumentInfo(doc_id=cid, title=text.split("\n", 1)[0][:80], language="nb"),
-                text=text,
-                pages=(Page(1, 0, len(text)),),
-                headings=(),
-                content_hash=cid,
-            )
-            for cid, text in contexts.items()
-        ]
+        docs = squad_documents(contexts)
         log.info("indexing %d SQuAD contexts into %s", len(docs), index_dir)
         build_index(squad_settings, embedder, docs, progress=True)
     assistant = Assistant.open(squad_settings, embedder=embedder)

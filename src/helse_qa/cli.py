@@ -141,6 +141,32 @@ def _parser() -> argparse.ArgumentParser:
         help="write a per-question table of ranks under dense/BM25/hybrid",
     )
 
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark ingest, query latency, cold start (writes eval/results/bench.md)",
+        description="A benchmark, not a test: measures this machine and writes a report.",
+    )
+    bench.add_argument(
+        "--squad",
+        type=Path,
+        default=Path("../shared/benchmarks/norquad/validation_dataset_flattened.json"),
+        help="SQuAD-format file whose contexts are ingested too (default NorQuAD)",
+    )
+    bench.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 10000, 50000],
+        help="synthetic index sizes in chunks (default 1000 10000 50000)",
+    )
+    bench.add_argument("--no-server", action="store_true", help="skip the Chroma server runs")
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval/results"),
+        help="output folder (default eval/results)",
+    )
+
     serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
     serve.add_argument(
         "--host",
@@ -391,6 +417,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    settings = _settings(args)
+    squad = args.squad if args.squad and args.squad.is_file() else None
+    if squad is None:
+        print(f"note: {args.squad} not found - NorQuAD is left out", file=sys.stderr)
+    path = run_bench(settings, squad, args.sizes, args.out, with_server=not args.no_server)
+    print(path.read_text(encoding="utf-8"))
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     assistant = _open(settings)
@@ -411,6 +449,7 @@ COMMANDS = {
     "models": _cmd_models,
     "eval": _cmd_eval,
     "serve": _cmd_serve,
+    "bench": _cmd_bench,
 }
 
 

@@ -1,0 +1,482 @@
+"""``helse-qa bench``: a benchmark, not a test. Writes eval/results/bench.md and bench.png.
+
+Measures, on this machine:
+- ingest throughput (chunks/s, MB of text/s) and peak RSS: the corpus and the NorQuAD
+  contexts through the real ingest (parse, chunk, embed, store, BM25) in a fresh process;
+- synthetic indexes of 1k, 10k and 50k chunks made from the real chunks of those two
+  corpora, with their already computed vectors (embedding cost is measured on the real
+  corpora above, not again for the copies) - so insert/query costs are real, embeddings are
+  cached;
+- warm latency p50/p95 of retrieval only and of retrieval + extractive answer for 50
+  questions at every size, with the embedded store and with a Chroma server;
+- the plain llama-index pipeline (VectorStoreIndex, default in-memory vector store, the same
+  embedder and vectors) on the same chunks, as latency ratios;
+- cold start: ``helse-qa ask`` in a fresh process, and the web app until its first answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+QUESTIONS = [
+    "Hvor store var eksportinntektene i 2017?",
+    "How large were the export revenues in 2017?",
+    "Hvem sitter i styringsgruppen?",
+    "Who is on the steering group?",
+    "Hvor mange medlemmer får den nye klyngen?",
+    "How many members will the cluster have?",
+    "Når trer sammenslåingen i kraft?",
+    "When does the merger take effect?",
+    "Hva er rotproblemet for norsk helseindustri?",
+    "What is the root problem?",
+    "Hvor mye var FoU-investeringene i 2017?",
+    "How much were the R&D investments?",
+    "Hvilke regionale partnere nevnes?",
+    "Which regional partners are mentioned?",
+    "Hva mener aktørene om kliniske studier?",
+    "What do the actors say about clinical trials?",
+    "Hvorfor har ikke Norge bygget en helseindustri?",
+    "Why has Norway no health industry?",
+    "Hva sier rapporten om helsedata?",
+    "What does the report say about health data?",
+    "Hvor ligger Bryggen?",
+    "Hvem vant valget i Sverige?",
+    "Hva skjedde med oljeprisen?",
+    "Hvor mange innbyggere har Oslo?",
+    "Hva er HealthCatalyst?",
+]
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _questions(n: int = 50) -> list[str]:
+    return [QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else " ") for i in range(n)]
+
+
+@dataclass
+class IngestRow:
+    name: str
+    chunks: int
+    megabytes: float
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.seconds if self.seconds else 0.0
+
+
+def _child_ingest(documents: Path | None, squad: Path | None, index_dir: Path) -> IngestRow:
+    """Run one real ingest in a fresh process and read its wall time and peak RSS."""
+    code = (
+        "import json, resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from helse_qa.config import Settings\n"
+        "from helse_qa.embed import load_embedder\n"
+        "args = json.loads(sys.argv[1])\n"
+        "s = Settings(documents_dir=Path(args['docs'] or '.'), index_dir=Path(args['index']))\n"
+        "e = load_embedder(s)\n"
+        "t = time.perf_counter()\n"
+        "if args['squad']:\n"
+        "    from helse_qa.baselines import load_squad, squad_documents\n"
+        "    from helse_qa.ingest import build_index\n"
+        "    ctx, _ = load_squad(Path(args['squad']))\n"
+        "    docs = squad_documents(ctx)\n"
+        "    r = build_index(s, e, docs, with_sentences=True)\n"
+        "    mb = sum(len(d.text.encode()) for d in docs) / 1e6\n"
+        "else:\n"
+        "    from helse_qa.ingest import ingest\n"
+        "    r = ingest(s, e)\n"
+        "    mb = sum(p.stat().st_size for p in Path(args['docs']).rglob('*.txt')) / 1e6\n"
+        "secs = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'chunks': r.chunks, 'mb': mb, 'secs': secs, 'rss': rss}))\n"
+    )
+    arg = json.dumps(
+        {
+            "docs": str(documents) if documents else None,
+            "squad": str(squad) if squad else None,
+            "index": str(index_dir),
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], capture_output=True, text=True, check=True
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    name = "NorQuAD contexts" if squad else "corpus (documents/)"
+    return IngestRow(
+        name, int(data["chunks"]), float(data["mb"]), float(data["secs"]), float(data["rss"])
+    )
+
+
+def _synthetic(sources: Sequence[Path], size: int, target: Path, url: str | None) -> Any:
+    """An index of ``size`` chunks copied from real generations, vectors included."""
+    from .lexical import LexicalIndex
+    from .manifest import IndexLayout, read_chunks, read_manifest, write_chunks, write_manifest
+    from .store import generation_store
+
+    base_chunks = []
+    for gen in sources:
+        store = generation_store(gen.parent, gen, None)
+        chunks = read_chunks(gen)
+        vectors = store.chunk_vectors([c.chunk_id for c in chunks])
+        records, svecs = store.sentence_vectors([c.chunk_id for c in chunks])
+        by_chunk: dict[str, list[tuple[Any, np.ndarray]]] = {}
+        for r, v in zip(records, svecs, strict=True):
+            by_chunk.setdefault(r.chunk_id, []).append((r, v))
+        base_chunks += [(c, vectors[c.chunk_id], by_chunk.get(c.chunk_id, [])) for c in chunks]
+        store.close()
+    layout = IndexLayout(target)
+    work = layout.begin(copy=False)
+    store = generation_store(target, work, url)
+    rng = np.random.default_rng(7)
+    chunks_out, vecs, srecs, svs = [], [], [], []
+    for i in range(size):
+        chunk, vec, sents = base_chunks[i % len(base_chunks)]
+        copy_no = i // len(base_chunks)
+        doc_id = f"{chunk.doc_id}~{copy_no}"
+        new = replace(chunk, chunk_id=f"{doc_id}:{chunk.ordinal:04d}", doc_id=doc_id)
+        noise = rng.normal(0, 0.01, vec.shape).astype(np.float32) if copy_no else 0
+        v = vec + noise
+        chunks_out.append(new)
+        vecs.append(v / np.linalg.norm(v))
+        for r, sv in sents:
+            srecs.append(replace(r, chunk_id=new.chunk_id, doc_id=doc_id))
+            svs.append(sv)
+    started = time.perf_counter()
+    store.add_chunks(chunks_out, np.asarray(vecs, dtype=np.float32))
+    if srecs:
+        store.add_sentences(srecs, np.asarray(svs, dtype=np.float32))
+    LexicalIndex.build(
+        [c.chunk_id for c in chunks_out],
+        [c.text for c in chunks_out],
+        [c.language for c in chunks_out],
+    ).save(work / "lexical")
+    write_chunks(work, chunks_out)
+    manifest = read_manifest(sources[0])
+    manifest.documents = {}
+    write_manifest(work, manifest)
+    insert_s = time.perf_counter() - started
+    store.close()
+    layout.commit(work)
+    return chunks_out, np.asarray(vecs, dtype=np.float32), insert_s
+
+
+def _latency(fn: Callable[[str], Any], questions: Sequence[str]) -> tuple[float, float]:
+    for q in questions[:5]:
+        fn(q)  # warm-up
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), _pct(times, 0.95)
+
+
+def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> Callable[[str], Any]:
+    """VectorStoreIndex over the same chunks and vectors (default in-memory store)."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.schema import TextNode
+
+    from .baselines import _llama_embedding
+
+    nodes = [
+        TextNode(text=c.text, id_=c.chunk_id, embedding=v.tolist())
+        for c, v in zip(chunks, vectors, strict=True)
+    ]
+    index = VectorStoreIndex(nodes, embed_model=_llama_embedding(embedder))
+    retriever = index.as_retriever(similarity_top_k=5)
+    return retriever.retrieve
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("chroma run did not start")
+
+
+def _cold_ask(index_dir: Path, documents: Path) -> float:
+    env = {
+        **os.environ,
+        "HELSE_QA_INDEX_DIR": str(index_dir),
+        "HELSE_QA_DOCUMENTS_DIR": str(documents),
+    }
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "helse_qa.cli", "ask", QUESTIONS[0]],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t
+
+
+def _cold_app(index_dir: Path, documents: Path) -> float:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HELSE_QA_INDEX_DIR": str(index_dir),
+        "HELSE_QA_DOCUMENTS_DIR": str(documents),
+    }
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helse_qa.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        from gradio_client import Client
+
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                client.predict(QUESTIONS[0], [], [], 5, api_name="/ask")
+                return time.perf_counter() - t
+            except Exception:  # not up yet
+                if proc.poll() is not None or time.perf_counter() - t > 120:
+                    raise
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def run_bench(
+    settings: Settings,
+    squad: Path | None,
+    sizes: Sequence[int],
+    out_dir: Path,
+    with_server: bool = True,
+) -> Path:
+    from .assistant import Assistant
+    from .embed import load_embedder
+
+    embedder = load_embedder(settings)
+    questions = _questions(50)
+    rows: list[IngestRow] = []
+    lat: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        corpus_index = tmp / "corpus-index"
+        rows.append(_child_ingest(settings.documents_dir, None, corpus_index))
+        sources = [corpus_index / (corpus_index / "CURRENT").read_text().strip()]
+        if squad is not None:
+            squad_index = tmp / "squad-index"
+            rows.append(_child_ingest(None, squad, squad_index))
+            sources.append(squad_index / (squad_index / "CURRENT").read_text().strip())
+        cold_ask = _cold_ask(corpus_index, settings.documents_dir)
+        cold_app = _cold_app(corpus_index, settings.documents_dir)
+        server = _start_chroma(tmp / "chroma-server") if with_server else None
+        try:
+            labels: list[str] = ["corpus", *(str(n) for n in sizes)]
+            for size in labels:
+                for mode in ["embedded", "server"] if server else ["embedded"]:
+                    url = server[1] if (server and mode == "server") else None
+                    index_dir = tmp / f"idx-{size}-{mode}"
+                    if size == "corpus":
+                        if url:
+                            s2 = settings.model_copy(
+                                update={"index_dir": index_dir, "chroma_url": url}
+                            )
+                            from .ingest import ingest
+
+                            ingest(s2, embedder)
+                        else:
+                            index_dir = corpus_index
+                        n_chunks, insert_s = rows[0].chunks, None
+                        chunks: Any = None
+                        vectors: Any = None
+                    else:
+                        chunks, vectors, insert_s = _synthetic(sources, int(size), index_dir, url)
+                        n_chunks = int(size)
+                    s3 = settings.model_copy(update={"index_dir": index_dir, "chroma_url": url})
+                    assistant = Assistant.open(s3, embedder=embedder)
+                    r50, r95 = _latency(assistant.retrieve, questions)
+                    a50, a95 = _latency(assistant.ask, questions)
+                    row = {
+                        "size": n_chunks,
+                        "label": str(size),
+                        "store": mode,
+                        "retrieve_p50": r50,
+                        "retrieve_p95": r95,
+                        "ask_p50": a50,
+                        "ask_p95": a95,
+                        "insert_s": insert_s,
+                    }
+                    if mode == "embedded":
+                        if chunks is None:
+                            gen = sources[0]
+                            from .manifest import read_chunks
+
+                            chunks = read_chunks(gen)
+                            store = assistant.index.retriever.store
+                            vmap = store.chunk_vectors([c.chunk_id for c in chunks])
+                            vectors = np.asarray([vmap[c.chunk_id] for c in chunks])
+                        plain = _plain_llama(chunks, vectors, embedder)
+                        p50, p95 = _latency(plain, questions)
+                        row.update({"plain_p50": p50, "plain_p95": p95})
+                    assistant.close()
+                    lat.append(row)
+                    log.info("bench %s", row)
+        finally:
+            if server:
+                server[0].terminate()
+                server[0].wait(timeout=20)
+    return _write(out_dir, rows, lat, cold_ask, cold_app)
+
+
+def _write(
+    out_dir: Path,
+    rows: list[IngestRow],
+    lat: list[dict[str, Any]],
+    cold_ask: float,
+    cold_app: float,
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# helse-qa benchmark",
+        "",
+        f"Produced by `helse-qa bench` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPU "
+        f"cores, Python {platform.python_version()}, {platform.machine()}. A benchmark, not a "
+        "test: figures vary with machine load. Synthetic sizes are copies of the real chunks "
+        "of the corpus and NorQuAD with their cached vectors (slightly perturbed), so their "
+        "insert and query costs are real and their embedding cost is the one measured on the "
+        "real corpora.",
+        "",
+        "## Ingest (fresh process: parse, chunk, embed chunks and sentences, store, BM25)",
+        "",
+        "| corpus | chunks | MB of text | seconds | chunks/s | MB/s | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.chunks} | {r.megabytes:.2f} | {r.seconds:.1f} | "
+            f"{r.chunks_per_s:.1f} | {r.megabytes / r.seconds:.3f} | "
+            f"{r.peak_rss_mb:.0f} |"
+        )
+    lines += [
+        "",
+        "## Warm query latency (ms, 50 questions, k = 5)",
+        "",
+        "| chunks | store | insert (s) | retrieval p50 | p95 | retrieval + answer p50 | p95 | "
+        "plain llama-index p50 | p95 | ratio helse-qa/plain (p50, retrieval) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in lat:
+        insert = f"{row['insert_s']:.1f}" if row.get("insert_s") else "-"
+        plain = (
+            (
+                f"{row['plain_p50']:.1f} | {row['plain_p95']:.1f} | "
+                f"{row['retrieve_p50'] / row['plain_p50']:.2f}"
+            )
+            if "plain_p50" in row
+            else "- | - | -"
+        )
+        lines.append(
+            f"| {row['size']} | {row['store']} | {insert} | {row['retrieve_p50']:.1f} | "
+            f"{row['retrieve_p95']:.1f} | {row['ask_p50']:.1f} | {row['ask_p95']:.1f} | "
+            f"{plain} |"
+        )
+    lines += [
+        "",
+        "## Cold start (index built)",
+        "",
+        f'- `helse-qa ask "..."` in a fresh process: {cold_ask:.2f} s',
+        f"- `helse-qa serve` until its first answer through gradio_client: {cold_app:.1f} s",
+        "",
+        "![latency per size](bench.png)",
+        "",
+    ]
+    (out_dir / "bench.md").write_text("\n".join(lines), encoding="utf-8")
+    (out_dir / "bench.json").write_text(
+        json.dumps(
+            {
+                "ingest": [r.__dict__ for r in rows],
+                "latency": lat,
+                "cold_ask_s": cold_ask,
+                "cold_app_s": cold_app,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    _plot(out_dir / "bench.png", lat)
+    return out_dir / "bench.md"
+
+
+def _plot(path: Path, lat: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for store in ("embedded", "server"):
+        rows = sorted((r for r in lat if r["store"] == store), key=lambda r: r["size"])
+        if rows:
+            ax.plot(
+                [r["size"] for r in rows],
+                [r["ask_p50"] for r in rows],
+                marker="o",
+                label=f"helse-qa retrieval + answer ({store})",
+            )
+    plain = sorted((r for r in lat if "plain_p50" in r), key=lambda r: r["size"])
+    if plain:
+        ax.plot(
+            [r["size"] for r in plain],
+            [r["plain_p50"] for r in plain],
+            marker="s",
+            label="plain llama-index retrieval",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("chunks in the index")
+    ax.set_ylabel("warm p50 latency (ms)")
+    ax.set_title("Query latency by index size")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -387,7 +387,8 @@ def _write(
         "insert and query costs are real and their embedding cost is the one measured on the "
         "real corpora.",
         "",
-        "## Ingest (fresh process: parse, chunk, embed chunks and sentences, store, BM25)",
+        "## Ingest (fresh process: load the passage model, parse, chunk, embed chunks and "
+        "sentences, store, BM25)",
         "",
         "| corpus | chunks | MB of text | seconds | chunks/s | MB/s | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|",

@@ -44,7 +44,7 @@ def test_roundtrip_with_real_vectors(open_store, embedder):
     assert len(top) == 3
     assert top[0][0] == "d1:0001"
     assert top[0][1] == pytest.approx(float(vectors[1] @ q), abs=1e-4)  # cosine space
-    records, svecs = store.sentence_vectors(["d1:0002"])
+    records, svecs = store.sentence_vectors([chunks[2]])
     assert [r.chunk_id for r in records] == ["d1:0002"]
     assert np.allclose(svecs[0], vectors[2], atol=1e-5)
     # Reopen: persisted.

@@ -247,7 +247,7 @@ class Assistant:
         )
         t2 = time.perf_counter()
         timings["retrieve"] = (t2 - t1) * 1000
-        records, svecs = retriever.store.sentence_vectors([h.chunk.chunk_id for h in hits])
+        records, svecs = retriever.store.sentence_vectors([h.chunk for h in hits])
         scored = score_sentences(text, q_vec, hits, records, svecs, retriever.lexical.analyzer)
         answer_text, citations = compose(select_sentences(scored, self.settings), language)
         answer = Answer(

@@ -144,7 +144,7 @@ def _synthetic(sources: Sequence[Path], size: int, target: Path, url: str | None
         store = generation_store(gen.parent, gen, None)
         chunks = read_chunks(gen)
         vectors = store.chunk_vectors([c.chunk_id for c in chunks])
-        records, svecs = store.sentence_vectors([c.chunk_id for c in chunks])
+        records, svecs = store.sentence_vectors(chunks)
         by_chunk: dict[str, list[tuple[Any, np.ndarray]]] = {}
         for r, v in zip(records, svecs, strict=True):
             by_chunk.setdefault(r.chunk_id, []).append((r, v))

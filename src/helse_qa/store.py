@@ -17,6 +17,7 @@ import numpy as np
 
 from . import offline
 from .errors import HelseQAError
+from .sentences import sentence_spans
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class VectorStore(Protocol):
     ) -> list[tuple[str, float]]: ...
 
     def sentence_vectors(
-        self, chunk_ids: Sequence[str]
+        self, chunks: Sequence[Chunk]
     ) -> tuple[list[SentenceRecord], np.ndarray]: ...
 
     def chunk_ids(self) -> set[str]: ...
@@ -155,16 +156,19 @@ class ChromaStore:
         distances = result["distances"][0] if result["distances"] else [1.0] * len(ids)
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=False)]
 
-    def sentence_vectors(self, chunk_ids: Sequence[str]) -> tuple[list[SentenceRecord], np.ndarray]:
-        if not chunk_ids:
+    def sentence_vectors(self, chunks: Sequence[Chunk]) -> tuple[list[SentenceRecord], np.ndarray]:
+        """The stored sentences of ``chunks``. Their ids follow from the chunk text (the
+        same sentence splitter made them at ingest), so this is a lookup by id, which stays
+        fast at any index size, not a metadata scan."""
+        wanted: dict[str, SentenceRecord] = {}
+        for chunk in chunks:
+            for start, end in sentence_spans(chunk.text, chunk.start):
+                record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
+                wanted[record.sentence_id] = record
+        if not wanted:
             return [], np.zeros((0, 0), dtype=np.float32)
-        result = self._sentences.get(
-            where={"chunk_id": {"$in": list(chunk_ids)}}, include=["embeddings", "metadatas"]
-        )
-        records = [
-            SentenceRecord(str(m["chunk_id"]), str(m["doc_id"]), int(m["start"]), int(m["end"]))
-            for m in result["metadatas"]
-        ]
+        result = self._sentences.get(ids=list(wanted), include=["embeddings"])
+        records = [wanted[i] for i in result["ids"]]
         vectors = np.asarray(result["embeddings"], dtype=np.float32)
         return records, vectors
 

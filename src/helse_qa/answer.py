@@ -180,19 +180,6 @@ def compose(chosen: Sequence[ScoredSentence], language: str) -> tuple[str, tuple
     citations: list[Citation] = []
     parts: list[str] = []
     for number, s in enumerate(ordered, start=1):
-        chunk = s.hit.chunk
-        citations.append(
-            Citation(
-                number=number,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                page=chunk.page,
-                section=chunk.section_label,
-                quote=s.text,
-                start=s.record.start,
-                end=s.record.end,
-                chunk_id=chunk.chunk_id,
-            )
-        )
+        citations.append(Citation.of(number, s.hit.chunk, s.record.start, s.record.end))
         parts.append(f"{s.text} [{number}]")
     return " ".join(parts), tuple(citations)

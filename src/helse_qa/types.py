@@ -117,6 +117,21 @@ class Citation:
     end: int
     chunk_id: str
 
+    @classmethod
+    def of(cls, number: int, chunk: Chunk, start: int, end: int) -> Citation:
+        """Cite ``[start, end)`` of the parsed document, a span inside ``chunk``."""
+        return cls(
+            number=number,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            page=chunk.page,
+            section=chunk.section_label,
+            quote=chunk.text[start - chunk.start : end - chunk.start],
+            start=start,
+            end=end,
+            chunk_id=chunk.chunk_id,
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "number": self.number,

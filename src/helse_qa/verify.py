@@ -185,18 +185,5 @@ def verify(
         start, end = best_quote(
             claim, hit, sentence_spans(hit.chunk.text, hit.chunk.start), analyzer
         )
-        chunk = hit.chunk
-        citations.append(
-            Citation(
-                number=n,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                page=chunk.page,
-                section=chunk.section_label,
-                quote=chunk.text[start - chunk.start : end - chunk.start],
-                start=start,
-                end=end,
-                chunk_id=chunk.chunk_id,
-            )
-        )
+        citations.append(Citation.of(n, hit.chunk, start, end))
     return final_text, checks, tuple(citations), removed

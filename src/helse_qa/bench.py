@@ -68,7 +68,8 @@ QUESTIONS = [
 ]
 
 
-def _pct(values: Sequence[float], q: float) -> float:
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The q-quantile by nearest rank (a value that was actually measured)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -194,7 +195,7 @@ def _latency(fn: Callable[[str], Any], questions: Sequence[str]) -> tuple[float,
         t = time.perf_counter()
         fn(q)
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), _pct(times, 0.95)
+    return statistics.median(times), nearest_rank(times, 0.95)
 
 
 def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> Callable[[str], Any]:

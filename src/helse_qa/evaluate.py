@@ -97,11 +97,6 @@ def load_gold(path: Path) -> list[GoldItem]:
     return items
 
 
-def load_items(path: Path) -> list[dict[str, Any]]:
-    """The raw JSON objects of a gold file (for scripts)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
 def relevant(text: str, snippets: Sequence[str]) -> bool:
     flat = collapse(text)
     return any(collapse(s) in flat for s in snippets if s.strip())

@@ -43,9 +43,8 @@ class Retriever:
         lexical_query: str | None = None,
         query_language: str | None = None,
     ) -> list[Hit]:
-        allowed = (
-            {cid for cid, c in self.chunks.items() if c.doc_id in set(doc_ids)} if doc_ids else None
-        )
+        wanted = set(doc_ids) if doc_ids else None
+        allowed = {cid for cid, c in self.chunks.items() if c.doc_id in wanted} if wanted else None
         available = len(allowed) if allowed is not None else len(self.chunks)
         k = max(0, min(k, available))
         if k == 0:

@@ -98,7 +98,10 @@ def check_sentence(
     vector: np.ndarray | None,
     passage_vectors: dict[str, np.ndarray],
     settings: Settings,
+    passage_terms: dict[str, set[str]] | None = None,
 ) -> SentenceCheck:
+    """``passage_terms`` (chunk id -> terms) lets a caller checking several sentences
+    analyse each passage once."""
     markers = _markers(sentence)
     plain = _plain(sentence)
     if not markers:
@@ -108,9 +111,11 @@ def check_sentence(
     results: list[SentenceCheck] = []
     for n in markers:
         chunk = hits[n - 1].chunk
-        passage_terms = set(analyzer.terms(chunk.text, ["nb", "en"]))
+        terms = (passage_terms or {}).get(chunk.chunk_id)
+        if terms is None:
+            terms = set(analyzer.terms(chunk.text, ["nb", "en"]))
         missing = sorted(x for x in numbers if x not in chunk.text)
-        lexical = sum(1 for c in concepts if c & passage_terms) / len(concepts) if concepts else 0.0
+        lexical = sum(1 for c in concepts if c & terms) / len(concepts) if concepts else 0.0
         pv = passage_vectors.get(chunk.chunk_id)
         cosine = float(np.dot(vector, pv)) if vector is not None and pv is not None else 0.0
         if missing:
@@ -171,8 +176,13 @@ def verify(
         return cleaned, (), (), removed
     vectors = embedder.embed_queries([_plain(c) or c for c in claims])
     passage_vectors = store.chunk_vectors([h.chunk.chunk_id for h in hits])
+    cited = {n for claim in claims for n in _markers(claim)}
+    passage_terms = {
+        hits[n - 1].chunk.chunk_id: set(analyzer.terms(hits[n - 1].chunk.text, ["nb", "en"]))
+        for n in cited
+    }
     checks = tuple(
-        check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings)
+        check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings, passage_terms)
         for i, claim in enumerate(claims)
     )
     kept = [c for c in checks if c.supported or settings.unsupported_sentences == "flag"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -74,6 +75,7 @@ class Assistant:
         self.embedder = embedder
         self._index: _Index | None = None
         self._llm: LLM | None = None
+        self._reload_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -145,8 +147,11 @@ class Assistant:
         current = IndexLayout(self.settings.index_dir).current()
         if current is not None and current != self._index.generation:
             # Another process (a second app instance, a CLI ingest) published a newer
-            # generation: switch to it. One small file read per question.
-            self.reload()
+            # generation: switch to it. One small file read per question; of several
+            # questions arriving at once, one reloads and the others use its result.
+            with self._reload_lock:
+                if self._index.generation != current:
+                    self.reload()
         return self._index
 
     @property

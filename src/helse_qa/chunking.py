@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .sentences import sentence_spans
 from .types import Chunk, ParsedDocument
 
-CHUNKER_VERSION = "2"  # bump when parsing or chunking changes the text
+CHUNKER_VERSION = "3"  # bump when parsing or chunking changes the text
 
 _PARA_SEP = re.compile(r"\n\n+")
 
@@ -31,7 +31,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _blocks(doc: ParsedDocument, max_words: int) -> list[_Block]:
+def _blocks(doc: ParsedDocument, max_words: int, max_chars: int) -> list[_Block]:
     """Paragraphs (and sentence runs of over-long paragraphs) with their page/section key."""
     blocks: list[_Block] = []
     pos = 0
@@ -43,7 +43,7 @@ def _blocks(doc: ParsedDocument, max_words: int) -> list[_Block]:
             continue
         key = (doc.page_at(start), doc.heading_path_at(start))
         text = doc.text[start:end]
-        if _words(text) <= max_words:
+        if _words(text) <= max_words and end - start <= max_chars:
             blocks.append(_Block(start, end, _words(text), key))
             continue
         run_start: int | None = None
@@ -51,7 +51,7 @@ def _blocks(doc: ParsedDocument, max_words: int) -> list[_Block]:
         run_words = 0
         for s, e in sentence_spans(text, start):
             n = _words(doc.text[s:e])
-            if run_start is not None and run_words + n > max_words:
+            if run_start is not None and (run_words + n > max_words or e - run_start > max_chars):
                 blocks.append(_Block(run_start, run_end, run_words, key))
                 run_start = None
                 run_words = 0
@@ -67,13 +67,17 @@ def _blocks(doc: ParsedDocument, max_words: int) -> list[_Block]:
 def chunk_document(doc: ParsedDocument, target_words: int = 180) -> list[Chunk]:
     """Group paragraphs into chunks of about ``target_words`` words."""
     max_words = int(target_words * 1.25)
+    # Text with very long "words" (URLs, tokens, a line without spaces) is bounded by
+    # characters too; ordinary prose (6-7 characters a word) never reaches this.
+    max_chars = target_words * 10
     groups: list[list[_Block]] = []
-    for block in _blocks(doc, max_words):
+    for block in _blocks(doc, max_words, max_chars):
         last = groups[-1] if groups else None
         if (
             last is not None
             and last[0].key == block.key
             and sum(b.words for b in last) + block.words <= target_words
+            and block.end - last[0].start <= max_chars
         ):
             last.append(block)
         else:
@@ -88,6 +92,7 @@ def chunk_document(doc: ParsedDocument, target_words: int = 180) -> list[Chunk]:
             and prev[0].key == group[0].key
             and words < target_words // 4
             and sum(b.words for b in prev) + words <= max_words
+            and group[-1].end - prev[0].start <= max_chars
         ):
             prev.extend(group)
         else:

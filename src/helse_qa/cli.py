@@ -167,6 +167,21 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder (default eval/results)",
     )
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that manifest, vectors and BM25 index agree (and repair them)",
+        description="Compare the manifest, the vector store and the lexical index of the "
+        "current index generation. Exit code 0: consistent (warnings such as a killed "
+        "ingest's leftovers allowed), 1: errors found (or left after --repair).",
+    )
+    doctor.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix what is found: orphans deleted, missing vectors embedded, BM25 rebuilt, "
+        "damaged documents ingested again, model mismatch rebuilt",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
     serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
     serve.add_argument(
         "--host",
@@ -429,6 +444,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+    from .embed import load_embedder
+
+    settings = _settings(args)
+    embedder = load_embedder(settings)
+    report = (doctor.repair if args.repair else doctor.check)(settings, embedder)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return 0 if report.ok else 1
+    print(f"index {report.index_dir}, generation {report.generation or '-'}")
+    if report.checked:
+        print(
+            "checked: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.checked.items())
+        )
+    for line in report.repaired:
+        print(f"repaired: {line}")
+    for f in report.findings:
+        print(f"{f.severity}: [{f.code}] {f.message} -> --repair will {f.repair}")
+    if report.clean:
+        print("ok: manifest, vectors and BM25 index agree")
+    elif report.ok:
+        print("ok: consistent (warnings only)")
+    else:
+        print("problems found - run 'helse-qa doctor --repair'", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     assistant = _open(settings)
@@ -450,6 +493,7 @@ COMMANDS = {
     "eval": _cmd_eval,
     "serve": _cmd_serve,
     "bench": _cmd_bench,
+    "doctor": _cmd_doctor,
 }
 
 

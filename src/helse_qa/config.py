@@ -87,6 +87,12 @@ class Settings(BaseModel):
         "the best sentence's.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    max_document_chars: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Longest document text ingested (about 600 pages, ~5 minutes of "
+        "embedding on 2 CPU cores); longer files are skipped with a message.",
+    )
     history_turns: int = Field(
         2, ge=0, le=10, description="Earlier user turns that feed a follow-up's retrieval."
     )

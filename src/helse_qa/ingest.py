@@ -104,8 +104,24 @@ def ingest(
     progress: bool = False,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> IngestReport:
-    """Bring the index in line with ``settings.documents_dir``."""
+    """Bring the index in line with ``settings.documents_dir``.
+
+    Writers are serialised by the index lock: a second ingest (another process, an upload
+    in the UI) waits, then works from the generation the first one published.
+    """
+    with IndexLayout(settings.index_dir).lock():
+        return _ingest(settings, embedder, rebuild, progress, on_progress)
+
+
+def _ingest(
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool,
+    progress: bool,
+    on_progress: Callable[[float, str], None] | None,
+) -> IngestReport:
     started = time.perf_counter()
+    log.info("ingest: started on %s", settings.documents_dir)
     skipped: list[tuple[str, str]] = []
     sources = discover(settings.documents_dir, skipped)
     layout = IndexLayout(settings.index_dir)
@@ -129,10 +145,15 @@ def ingest(
             unchanged.append(source.info.doc_id)
             continue
         try:
-            parsed = parse_document(source.path, source.info)
-        except DocumentError as exc:
-            log.warning("skipped %s", exc)
-            skipped.append((source.info.path, str(exc).split(": ", 1)[-1]))
+            parsed = parse_document(source.path, source.info, settings.max_document_chars)
+        except Exception as exc:  # one bad file never stops the others
+            if isinstance(exc, DocumentError):
+                reason = str(exc).split(": ", 1)[-1]
+            else:
+                log.debug("unexpected error while reading %s", source.info.path, exc_info=True)
+                reason = f"cannot read it ({type(exc).__name__}: {exc}) - skipped"
+            log.warning("skipped %s: %s", source.info.path, reason)
+            skipped.append((source.info.path, reason))
             if prev is not None:
                 unchanged.append(source.info.doc_id)  # keep the last good version
             continue
@@ -143,6 +164,7 @@ def ingest(
     updated = [p.info.doc_id for p in to_index if p.info.doc_id in old_docs]
 
     if old is not None and not rebuild and not to_index and not removed and same_chunker:
+        layout.cleanup()  # a killed ingest's working copy, if any
         return IngestReport(
             unchanged=tuple(unchanged),
             skipped=tuple(skipped),
@@ -212,6 +234,7 @@ def _update_generation(
             chunker_version=CHUNKER_VERSION,
             chunk_words=settings.chunk_words,
             documents=dict(kept_docs),
+            sentences=with_sentences,
         )
         store = generation_store(settings.index_dir, work, settings.chroma_url, copy_from)
         kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
@@ -325,17 +348,18 @@ def build_index(
     """
     started = time.perf_counter()
     layout = IndexLayout(settings.index_dir)
-    chunks = _update_generation(
-        settings,
-        embedder,
-        layout,
-        layout.begin(copy=False),
-        to_index=docs,
-        kept_docs={},
-        drop=[],
-        progress=progress,
-        with_sentences=with_sentences,
-    )
+    with layout.lock():
+        chunks = _update_generation(
+            settings,
+            embedder,
+            layout,
+            layout.begin(copy=False),
+            to_index=docs,
+            kept_docs={},
+            drop=[],
+            progress=progress,
+            with_sentences=with_sentences,
+        )
     return IngestReport(
         added=tuple(d.info.doc_id for d in docs),
         chunks=len(chunks),

@@ -16,11 +16,13 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexNotBuiltError, ModelMismatchError
+from .errors import HelseQAError, IndexNotBuiltError, ModelMismatchError
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class Manifest:
     chunk_words: int
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
     version: int = MANIFEST_VERSION
+    # False for retrieval-only indexes (benchmarks): no sentence vectors were stored.
+    sentences: bool = True
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -79,8 +83,78 @@ class Manifest:
 class IndexLayout:
     """Generations under one index directory."""
 
+    LOCK_FILE = ".lock"
+
     def __init__(self, index_dir: Path) -> None:
         self.root = index_dir
+
+    @contextmanager
+    def lock(self, timeout: float = 600.0) -> Iterator[None]:
+        """Serialise writers (ingests, repairs) across processes with an advisory lock.
+
+        The kernel releases it when the holder dies, even on SIGKILL, so a killed ingest
+        never blocks the next one. Readers never take it.
+        """
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / self.LOCK_FILE
+        with path.open("a+", encoding="utf-8") as fh:
+            deadline = time.monotonic() + timeout
+            waited = False
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not waited:
+                        fh.seek(0)
+                        holder = fh.read().strip() or "?"
+                        log.warning(
+                            "another ingest (pid %s) is updating %s - waiting for it",
+                            holder,
+                            self.root,
+                        )
+                        waited = True
+                    if time.monotonic() > deadline:
+                        raise HelseQAError(
+                            f"another ingest has held {path} for over {timeout:.0f} s - wait "
+                            "for it to finish, or stop it and run 'helse-qa doctor --repair'"
+                        ) from None
+                    time.sleep(0.2)
+            try:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()}\n")
+                fh.flush()
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def generations(self) -> list[Path]:
+        """Every published generation directory, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if _GEN.match(p.name) and p.is_dir())
+
+    def leftovers(self) -> list[Path]:
+        """Unfinished working directories and generations that are not current."""
+        if not self.root.is_dir():
+            return []
+        current = self.current()
+        work = [p for p in self.root.iterdir() if p.name.startswith(".work-gen-")]
+        stale = [p for p in self.generations() if current is not None and p != current]
+        return sorted([*work, *stale])
+
+    def point_to(self, generation: Path) -> None:
+        """Make ``generation`` current (atomic: a reader sees the old or the new name)."""
+        tmp = self.root / "CURRENT.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(generation.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / "CURRENT")
+        _fsync_dir(self.root)
 
     def current(self) -> Path | None:
         pointer = self.root / "CURRENT"
@@ -119,13 +193,7 @@ class IndexLayout:
         final = self.root / work.name.removeprefix(".work-")[: len("gen-000000")]
         _fsync_tree(work)
         os.replace(work, final)
-        tmp = self.root / "CURRENT.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(final.name + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / "CURRENT")
-        _fsync_dir(self.root)
+        self.point_to(final)
         self.cleanup()
         return final
 
@@ -133,13 +201,13 @@ class IndexLayout:
         shutil.rmtree(work, ignore_errors=True)
 
     def cleanup(self) -> None:
-        """Remove unfinished working directories and generations other than the current."""
-        if not self.root.is_dir():
-            return
-        current = self.current()
-        for p in self.root.iterdir():
-            if p.name.startswith(".work-gen-") or (_GEN.match(p.name) and p != current):
-                shutil.rmtree(p, ignore_errors=True)
+        """Remove unfinished working directories and generations other than the current.
+
+        Without a valid ``CURRENT`` no generation is removed: ``helse-qa doctor --repair``
+        can point ``CURRENT`` back at the newest complete one.
+        """
+        for p in self.leftovers():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def read_manifest(generation: Path) -> Manifest:

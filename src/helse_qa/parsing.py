@@ -133,24 +133,40 @@ class _TextBuilder:
         return text, tuple(pages), tuple(self.headings)
 
 
+# C0 control characters other than tab, newline, carriage return and form feed: stray
+# NUL bytes from a broken export, terminal escapes. Removed from every extracted text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def clean_controls(text: str, name: str) -> str:
+    cleaned, n = _CONTROL.subn("", text)
+    if n:
+        log.warning("%s: removed %d control characters (e.g. NUL bytes)", name, n)
+    return cleaned
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """Decode a text file: UTF-8 (with or without BOM), else cp1252/latin-1 (Norwegian)."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """Decode a text file: UTF-8 (with or without BOM), else cp1252/latin-1 (Norwegian).
+
+    A file whose first 4 KiB are over 1 % NUL bytes is binary (an image or archive renamed
+    to .txt); a few stray NULs in real text are removed instead.
+    """
+    head = data[:4096]
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and head.count(0) > max(1, len(head) // 100):
         raise DocumentError(f"{name}: looks like a binary file (NUL bytes), not text - skipped")
-    for encoding in (
-        ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",)
-    ):
+    for encoding in ("utf-8-sig", "utf-16") if utf16 else ("utf-8-sig",):
         try:
-            return data.decode(encoding)
+            return clean_controls(data.decode(encoding), name)
         except UnicodeDecodeError:
             pass
     try:
         text = data.decode("cp1252")
         log.info("%s is not UTF-8; decoded as cp1252", name)
-        return text
     except UnicodeDecodeError:
         log.info("%s is not UTF-8; decoded as latin-1", name)
-        return data.decode("latin-1")
+        text = data.decode("latin-1")
+    return clean_controls(text, name)
 
 
 def looks_like_pdf_text(text: str) -> bool:
@@ -268,11 +284,15 @@ def _parse_pdf(data: bytes, name: str, builder: _TextBuilder) -> None:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(f"{name}: the PDF is encrypted - decrypt it and add it again")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [clean_controls(page.extract_text() or "", name) for page in reader.pages]
     except DocumentError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentError(f"{name}: cannot read PDF ({exc}) - skipped") from exc
+    except Exception as exc:  # pypdf raises assorted errors on damaged files
+        raise DocumentError(
+            f"{name}: cannot read PDF ({type(exc).__name__}: {exc}) - skipped"
+        ) from exc
     for number, page_text in enumerate(pages, start=1):
         builder.page(number)
         para: list[str] = []
@@ -329,7 +349,7 @@ def _parse_docx(data: bytes, name: str, builder: _TextBuilder) -> None:
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise DocumentError(f"{name}: cannot read .docx ({exc}) - skipped") from exc
     for para in document.paragraphs:
-        content = para.text.strip()
+        content = clean_controls(para.text, name).strip()
         if not content:
             continue
         style = (para.style.name if para.style is not None else "") or ""
@@ -340,10 +360,20 @@ def _parse_docx(data: bytes, name: str, builder: _TextBuilder) -> None:
             builder.paragraph(content.split("\n"))
 
 
-def parse_document(path: Path, info: DocumentInfo | None = None) -> ParsedDocument:
+def _too_long(name: str, size: int, limit: int, unit: str) -> None:
+    raise DocumentError(
+        f"{name}: {size:,} {unit} of text, over the limit of {limit:,} characters - split "
+        "the file, or raise HELSE_QA_MAX_DOCUMENT_CHARS"
+    )
+
+
+def parse_document(
+    path: Path, info: DocumentInfo | None = None, max_chars: int | None = None
+) -> ParsedDocument:
     """Read one file into a :class:`ParsedDocument`.
 
-    Raises :class:`DocumentError` for unreadable, empty, binary or unsupported files.
+    Raises :class:`DocumentError` for unreadable, empty, binary, unsupported or (with
+    ``max_chars``) over-long files.
     """
     name = path.name
     ext = path.suffix.lower()
@@ -352,7 +382,10 @@ def parse_document(path: Path, info: DocumentInfo | None = None) -> ParsedDocume
             f"{name}: unsupported file type '{ext or '(none)'}' - "
             f"use one of {', '.join(SUPPORTED_EXTENSIONS)}"
         )
+    binary_format = ext in (".pdf", ".docx")
     try:
+        if max_chars is not None and not binary_format and path.stat().st_size > 4 * max_chars:
+            _too_long(name, path.stat().st_size, max_chars, "bytes")
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
@@ -365,6 +398,8 @@ def parse_document(path: Path, info: DocumentInfo | None = None) -> ParsedDocume
         _parse_docx(data, name, builder)
     else:
         text = decode_text(data, name)
+        if max_chars is not None and len(text) > max_chars:
+            _too_long(name, len(text), max_chars, "characters")
         if ext in (".html", ".htm"):
             _parse_html(text, builder)
         elif ext == ".txt" and looks_like_pdf_text(text):
@@ -374,6 +409,8 @@ def parse_document(path: Path, info: DocumentInfo | None = None) -> ParsedDocume
     text, pages, headings = builder.build()
     if not text.strip():
         raise DocumentError(f"{name}: no text could be extracted - skipped")
+    if max_chars is not None and len(text) > max_chars:
+        _too_long(name, len(text), max_chars, "characters")
     if info is None:
         info = DocumentInfo(
             doc_id=doc_id_from_path(path),

@@ -45,6 +45,10 @@ _ABBREV = frozenset(
 )
 _BOUNDARY = re.compile(r"([.!?])([»”\"')\]]*)(\s+)(?=[«“\"'(\[]?[A-ZÆØÅ0-9])")
 _LINE = re.compile(r"\n+")
+# A "sentence" longer than this (a run-on line without full stops, a table flattened
+# into one line, a 300 000-character token) is cut at a space, or hard if it has none, so
+# a quote stays readable and a passage stays within what the embedder reads.
+MAX_SENTENCE_CHARS = 600
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -76,9 +80,18 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 
 def _add(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        spans.append((start + offset, end + offset))
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end <= start:
+            return
+        if end - start <= MAX_SENTENCE_CHARS:
+            spans.append((start + offset, end + offset))
+            return
+        limit = start + MAX_SENTENCE_CHARS
+        cut = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, limit)
+        cut = limit if cut == -1 else cut
+        spans.append((start + offset, cut + offset))
+        start = cut

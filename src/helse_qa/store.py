@@ -187,6 +187,25 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._chunks.count())
 
+    def sentence_ids(self) -> set[str]:
+        return set(self._sentences.get(include=[])["ids"])
+
+    def delete_ids(self, chunk_ids: Sequence[str] = (), sentence_ids: Sequence[str] = ()) -> None:
+        """Remove single vectors (``helse-qa doctor --repair``: orphans)."""
+        for collection, ids in ((self._chunks, chunk_ids), (self._sentences, sentence_ids)):
+            ids = list(ids)
+            for a, b in _batched(len(ids), self._batch):
+                collection.delete(ids=ids[a:b])
+
+    def dims(self) -> set[int]:
+        """The vector lengths found in a sample of the stored vectors."""
+        found: set[int] = set()
+        for collection in (self._chunks, self._sentences):
+            embeddings = collection.get(include=["embeddings"], limit=5)["embeddings"]
+            if embeddings is not None:
+                found.update(len(v) for v in embeddings)
+        return found
+
     def copy_from(self, other: ChromaStore, batch: int = 1000) -> None:
         """Copy every vector and its metadata (server mode: seeding a new generation)."""
         for source, target in ((other._chunks, self._chunks), (other._sentences, self._sentences)):

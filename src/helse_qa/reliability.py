@@ -1,0 +1,596 @@
+"""Fault injection and load: the code behind ``helse-qa reliability`` and its tests.
+
+Every trial uses the real pieces: ``helse-qa ingest`` in a child process killed with
+SIGKILL, the real parser on damaged files, the real Assistant on hostile questions, and
+the real Gradio app driven by concurrent ``gradio_client`` sessions. The tests run the
+same functions with fewer trials and assert on the results; the command writes them to
+``eval/results/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .embed import Embedder
+
+log = logging.getLogger(__name__)
+
+MARKER = "ingest: started"
+# Markup that must reach the page as text: escaped in the paragraph, live tags around it.
+XSS_HTML = (
+    "<html><body><p>{nb} &lt;script&gt;alert(1)&lt;/script&gt; "
+    "&lt;img src=x onerror=alert(2)&gt;</p><script>alert(3)</script>"
+    "<img src=x onerror=alert(4)></body></html>"
+)
+
+
+# -- 1. killed ingests ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KillTrial:
+    number: int
+    rebuild: bool
+    delay_s: float
+    killed: bool  # False: the ingest finished before the kill was due
+    published: bool  # the generation changed (the kill came after the atomic switch)
+    consistent: bool  # helse-qa doctor found no error
+    answered: bool  # the control question was answered from the expected document
+    lost: tuple[str, ...]  # documents of the previous index missing afterwards
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KillReport:
+    trials: tuple[KillTrial, ...]
+    final_ok: bool
+    final_consistent: bool
+    final_problems: tuple[str, ...]
+    calibration_s: dict[str, float]
+
+    @property
+    def kills(self) -> int:
+        return sum(t.killed for t in self.trials)
+
+    @property
+    def errors(self) -> int:
+        return sum(len(t.problems) for t in self.trials) + len(self.final_problems)
+
+    @property
+    def lost(self) -> int:
+        return sum(len(t.lost) for t in self.trials)
+
+
+def _ingest_command(settings: Settings, rebuild: bool) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "helse_qa.cli",
+        "-v",
+        "--documents-dir",
+        str(settings.documents_dir),
+        "--index-dir",
+        str(settings.index_dir),
+        "ingest",
+        "--no-progress",
+    ]
+    return [*cmd, "--rebuild"] if rebuild else cmd
+
+
+class _Child:
+    """``helse-qa ingest`` in a child process; ``started`` is set when the ingest begins
+    (after imports and model loading), which is when the kill clock starts."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.started = threading.Event()
+        self.lines: list[str] = []
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip())
+            if MARKER in line:
+                self.started.set()
+        self.started.set()  # the process ended (e.g. an error before the marker)
+
+    def wait(self, timeout: float = 600) -> int:
+        rc = self.proc.wait(timeout)
+        self._reader.join(5)
+        return rc
+
+
+def _doc_hashes(settings: Settings) -> dict[str, str]:
+    from .manifest import IndexLayout, read_manifest
+
+    current = IndexLayout(settings.index_dir).current()
+    if current is None:
+        return {}
+    return {d: e.content_hash for d, e in read_manifest(current).documents.items()}
+
+
+def _run_child(settings: Settings, rebuild: bool) -> tuple[int, float, list[str]]:
+    child = _Child(_ingest_command(settings, rebuild))
+    child.started.wait(600)
+    t0 = time.perf_counter()
+    rc = child.wait()
+    return rc, time.perf_counter() - t0, child.lines
+
+
+def kill_loop(
+    base: Settings,
+    documents: Path,
+    workdir: Path,
+    embedder: Embedder,
+    *,
+    kills: int,
+    question: str,
+    expect: str,
+    seed: int = 7,
+    rebuild_every: int = 3,
+    on_trial: Callable[[KillTrial], None] | None = None,
+) -> KillReport:
+    """SIGKILL ``helse-qa ingest`` at random points ``kills`` times, checking each time that
+    the index still answers ``question`` (with ``expect`` in the answer), that nothing of the
+    previous index was lost and that ``helse-qa doctor`` finds no disagreement; then run
+    one ingest to the end."""
+    from . import doctor
+    from .assistant import Assistant
+    from .ingest import ingest
+
+    rng = random.Random(seed)
+    docs = workdir / "documents"
+    shutil.rmtree(docs, ignore_errors=True)
+    shutil.copytree(documents, docs)
+    settings = base.model_copy(update={"documents_dir": docs, "index_dir": workdir / "index"})
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    ingest(settings, embedder)
+    cycle_file = docs / "syklus.txt"
+
+    def change(n: int) -> None:
+        cycle_file.write_text(
+            f"Syklus {n}\n\nI syklus {n} ble det registrert {1000 + n} nye arbeidsplasser "
+            "i helseindustrien.\n",
+            encoding="utf-8",
+        )
+
+    # How long an uninterrupted ingest takes (from its start marker), per kind.
+    calibration: dict[str, float] = {}
+    for rebuild in (False, True):
+        change(-1 if rebuild else -2)
+        rc, seconds, lines = _run_child(settings, rebuild)
+        if rc != 0:
+            raise RuntimeError("calibration ingest failed: " + " | ".join(lines[-5:]))
+        calibration["rebuild" if rebuild else "incremental"] = seconds
+
+    trials: list[KillTrial] = []
+    for n in range(kills):
+        rebuild = rebuild_every > 0 and n % rebuild_every == rebuild_every - 1
+        before_gen = _current_name(settings)
+        before = _doc_hashes(settings)
+        change(n)
+        delay = rng.uniform(0, calibration["rebuild" if rebuild else "incremental"])
+        child = _Child(_ingest_command(settings, rebuild))
+        child.started.wait(600)
+        time.sleep(delay)
+        killed = child.proc.poll() is None
+        if killed:
+            child.proc.send_signal(signal.SIGKILL)
+        child.wait()
+        problems: list[str] = []
+        report = doctor.check(settings, embedder)
+        problems += [
+            f"doctor: {f.code}: {f.message}" for f in report.findings if f.severity == "error"
+        ]
+        after = _doc_hashes(settings)
+        lost = tuple(d for d, h in before.items() if d != "syklus" and after.get(d) != h)
+        answered = False
+        try:
+            assistant = Assistant.open(settings, embedder=embedder)
+            try:
+                answer = assistant.ask(question)
+                answered = not answer.abstained and expect in answer.text
+            finally:
+                assistant.close()
+        except Exception as exc:  # recorded, not raised: the report counts it
+            problems.append(f"ask: {type(exc).__name__}: {exc}")
+        if not answered and not problems:
+            problems.append("the control question was not answered")
+        trial = KillTrial(
+            number=n + 1,
+            rebuild=rebuild,
+            delay_s=round(delay, 3),
+            killed=killed,
+            published=_current_name(settings) != before_gen,
+            consistent=report.ok,
+            answered=answered,
+            lost=lost,
+            problems=tuple(problems),
+        )
+        trials.append(trial)
+        if on_trial is not None:
+            on_trial(trial)
+
+    change(kills)
+    final_problems: list[str] = []
+    rc, _, lines = _run_child(settings, False)
+    if rc != 0:
+        final_problems.append("final ingest failed: " + " | ".join(lines[-3:]))
+    final = doctor.check(settings, embedder)
+    final_problems += [f"doctor: {f.code}: {f.message}" for f in final.findings]
+    from .parsing import content_hash
+
+    if _doc_hashes(settings).get("syklus") != content_hash(cycle_file.read_bytes()):
+        final_problems.append("the final ingest did not index the latest change")
+    return KillReport(tuple(trials), rc == 0, final.clean, tuple(final_problems), calibration)
+
+
+def _current_name(settings: Settings) -> str | None:
+    from .manifest import IndexLayout
+
+    current = IndexLayout(settings.index_dir).current()
+    return current.name if current else None
+
+
+# -- 2. bad documents ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadDocument:
+    name: str
+    case: str
+    expected: str  # "ingested" or "skipped"
+    outcome: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == self.expected and (self.outcome == "ingested" or bool(self.message))
+
+
+def _encrypted_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.encrypt("hemmelig", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def bad_document_cases(
+    big_mb: int = 50,
+) -> list[tuple[str, str, str, bytes | Callable[[Path], None]]]:
+    """(file name, case, expected outcome, bytes or a writer) for every damaged input."""
+    nb = "Helseindustrien i Norge eksporterte for 23,6 milliarder kroner i 2017."
+
+    def big(path: Path) -> None:
+        line = (nb + " ").encode() * 2000 + b"\n"
+        with path.open("wb") as fh:
+            for _ in range(big_mb * 1024 * 1024 // len(line) + 1):
+                fh.write(line)
+
+    return [
+        ("tom.txt", "empty file", "skipped", b""),
+        ("blank.md", "only whitespace", "skipped", b" \n\n\t \n"),
+        ("bilde.txt", "binary data with a .txt name", "skipped", bytes(range(256)) * 40),
+        (
+            "ugyldig.txt",
+            "invalid UTF-8",
+            "ingested",
+            "Søknad om støtte: ".encode() + b"\xff\xfe\xc3(" + nb.encode(),
+        ),
+        (
+            "cp1252.txt",
+            "cp1252 Norwegian",
+            "ingested",
+            ("Tromsø og Ålesund – «klynger» " + nb).encode("cp1252"),
+        ),
+        (
+            "latin1.txt",
+            "latin-1 Norwegian",
+            "ingested",
+            ("Bodø, Førde og Årdal. " + nb).encode("latin-1"),
+        ),
+        (
+            "odelagt.pdf",
+            "corrupt PDF",
+            "skipped",
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer garbage",
+        ),
+        ("kryptert.pdf", "encrypted PDF", "skipped", _encrypted_pdf()),
+        ("odelagt.docx", "corrupt .docx", "skipped", b"PK\x03\x04 truncated zip"),
+        ("stor.txt", f"{big_mb} MB text file", "skipped", big),
+        ("nul.txt", "NUL bytes inside text", "ingested", (nb + "\x00 Mer tekst\x00 her.").encode()),
+        ("lang-linje.txt", "one 1 MB line", "ingested", (("ord " * 250_000) + nb).encode()),
+        (
+            "langt-ord.txt",
+            "300 000 characters without a space",
+            "ingested",
+            b"x" * 300_000 + b"\n\n" + nb.encode(),
+        ),
+        (
+            "nestet.html",
+            "HTML nested 20 000 deep",
+            "ingested",
+            (
+                "<html><body>"
+                + "<div>" * 20000
+                + f"<p>{nb}</p>"
+                + "</div>" * 20000
+                + "</body></html>"
+            ).encode(),
+        ),
+        (
+            "xss.html",
+            "HTML with <script> and onerror",
+            "ingested",
+            XSS_HTML.format(nb=nb).encode(),
+        ),
+        ("ukjent.exe", "unsupported extension", "skipped", b"MZ\x90\x00"),
+    ]
+
+
+def bad_documents(
+    base: Settings, workdir: Path, embedder: Embedder, big_mb: int = 50
+) -> tuple[list[BadDocument], float, bool]:
+    """Ingest a folder of damaged files next to a good one; returns each file's outcome,
+    the ingest time, and whether the good document was indexed and answerable."""
+    from .assistant import Assistant
+    from .ingest import ingest
+
+    docs = workdir / "documents"
+    shutil.rmtree(docs, ignore_errors=True)
+    docs.mkdir(parents=True)
+    (docs / "god.md").write_text(
+        "# Godt dokument\n\nKlyngen Norway Health Tech har 370 medlemmer.\n", encoding="utf-8"
+    )
+    cases = bad_document_cases(big_mb)
+    for name, _case, _expected, data in cases:
+        if isinstance(data, bytes):
+            (docs / name).write_bytes(data)
+        else:
+            data(docs / name)
+    settings = base.model_copy(update={"documents_dir": docs, "index_dir": workdir / "index"})
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    t0 = time.perf_counter()
+    report = ingest(settings, embedder)
+    seconds = time.perf_counter() - t0
+    skipped = dict(report.skipped)
+    indexed = set(report.added)
+    results = []
+    for name, case, expected, _ in cases:
+        stem = Path(name).stem
+        outcome = "skipped" if name in skipped else "ingested" if stem in indexed else "missing"
+        results.append(BadDocument(name, case, expected, outcome, skipped.get(name, "")))
+    assistant = Assistant.open(settings, embedder=embedder)
+    try:
+        good = "370" in assistant.ask("Hvor mange medlemmer har Norway Health Tech?").text
+    finally:
+        assistant.close()
+    return results, seconds, good
+
+
+# -- 3. bad questions ----------------------------------------------------------------------
+
+
+def bad_questions() -> list[tuple[str, str]]:
+    """(case, question) pairs: hostile, empty, huge and odd input."""
+    return [
+        ("empty", ""),
+        ("whitespace", "   \n\t  "),
+        ("100k characters", "eksport " * 12_500),
+        ("control characters", "Hvor\x00 store\x07 var\x1b[31m eksportinntektene\x08 i 2017?"),
+        ("only punctuation", "?!?!... ,,, ;;; ---"),
+        ("SQL", "'; DROP TABLE chunks; -- SELECT * FROM manifest WHERE 1=1"),
+        ("HTML", "<b>Hvor</b> store var <i>eksportinntektene</i>?"),
+        ("script", "<script>alert('x')</script><img src=x onerror=alert(1)>"),
+        ("emoji", "🏥💊🇳🇴 Hvor mange medlemmer? 🤔"),
+        ("Cyrillic", "Сколько членов будет в объединённом кластере?"),
+        ("Chinese", "挪威卫生产业的出口收入是多少？"),
+        ("right-to-left", "كم عدد الأعضاء في المجموعة؟"),
+        ("one character", "?"),
+        ("markdown", "**[klikk](javascript:alert(1))** `kode` # overskrift"),
+        ("template", "{{7*7}} ${jndi:ldap://x} %s%s%s"),
+        ("mixed scripts", "Hvor mange medlemmer har klyngen? Сколько? 多少?"),
+    ]
+
+
+@dataclass(frozen=True)
+class QuestionOutcome:
+    case: str
+    length: int
+    outcome: str  # "answered", "abstained", "refused", "crash"
+    message: str
+
+
+def ask_bad_questions(assistant: Any) -> list[QuestionOutcome]:
+    """Every bad question through ``Assistant.ask``: a refusal (QuestionError), an answer
+    or an abstention are fine; anything else is a crash."""
+    from .errors import QuestionError
+
+    out = []
+    for case, question in bad_questions():
+        try:
+            answer = assistant.ask(question)
+            outcome = "abstained" if answer.abstained else "answered"
+            message = answer.text[:80]
+        except QuestionError as exc:
+            outcome, message = "refused", str(exc)
+        except Exception as exc:  # the finding this harness exists for
+            outcome, message = "crash", f"{type(exc).__name__}: {exc}"
+        out.append(QuestionOutcome(case, len(question), outcome, message))
+    return out
+
+
+# -- 4. concurrent clients -----------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    clients: int
+    seconds: float
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    misrouted: int = 0
+    latencies: list[float] = field(default_factory=list)
+    upload_seconds: float | None = None
+    upload_message: str = ""
+    after_upload_answered: int = 0
+    sessions: int = 0
+
+    def percentile(self, q: float) -> float:
+        from .bench import nearest_rank
+
+        return nearest_rank(sorted(self.latencies), q) if self.latencies else float("nan")
+
+
+LOAD_QUESTIONS = [
+    "Hvor store var eksportinntektene i 2017?",
+    "How many members will the merged cluster have?",
+    "Hvem sitter i styringsgruppen for prosjektet?",
+    "What is the root problem for building a Norwegian health industry?",
+    "Hva er helseindustriens samlede omsetning?",
+    "Which clusters are merging?",
+]
+
+
+def load_test(
+    url: str,
+    *,
+    clients: int,
+    seconds: float,
+    upload: Path | None = None,
+    upload_after: float = 5.0,
+    upload_question: tuple[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    turns_per_session: int = 8,
+) -> LoadReport:
+    """``clients`` gradio_client sessions chat through the app's /respond endpoint for
+    ``seconds``; one more session uploads ``upload`` after ``upload_after`` seconds.
+
+    Each session checks, after every answer, that its conversation holds exactly its own
+    questions, in order, and that the sources panel belongs to its latest question.
+    """
+    from gradio_client import Client, handle_file
+
+    report = LoadReport(clients, seconds)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    upload_done = threading.Event()
+
+    def session(n: int) -> None:
+        client: Any = None
+        sent: list[str] = []
+        chat: list[Any] = []
+        i = 0
+        while time.monotonic() < deadline:
+            if client is None or len(sent) >= turns_per_session:
+                try:  # a new browser session: a new, empty conversation
+                    client = Client(url, verbose=False, auth=auth)
+                except Exception as exc:  # counted, not raised
+                    with lock:
+                        report.errors.append(f"client {n}: connect: {type(exc).__name__}: {exc}")
+                    return
+                sent, chat = [], []
+                with lock:
+                    report.sessions += 1
+            use_upload = upload_done.is_set() and upload_question is not None and i % 3 == 2
+            base = (
+                upload_question[0]
+                if use_upload and upload_question
+                else LOAD_QUESTIONS[(n + i) % len(LOAD_QUESTIONS)]
+            )
+            question = f"{base} (klient {n}, nr {i})"
+            t0 = time.perf_counter()
+            try:
+                chat, panel, _ = client.predict(question, chat, [], 5, "Norsk", api_name="/respond")
+            except Exception as exc:  # counted, not raised
+                with lock:
+                    report.errors.append(f"client {n}: {type(exc).__name__}: {str(exc)[:200]}")
+                client = None
+                i += 1
+                continue
+            elapsed = time.perf_counter() - t0
+            sent.append(question)
+            # The sources panel is rendered from the server-side conversation of this
+            # session: its turn headings must be exactly this client's questions.
+            ok = turn_questions(panel) == sent[::-1]
+            with lock:
+                report.requests += 1
+                report.latencies.append(elapsed)
+                if not ok:
+                    report.misrouted += 1
+                if (
+                    use_upload
+                    and upload_question
+                    and upload_question[1] in _plain(chat[-1]["content"])
+                ):
+                    report.after_upload_answered += 1
+            i += 1
+
+    def uploader() -> None:
+        assert upload is not None
+        time.sleep(upload_after)
+        try:
+            client = Client(url, verbose=False, auth=auth)
+            t0 = time.perf_counter()
+            result = client.predict([handle_file(str(upload))], api_name="/upload")
+            report.upload_seconds = time.perf_counter() - t0
+            report.upload_message = str(result[1])
+        except Exception as exc:  # counted, not raised
+            with lock:
+                report.errors.append(f"upload: {type(exc).__name__}: {exc}")
+        finally:
+            upload_done.set()
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(clients)]
+    if upload is not None:
+        threads.append(threading.Thread(target=uploader))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 300)
+    return report
+
+
+_TURN_HEADING = re.compile(r'<div class="turn-heading">[^<:]*: (.*?)</div>', re.S)
+
+
+def turn_questions(panel: str) -> list[str]:
+    """The questions of a rendered sources panel, newest first."""
+    return [html.unescape(q) for q in _TURN_HEADING.findall(panel)]
+
+
+def _plain(rendered: Any) -> str:
+    """Text of a rendered chat message or HTML panel, for comparisons."""
+    if isinstance(rendered, list):  # Gradio 6 message content: a list of parts
+        rendered = " ".join(
+            str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in rendered
+        )
+    text = re.sub(r"<[^>]+>", "", str(rendered))
+    text = html.unescape(text)
+    return re.sub(r"\\([\\`*_{}\[\]()#+!|>~-])", r"\1", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,21 @@ def chroma_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def small_corpus(request, tmp_path):
+    """Every ingest test runs against the embedded store and a real Chroma server."""
+    url = request.getfixturevalue("chroma_server") if request.param == "server" else None
+    from tests.helpers import ARTICLE
+
+    from helse_qa.config import Settings
+
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    (docs / "notat.md").write_text(
+        "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
+        encoding="utf-8",
+    )
+    return Settings(documents_dir=docs, index_dir=tmp_path / "index", chroma_url=url)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
 
 import pytest
-from tests.helpers import ARTICLE
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
@@ -32,20 +30,6 @@ class CountingEmbedder:
     def embed_passages(self, texts, progress=None):
         self.passages += len(texts)
         return self.inner.embed_passages(texts, progress)
-
-
-@pytest.fixture(params=["embedded", "server"])
-def small_corpus(request, tmp_path):
-    """Every ingest test runs against the embedded store and a real Chroma server."""
-    url = request.getfixturevalue("chroma_server") if request.param == "server" else None
-    docs = tmp_path / "documents"
-    docs.mkdir()
-    shutil.copy(ARTICLE, docs / "article.txt")
-    (docs / "notat.md").write_text(
-        "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
-        encoding="utf-8",
-    )
-    return Settings(documents_dir=docs, index_dir=tmp_path / "index", chroma_url=url)
 
 
 def test_incremental_ingest(small_corpus, embedder):

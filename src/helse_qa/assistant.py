@@ -39,6 +39,9 @@ FALLBACK = {
 FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
 
@@ -164,7 +167,8 @@ class Assistant:
 
     # -- asking ----------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        text = question.strip() if isinstance(question, str) else ""
+        """The question, cleaned of control characters; refused if empty or too long."""
+        text = _CONTROL.sub(" ", question).strip() if isinstance(question, str) else ""
         if not text:
             raise QuestionError("the question is empty - type a question")
         if len(text) > self.settings.max_question_chars:

@@ -474,13 +474,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    settings.auth_pairs()  # a malformed HELSE_QA_AUTH fails before the model loads
     assistant = _open(settings)
     from .ui import launch
 
     print(
         f"helse-qa is running on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr
     )
-    launch(assistant, host=args.host, port=args.port, block=True)
+    launch(assistant, host=args.host, port=args.port, block=True, auth=settings.auth_pairs())
     return 0
 
 

@@ -130,6 +130,44 @@ class Settings(BaseModel):
     chroma_url: str | None = Field(
         None, description="Use a Chroma server at this URL instead of the embedded store."
     )
+    auth: str | None = Field(
+        None,
+        repr=False,
+        description="Web UI login: 'user:password' pairs separated by commas, or the path "
+        "of a file with one 'user:password' per line (also written '@path').",
+    )
+
+    def auth_pairs(self) -> list[tuple[str, str]] | None:
+        """The web UI's accounts, or None when no login is configured."""
+        if not self.auth:
+            return None
+        value = self.auth.strip()
+        path = Path(value[1:] if value.startswith("@") else value)
+        if value.startswith("@") or ":" not in value or path.is_file():
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the auth file {path} ({exc.strerror or exc}) - check "
+                    "HELSE_QA_AUTH"
+                ) from exc
+            entries = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+            where = f"auth file {path}"
+        else:
+            entries = [e.strip() for e in value.split(",") if e.strip()]
+            where = "HELSE_QA_AUTH"
+        pairs = []
+        for entry in entries:
+            user, sep, password = entry.partition(":")
+            if not sep or not user.strip() or not password:
+                raise ConfigError(
+                    f"{where}: each entry must be 'user:password' (got an entry "
+                    f"starting '{entry[:3]}…')"
+                )
+            pairs.append((user.strip(), password))
+        if not pairs:
+            raise ConfigError(f"{where} holds no 'user:password' entries")
+        return pairs
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:

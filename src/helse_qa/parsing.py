@@ -148,13 +148,16 @@ def clean_controls(text: str, name: str) -> str:
 def decode_text(data: bytes, name: str) -> str:
     """Decode a text file: UTF-8 (with or without BOM), else cp1252/latin-1 (Norwegian).
 
-    A file whose first 4 KiB are over 1 % NUL bytes is binary (an image or archive renamed
-    to .txt); a few stray NULs in real text are removed instead.
+    A file whose first 4 KiB are over 5 % control bytes (NUL and the like) is binary (an
+    image or archive renamed to .txt); a few stray NULs in real text are removed instead.
     """
     head = data[:4096]
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and head.count(0) > max(1, len(head) // 100):
-        raise DocumentError(f"{name}: looks like a binary file (NUL bytes), not text - skipped")
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13)) + head.count(127)
+    if not utf16 and controls > max(2, len(head) // 20):
+        raise DocumentError(
+            f"{name}: looks like a binary file (control bytes such as NUL), not text - skipped"
+        )
     for encoding in ("utf-8-sig", "utf-16") if utf16 else ("utf-8-sig",):
         try:
             return clean_controls(data.decode(encoding), name)

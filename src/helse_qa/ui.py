@@ -19,7 +19,7 @@ from typing import Any
 
 from .assistant import Assistant
 from .briefing import to_markdown
-from .errors import HelseQAError, QuestionError
+from .errors import HelseQAError
 from .parsing import SUPPORTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -228,6 +228,34 @@ def _source_block(
     )
 
 
+INTERNAL_ERROR = (
+    "Noe gikk galt på serveren; feilen er logget. / Something went wrong on the server; "
+    "the error has been logged."
+)
+
+
+def _internal_error(gr: Any, where: str) -> Exception:
+    """A bug: the details go to the server log, the page gets one plain sentence."""
+    log.exception("unexpected error in %s", where)
+    return gr.Error(INTERNAL_ERROR)
+
+
+def check_login(accounts: list[tuple[str, str]]) -> Callable[[str, str], bool]:
+    """Gradio's login check, comparing in constant time."""
+    import hmac
+
+    table = [(u.encode(), p.encode()) for u, p in accounts]
+
+    def ok(user: str, password: str) -> bool:
+        u, p = (user or "").encode(), (password or "").encode()
+        found = False
+        for name, secret in table:
+            found |= hmac.compare_digest(u, name) & hmac.compare_digest(p, secret)
+        return found
+
+    return ok
+
+
 def safe_upload_name(original: str, data: bytes) -> str:
     """A generated file name: sanitised stem + content hash; never a path."""
     name = Path(original).name
@@ -423,8 +451,10 @@ def build_app(assistant: Assistant) -> Any:
                         "content": chat_html(partial, len(turns) + 1, False) + " …",
                     }
                     yield [*chat, user, writing], turns, sources_html(turns, lc), ""
-            except QuestionError as exc:
+            except HelseQAError as exc:
                 raise gr.Error(str(exc)) from exc
+            except Exception as exc:
+                raise _internal_error(gr, "respond") from exc
             turns = [*turns, {"answer": result}]
             answer = {"role": "assistant", "content": answer_html(result, len(turns))}
             yield [*chat, user, answer], turns, sources_html(turns, lc), ""
@@ -437,8 +467,10 @@ def build_app(assistant: Assistant) -> Any:
         ) -> dict[str, Any]:
             try:
                 return app.ask(message, turns or [], docs, int(k_value))
-            except QuestionError as exc:
+            except HelseQAError as exc:
                 raise gr.Error(str(exc)) from exc
+            except Exception as exc:
+                raise _internal_error(gr, "ask") from exc
 
         def do_clear() -> tuple[Any, ...]:
             return [], [], sources_html([], "nb"), ""
@@ -446,13 +478,18 @@ def build_app(assistant: Assistant) -> Any:
         def do_export(turns: list[dict[str, Any]], whole: bool, lang_name: str) -> tuple[str, Any]:
             if not turns:
                 raise gr.Error("Ingen svar å eksportere ennå / nothing to export yet")
-            return app.briefing(turns, whole, code(lang_name))
+            try:
+                return app.briefing(turns, whole, code(lang_name))
+            except Exception as exc:
+                raise _internal_error(gr, "export") from exc
 
         def do_upload(paths: list[str] | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio injects progress through this default
             try:
                 message = app.upload(paths or [], lambda f, d: progress(f, desc=d))
             except HelseQAError as exc:
                 raise gr.Error(str(exc)) from exc
+            except Exception as exc:
+                raise _internal_error(gr, "upload") from exc
             choices = list(app.documents())
             return (
                 app.doc_rows(),
@@ -467,6 +504,8 @@ def build_app(assistant: Assistant) -> Any:
                 message = app.remove(doc_id or "")
             except HelseQAError as exc:
                 raise gr.Error(str(exc)) from exc
+            except Exception as exc:
+                raise _internal_error(gr, "remove") from exc
             choices = list(app.documents())
             return (
                 app.doc_rows(),
@@ -570,7 +609,16 @@ def launch(
     block: bool = True,
     auth: list[tuple[str, str]] | None = None,
 ) -> Any:
-    """Start the app (loopback by default). Returns the Blocks object when not blocking."""
+    """Start the app (loopback by default). Returns the Blocks object when not blocking.
+
+    With ``auth`` (``HELSE_QA_AUTH``) every page and API call needs a login.
+    """
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        log.warning(
+            "serving on %s without a login: anyone who can reach this port can read the "
+            "documents and upload files - set HELSE_QA_AUTH (see README)",
+            host,
+        )
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=4)
     demo.launch(
@@ -581,7 +629,7 @@ def launch(
         prevent_thread_lock=not block,
         show_error=True,
         quiet=True,
-        auth=auth,
+        auth=check_login(auth) if auth else None,
         max_file_size=MAX_UPLOAD_BYTES,
         css=CSS,
         js=JS,

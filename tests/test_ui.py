@@ -13,6 +13,21 @@ from helse_qa.briefing import to_markdown
 from helse_qa.ui import chat_html, safe_upload_name, sources_html
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A document whose text carries live-looking markup: it must appear as text on the page.
+XSS_DOCUMENT = (
+    "Sikkerhetstest\n\n"
+    "Pilotprosjektet i Hamar hadde 17 deltakere <script>window.__xss = 1; alert('x')</script> "
+    '<img src=x onerror="window.__xss = 2"> og ble avsluttet i 2025.\n'
+)
 
 
 def _free_port() -> int:
@@ -31,6 +46,7 @@ def app_url(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("ui")
     docs = root / "documents"
     shutil.copytree(DOCUMENTS, docs)
+    (docs / "sikkerhet.txt").write_text(XSS_DOCUMENT, encoding="utf-8")
     settings = Settings(documents_dir=docs, index_dir=root / "index")
     assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
     port = _free_port()
@@ -182,18 +198,7 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url):
 
     shot = ROOT / "eval" / "results" / "ui.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url[0])
         page.locator("#question textarea").fill("Hvor store var eksportinntektene i 2017?")
@@ -261,3 +266,146 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
     finally:
         demo.close()
         fake.stop()
+
+
+def test_markup_in_documents_and_questions_shows_as_text_in_the_browser(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(app_url[0])
+        question = (
+            "Hvor mange deltakere hadde pilotprosjektet i Hamar? "
+            '<img src=y onerror="window.__xss = 3">'
+        )
+        page.locator("#question textarea").fill(question)
+        page.locator("#send").click()
+        page.locator("#sources details.source").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        panel = page.locator("#sources")
+        shown = panel.inner_text()
+        assert "17 deltakere <script>window.__xss = 1; alert('x')</script>" in shown
+        assert '<img src=x onerror="window.__xss = 2">' in shown
+        assert 'onerror="window.__xss = 3"' in shown  # the question, as text
+        assert panel.locator("script").count() == 0 and panel.locator("img").count() == 0
+        assert page.locator("#chat img").count() == 0 and page.locator("#chat script").count() == 0
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        browser.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   ", "empty"), ("x" * 100_000, "limit")],
+    ids=["empty", "whitespace", "100k"],
+)
+def test_refused_questions_show_one_clear_line(client, question, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as info:
+        client.predict(question, [], [], 5, "Norsk", api_name="/respond")
+    assert message in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_hostile_questions_through_the_chat_endpoint(client):
+    from helse_qa.reliability import bad_questions
+
+    for case, question in bad_questions():
+        if case in {"empty", "whitespace", "100k characters"}:
+            continue  # refused: see above
+        chat, panel, box = client.predict(question, [], [], 5, "Norsk", api_name="/respond")
+        text = chat[-1]["content"]
+        text = text[0]["text"] if isinstance(text, list) else text
+        assert text and "Traceback" not in text and box == "", case
+        assert "<script" not in panel and "<img" not in panel, case
+
+
+def test_unexpected_errors_show_no_internals(tmp_path, corpus_settings, embedder, caplog):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from helse_qa.assistant import Assistant
+    from helse_qa.ui import INTERNAL_ERROR, launch
+
+    class Broken(Assistant):
+        def ask_stream(self, *args, **kwargs):
+            raise RuntimeError("secret internal detail /srv/index/gen-000001")
+
+    assistant = Broken.open(corpus_settings, embedder=embedder)
+    port = _free_port()
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(AppError) as info:
+            client.predict("Hvor mange?", [], [], 5, "Norsk", api_name="/respond")
+        assert INTERNAL_ERROR in str(info.value)
+        assert "secret internal detail" not in str(info.value)
+        assert "secret internal detail" in caplog.text  # logged on the server
+    finally:
+        demo.close()
+
+
+def test_login_is_required_when_auth_is_set(corpus_settings, embedder):
+    from gradio_client import Client
+
+    from helse_qa.assistant import Assistant
+    from helse_qa.ui import launch
+
+    settings = corpus_settings.model_copy(update={"auth": "analytiker:s3cret:pass, leder:pw2"})
+    assistant = Assistant.open(settings, embedder=embedder)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False, auth=settings.auth_pairs())
+    try:
+        for auth in (None, ("analytiker", "wrong"), ("nobody", "s3cret:pass")):
+            with pytest.raises(Exception):  # noqa: B017 - gradio_client raises several types
+                Client(url, verbose=False, auth=auth).predict(
+                    "Hvor store var eksportinntektene i 2017?", [], [], 5, api_name="/ask"
+                )
+        client = Client(url, verbose=False, auth=("analytiker", "s3cret:pass"))
+        r = client.predict("Hvor store var eksportinntektene i 2017?", [], [], 5, api_name="/ask")
+        assert "23,6 milliarder kroner" in r["answer"]
+        import urllib.error
+        import urllib.request
+
+        try:  # without a login the app's configuration (document names) is not served
+            with urllib.request.urlopen(url + "config", timeout=10) as resp:
+                body = resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (401, 403)
+        else:
+            assert "nht-clusters-merge-2024" not in body, body[:300]
+    finally:
+        demo.close()
+
+
+def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embedder):
+    from helse_qa.assistant import Assistant
+    from helse_qa.config import Settings
+    from helse_qa.reliability import load_test, upload_document
+    from helse_qa.ui import launch
+
+    docs = tmp_path / "documents"
+    shutil.copytree(DOCUMENTS, docs)
+    settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
+    assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
+    port = _free_port()
+    demo = launch(assistant, host="127.0.0.1", port=port, block=False)
+    try:
+        report = load_test(
+            f"http://127.0.0.1:{port}/",
+            clients=20,
+            seconds=60,
+            upload=upload_document(tmp_path / "upload"),
+            upload_question=("Hvor mange pasienter deltok i Tromsø-studien?", "4321"),
+        )
+    finally:
+        demo.close()
+    assert report.errors == [], report.errors[:5]
+    assert report.misrouted == 0
+    assert report.requests >= 100 and report.sessions >= 20
+    assert "1 added" in report.upload_message
+    assert report.after_upload_answered > 0
+    print(f"p50 {report.percentile(50):.2f} s, p95 {report.percentile(95):.2f} s")

@@ -590,6 +590,23 @@ def turn_questions(panel: str) -> list[str]:
     return [html.unescape(q) for q in _TURN_HEADING.findall(panel)]
 
 
+def upload_document(folder: Path, paragraphs: int = 80) -> Path:
+    """A document to upload during the load test: one findable fact and enough other text
+    (~80 paragraphs) that its ingest takes several seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["Tromsø-studien 2025", "", "I Tromsø-studien deltok 4321 pasienter i 2025.", ""]
+    for i in range(paragraphs):
+        lines += [
+            f"Avsnitt {i}: Helseklynge {i} i region {i % 7} rapporterte {i * 13} ansatte og "
+            f"{i * 3} nye produkter i {2000 + i % 25}. Klyngen samarbeider med {i % 5 + 2} "
+            "sykehus om utprøving av medisinsk utstyr.",
+            "",
+        ]
+    path = folder / "Tromsø-studien (utkast).txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def _plain(rendered: Any) -> str:
     """Text of a rendered chat message or HTML panel, for comparisons."""
     if isinstance(rendered, list):  # Gradio 6 message content: a list of parts

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run chat test setup lint typecheck pytest browser gate report ingest clean bench
+.PHONY: run chat test setup lint typecheck pytest browser gate report ingest clean bench reliability
 
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
@@ -60,6 +60,10 @@ ingest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_core.py
+
+# Fault injection and load (about 10 minutes): eval/results/reliability.md and .json.
+reliability: $(STAMP)
+	$(BIN)/helse-qa reliability --out eval/results
 
 clean:
 	rm -rf index/gen-* index/CURRENT index/.work-gen-*

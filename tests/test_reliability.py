@@ -179,16 +179,7 @@ class _TagCollector(HTMLParser):
         self.text.append(data)
 
 
-_ALLOWED = {
-    "details": {"class", "id", "open"},
-    "summary": set(),
-    "div": {"class"},
-    "mark": set(),
-    "span": {"class", "title"},
-    "a": {"href", "class"},
-    "p": {"class"},
-    "br": set(),
-}
+_ALLOWED = reliability.APP_MARKUP
 _HOSTILE = st.text(
     alphabet=st.sampled_from(list("<>&\"'=/ab sciptrmgonerl()[]1:;`*_#\\")) | st.characters(),
     max_size=120,
@@ -206,6 +197,7 @@ _HOSTILE = st.text(
 
 def _check_markup(rendered: str) -> str:
     """Only the app's own tags and attributes; returns the text a browser would show."""
+    assert reliability.live_markup(rendered) == [], rendered
     parser = _TagCollector()
     parser.feed(rendered)
     parser.close()

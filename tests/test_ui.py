@@ -310,7 +310,7 @@ def test_refused_questions_show_one_clear_line(client, question, message):
 
 
 def test_hostile_questions_through_the_chat_endpoint(client):
-    from helse_qa.reliability import bad_questions
+    from helse_qa.reliability import bad_questions, live_markup
 
     for case, question in bad_questions():
         if case in {"empty", "whitespace", "100k characters"}:
@@ -319,7 +319,7 @@ def test_hostile_questions_through_the_chat_endpoint(client):
         text = chat[-1]["content"]
         text = text[0]["text"] if isinstance(text, list) else text
         assert text and "Traceback" not in text and box == "", case
-        assert "<script" not in panel and "<img" not in panel, case
+        assert live_markup(panel) == [] and live_markup(text) == [], case
 
 
 def test_unexpected_errors_show_no_internals(tmp_path, corpus_settings, embedder, caplog):
@@ -408,4 +408,4 @@ def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embe
     assert report.requests >= 100 and report.sessions >= 20
     assert "1 added" in report.upload_message
     assert report.after_upload_answered > 0
-    print(f"p50 {report.percentile(50):.2f} s, p95 {report.percentile(95):.2f} s")
+    assert report.percentile(0.5) <= report.percentile(0.95)

@@ -182,6 +182,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    rel = sub.add_parser(
+        "reliability",
+        help="fault injection and load: writes eval/results/reliability.md",
+        description="Kill ingests with SIGKILL, ingest damaged files, ask hostile questions, "
+        "run concurrent web clients during an upload and probe the web surface; writes "
+        "reliability.md and reliability.json. Takes about 10 minutes with the defaults.",
+    )
+    rel.add_argument("--kills", type=int, default=30, help="ingests to kill (default 30)")
+    rel.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
+    rel.add_argument(
+        "--seconds", type=float, default=60, help="length of the load test (default 60)"
+    )
+    rel.add_argument("--seed", type=int, default=7, help="random seed for the kill times")
+    rel.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval/results"),
+        help="output folder (default eval/results)",
+    )
+
     serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
     serve.add_argument(
         "--host",
@@ -472,6 +492,25 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_reliability(args: argparse.Namespace) -> int:
+    from .embed import load_embedder
+    from .reliability import run_report
+
+    settings = _settings(args)
+    path = run_report(
+        settings,
+        load_embedder(settings),
+        args.out,
+        kills=args.kills,
+        clients=args.clients,
+        seconds=args.seconds,
+        seed=args.seed,
+    )
+    print(path.read_text(encoding="utf-8").split("\n## 1.")[0])
+    print(f"full report: {path}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.auth_pairs()  # a malformed HELSE_QA_AUTH fails before the model loads
@@ -495,6 +534,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "bench": _cmd_bench,
     "doctor": _cmd_doctor,
+    "reliability": _cmd_reliability,
 }
 
 

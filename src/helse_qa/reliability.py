@@ -468,9 +468,10 @@ class LoadReport:
     sessions: int = 0
 
     def percentile(self, q: float) -> float:
+        """The ``q``-quantile (0..1) of the answer latencies, in seconds."""
         from .bench import nearest_rank
 
-        return nearest_rank(sorted(self.latencies), q) if self.latencies else float("nan")
+        return nearest_rank(self.latencies, q) if self.latencies else float("nan")
 
 
 LOAD_QUESTIONS = [
@@ -616,3 +617,416 @@ def _plain(rendered: Any) -> str:
     text = re.sub(r"<[^>]+>", "", str(rendered))
     text = html.unescape(text)
     return re.sub(r"\\([\\`*_{}\[\]()#+!|>~-])", r"\1", text)
+
+
+# -- 5. web surface ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebCheck:
+    check: str
+    result: str
+    ok: bool
+
+
+def web_checks(settings: Settings, embedder: Embedder, workdir: Path) -> list[WebCheck]:
+    """Loopback default, login, upload names/types/sizes and escaping, on a running app."""
+    from gradio_client import Client
+
+    from .assistant import Assistant
+    from .cli import _parser
+    from .ui import MAX_UPLOAD_BYTES, ChatApp, launch, safe_upload_name, sources_html
+
+    checks: list[WebCheck] = []
+    host = _parser().parse_args(["serve"]).host
+    checks.append(WebCheck("default bind address", host, host == "127.0.0.1"))
+
+    docs = workdir / "documents"
+    shutil.rmtree(docs, ignore_errors=True)
+    shutil.copytree(settings.documents_dir, docs)
+    (docs / "xss.html").write_text(
+        XSS_HTML.format(nb="Pilotprosjektet i Hamar hadde 17 deltakere."), encoding="utf-8"
+    )
+    local = settings.model_copy(
+        update={"documents_dir": docs, "index_dir": workdir / "index", "auth": "test:hemmelig"}
+    )
+    assistant = Assistant.open(local, embedder=embedder, ingest_if_missing=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    demo = launch(assistant, port=port, block=False, auth=local.auth_pairs())
+    try:
+        for label, auth in (
+            ("no login", None),
+            ("wrong password", ("test", "feil")),
+            ("unknown user", ("ukjent", "hemmelig")),
+        ):
+            try:
+                Client(url, verbose=False, auth=auth).predict("x", [], [], 5, api_name="/ask")
+                checks.append(WebCheck(f"login required ({label})", "answered", False))
+            except Exception as exc:  # refused: the expected outcome
+                checks.append(
+                    WebCheck(f"login required ({label})", f"refused ({type(exc).__name__})", True)
+                )
+        client = Client(url, verbose=False, auth=("test", "hemmelig"))
+        r = client.predict(
+            "Hvor mange deltakere hadde pilotprosjektet i Hamar?", [], [], 5, api_name="/ask"
+        )
+        checks.append(WebCheck("correct login", "answered", "17" in r["answer"]))
+        panel = sources_html([{"answer": r}], "nb")
+        live = live_markup(panel)
+        shown = "&lt;script&gt;alert(1)&lt;/script&gt;" in panel
+        checks.append(
+            WebCheck(
+                "document markup in the sources panel",
+                "escaped, shown as text" if not live and shown else f"live: {live}",
+                not live and shown,
+            )
+        )
+    finally:
+        demo.close()
+        assistant.close()
+
+    app = ChatApp(Assistant.open(local, embedder=embedder))
+    for original in (
+        "../../etc/passwd.txt",
+        "..\\..\\boot.ini.md",
+        "/abs/path/ok.pdf",
+        "x.txt\x00.exe",
+    ):
+        name = safe_upload_name(original, b"data")
+        ok = "/" not in name and "\\" not in name and ".." not in name and "\x00" not in name
+        checks.append(WebCheck(f"upload name {original!r}", name, ok))
+    bad = workdir / "program.exe"
+    bad.write_bytes(b"MZ")
+    try:
+        app.upload([str(bad)])
+        checks.append(WebCheck("upload of .exe", "accepted", False))
+    except Exception as exc:  # refused: the expected outcome
+        checks.append(WebCheck("upload of .exe", str(exc), True))
+    big = workdir / "stor.txt"
+    with big.open("wb") as fh:
+        fh.truncate(MAX_UPLOAD_BYTES + 1)
+    try:
+        app.upload([str(big)])
+        checks.append(WebCheck("upload over the size limit", "accepted", False))
+    except Exception as exc:  # refused: the expected outcome
+        checks.append(WebCheck("upload over the size limit", str(exc), True))
+    app.assistant.close()
+    return checks
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def run_report(
+    settings: Settings,
+    embedder: Embedder,
+    out: Path,
+    *,
+    kills: int = 30,
+    clients: int = 20,
+    seconds: float = 60,
+    seed: int = 7,
+) -> Path:
+    """Run every part and write ``reliability.md`` and ``reliability.json`` to ``out``."""
+    import json
+    import platform
+    import tempfile
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from .assistant import Assistant
+    from .ui import launch
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="helse-qa-reliability-") as tmp:
+        root = Path(tmp)
+        log.warning("1/5 killing ingests (%d kills)", kills)
+        bar = tqdm(total=kills, desc="kills", unit="kill")
+        kill = kill_loop(
+            settings,
+            settings.documents_dir,
+            root / "kill",
+            embedder,
+            kills=kills,
+            seed=seed,
+            question="How many members will the merged cluster have?",
+            expect="370",
+            on_trial=lambda _t: bar.update(1),
+        )
+        bar.close()
+        log.warning("2/5 bad documents")
+        bad, bad_seconds, good = bad_documents(settings, root / "bad", embedder)
+        log.warning("3/5 bad questions")
+        corpus = settings.model_copy(
+            update={
+                "index_dir": root / "kill" / "index",
+                "documents_dir": root / "kill" / "documents",
+            }
+        )
+        assistant = Assistant.open(corpus, embedder=embedder)
+        questions = ask_bad_questions(assistant)
+        log.warning("4/5 %d clients for %.0f s during an upload", clients, seconds)
+        port = _free_port()
+        demo = launch(assistant, port=port, block=False)
+        try:
+            ui_questions = _bad_questions_via_ui(f"http://127.0.0.1:{port}/")
+            load = load_test(
+                f"http://127.0.0.1:{port}/",
+                clients=clients,
+                seconds=seconds,
+                upload=upload_document(root / "upload"),
+                upload_question=("Hvor mange pasienter deltok i Tromsø-studien?", "4321"),
+            )
+        finally:
+            demo.close()
+            assistant.close()
+        log.warning("5/5 web surface")
+        web = web_checks(settings, embedder, root / "web")
+
+    data = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "seconds": round(time.perf_counter() - started, 1),
+        "kill": {
+            "trials": [asdict(t) for t in kill.trials],
+            "kills": kill.kills,
+            "published_before_kill": sum(t.published for t in kill.trials if t.killed),
+            "inconsistent": sum(not t.consistent for t in kill.trials),
+            "unanswered": sum(not t.answered for t in kill.trials),
+            "documents_lost": kill.lost,
+            "errors": kill.errors,
+            "final_ok": kill.final_ok,
+            "final_consistent": kill.final_consistent,
+            "final_problems": list(kill.final_problems),
+            "calibration_s": kill.calibration_s,
+        },
+        "bad_documents": {
+            "cases": [asdict(b) | {"ok": b.ok} for b in bad],
+            "seconds": round(bad_seconds, 1),
+            "good_document_answered": good,
+        },
+        "bad_questions": {
+            "assistant": [asdict(q) for q in questions],
+            "web": ui_questions,
+        },
+        "load": {
+            "clients": load.clients,
+            "seconds": load.seconds,
+            "requests": load.requests,
+            "sessions": load.sessions,
+            "errors": load.errors,
+            "misrouted": load.misrouted,
+            "p50_s": round(load.percentile(0.5), 3),
+            "p95_s": round(load.percentile(0.95), 3),
+            "max_s": round(max(load.latencies, default=float("nan")), 3),
+            "upload_s": round(load.upload_seconds or float("nan"), 1),
+            "upload_message": load.upload_message,
+            "answered_from_upload": load.after_upload_answered,
+        },
+        "web": [asdict(w) for w in web],
+    }
+    (out / "reliability.json").write_text(
+        json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    path = out / "reliability.md"
+    path.write_text(_markdown(data), encoding="utf-8")
+    return path
+
+
+# The tags and attributes the app itself writes into the chat and the sources panel.
+APP_MARKUP = {
+    "details": {"class", "id", "open"},
+    "summary": set(),
+    "div": {"class"},
+    "mark": set(),
+    "span": {"class", "title"},
+    "a": {"href", "class"},
+    "p": {"class"},
+    "br": set(),
+}
+
+
+def live_markup(rendered: str) -> list[str]:
+    """Tags or attributes in ``rendered`` that the app did not write itself (empty when
+    all document and question text arrived escaped)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            allowed = APP_MARKUP.get(tag)
+            if allowed is None:
+                found.append(f"<{tag}>")
+                return
+            for name, value in attrs:
+                if name not in allowed:
+                    found.append(f"<{tag} {name}>")
+                elif name == "href" and not (value or "").startswith("#src-"):
+                    found.append(f"<{tag} href={value}>")
+
+    collector = Collector(convert_charrefs=True)
+    collector.feed(rendered)
+    collector.close()
+    return found
+
+
+def _bad_questions_via_ui(url: str) -> list[dict[str, Any]]:
+    """Every bad question through the chat endpoint: an answer or one clear error line."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    rows = []
+    for case, question in bad_questions():
+        try:
+            chat, panel, _ = client.predict(question, [], [], 5, "Norsk", api_name="/respond")
+            content = chat[-1]["content"]
+            text = _plain(content)
+            shown = content if isinstance(content, str) else str(content)
+            live = live_markup(panel) + live_markup(shown)
+            outcome = f"LIVE MARKUP {live}" if live else "reply shown"
+            rows.append({"case": case, "outcome": outcome, "message": text[:70], "ok": not live})
+        except Exception as exc:  # gradio_client's AppError carries the message shown
+            message = str(exc)
+            ok = "Traceback" not in message and len(message) < 300
+            rows.append(
+                {"case": case, "outcome": "error shown", "message": message[:120], "ok": ok}
+            )
+    return rows
+
+
+def _markdown(d: dict[str, Any]) -> str:
+    k, b, q, lo = d["kill"], d["bad_documents"], d["bad_questions"], d["load"]
+    bad_fail = sum(not c["ok"] for c in b["cases"])
+    q_crash = sum(r["outcome"] == "crash" for r in q["assistant"]) + sum(
+        not r["ok"] for r in q["web"]
+    )
+    web_fail = sum(not w["ok"] for w in d["web"])
+    lines = [
+        "# Reliability and security",
+        "",
+        f"Produced by `helse-qa reliability` (`make reliability`) on {d['machine']}, "
+        f"in {d['seconds']:.0f} s. Every figure below was measured in that run.",
+        "",
+        "| part | faults / inputs | errors seen | data lost |",
+        "|---|---|---|---|",
+        f"| killed ingests (SIGKILL) | {k['kills']} kills | {k['errors']} | "
+        f"{k['documents_lost']} documents |",
+        f"| bad documents | {len(b['cases'])} files | {bad_fail} wrong outcomes | "
+        f"good document answered: {'yes' if b['good_document_answered'] else 'NO'} |",
+        f"| bad questions | {len(q['assistant'])} questions × (Assistant, web) | "
+        f"{q_crash} crashes or traces | - |",
+        f"| concurrent clients | {lo['clients']} clients × {lo['seconds']:.0f} s, "
+        f"{lo['requests']} answers | {len(lo['errors'])} errors, {lo['misrouted']} misrouted | - |",
+        f"| web surface | {len(d['web'])} checks | {web_fail} failed | - |",
+        "",
+        "## 1. Killed ingests",
+        "",
+        "`helse-qa ingest` runs in a child process and gets SIGKILL at a random moment, drawn "
+        "uniformly over the time an uninterrupted ingest takes from its start (calibrated: "
+        + ", ".join(f"{n} {s:.1f} s" for n, s in k["calibration_s"].items())
+        + "; includes loading the passage model). Every third ingest is a `--rebuild`. "
+        "Before each, a document changes. After each kill: `helse-qa doctor` (manifest vs "
+        "vectors vs BM25), every previous document still present with the same content, "
+        "and a control question answered from the index.",
+        "",
+        f"- kills: {k['kills']} of {len(k['trials'])} ingests (the rest finished before "
+        f"their kill time); killed after the atomic switch: {k['published_before_kill']}",
+        f"- inconsistent indexes: {k['inconsistent']}; control question unanswered: "
+        f"{k['unanswered']}; documents lost: {k['documents_lost']}",
+        f"- next uninterrupted ingest: {'completed' if k['final_ok'] else 'FAILED'}, doctor "
+        f"{'clean' if k['final_consistent'] else 'NOT clean: ' + '; '.join(k['final_problems'])}",
+        "",
+        "| # | rebuild | kill after (s) | killed | switched | consistent | answered |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in k["trials"]:
+        lines.append(
+            f"| {t['number']} | {'yes' if t['rebuild'] else ''} | {t['delay_s']:.2f} | "
+            f"{'yes' if t['killed'] else 'no'} | {'yes' if t['published'] else ''} | "
+            f"{'yes' if t['consistent'] else 'NO'} | {'yes' if t['answered'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "## 2. Bad documents",
+        "",
+        f"All files sit in one folder next to a good document and are ingested together "
+        f"({b['seconds']:.1f} s).",
+        "",
+        "| file | case | expected | outcome | message |",
+        "|---|---|---|---|---|",
+    ]
+    for c in b["cases"]:
+        lines.append(
+            f"| `{c['name']}` | {_cell(c['case'])} | {c['expected']} | {c['outcome']}"
+            f"{'' if c['ok'] else ' (WRONG)'} | {_cell(c['message'])} |"
+        )
+    lines += [
+        "",
+        "## 3. Bad questions",
+        "",
+        "Through the Python API (`Assistant.ask`) and through the web app's chat endpoint "
+        "(gradio_client). A refusal is a one-line message; no stack trace reaches a user.",
+        "",
+        "| case | length | Assistant | web app |",
+        "|---|---|---|---|",
+    ]
+    web_rows = {r["case"]: r for r in q["web"]}
+    for r in q["assistant"]:
+        w = web_rows.get(r["case"], {})
+        lines.append(
+            f"| {r['case']} | {r['length']} | {r['outcome']}: {_cell(r['message'][:60])} | "
+            f"{w.get('outcome', '-')}: {_cell(str(w.get('message', ''))[:60])} |"
+        )
+    lines += [
+        "",
+        "## 4. Concurrent clients",
+        "",
+        f"{lo['clients']} `gradio_client` sessions ask through the chat endpoint for "
+        f"{lo['seconds']:.0f} s (a session starts a fresh conversation every 8 questions); "
+        "after 5 s one more session uploads an 80-paragraph document, which is ingested "
+        "while the others chat. After every answer a session checks that the server-side "
+        "conversation (rendered in its sources panel) holds exactly its own questions.",
+        "",
+        f"- answers: {lo['requests']} in {lo['sessions']} conversations; errors: "
+        f"{len(lo['errors'])}; answers in the wrong conversation: {lo['misrouted']}",
+        f"- latency per answer (client side, queue included): p50 {lo['p50_s']:.2f} s, "
+        f"p95 {lo['p95_s']:.2f} s, max {lo['max_s']:.2f} s",
+        f"- upload + ingest: {lo['upload_s']} s ({_cell(lo['upload_message'])}); questions "
+        f"answered from the new document afterwards: {lo['answered_from_upload']}",
+        "",
+        "The clients run in the same process as the app on this machine, so they compete "
+        "with it for the CPU; the latencies are an upper bound for this hardware.",
+        "",
+        "## 5. Web surface",
+        "",
+        "| check | result | ok |",
+        "|---|---|---|",
+    ]
+    for w in d["web"]:
+        lines.append(
+            f"| {_cell(w['check'])} | {_cell(w['result'])} | {'yes' if w['ok'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "The headless-browser check (a document with `<script>` and `<img onerror>`, and such "
+        "a question, shown as text; no script runs) is `tests/test_ui.py::"
+        "test_markup_in_documents_and_questions_shows_as_text_in_the_browser`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")

@@ -61,7 +61,7 @@ ingest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_core.py
 
-# Fault injection and load (about 10 minutes): eval/results/reliability.md and .json.
+# Fault injection and load (about 5 minutes): eval/results/reliability.md and .json.
 reliability: $(STAMP)
 	$(BIN)/helse-qa reliability --out eval/results
 

@@ -43,3 +43,30 @@ def test_unknown_setting_is_refused(tmp_path):
 def test_missing_explicit_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.load(tmp_path / "missing.toml")
+
+
+def test_auth_pairs_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HELSE_QA_AUTH", "analytiker:pa:ss, leder:pw2")
+    settings = Settings.load()
+    assert settings.auth_pairs() == [("analytiker", "pa:ss"), ("leder", "pw2")]
+    assert "pa:ss" not in repr(settings)  # never printed with the settings
+    assert Settings().auth_pairs() is None
+
+
+def test_auth_pairs_from_a_file(tmp_path):
+    accounts = tmp_path / "accounts"
+    accounts.write_text("# team\nanalytiker:hemmelig\n\nleder:pw, med komma\n", encoding="utf-8")
+    for value in (str(accounts), f"@{accounts}"):
+        assert Settings(auth=value).auth_pairs() == [
+            ("analytiker", "hemmelig"),
+            ("leder", "pw, med komma"),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("bare-et-navn", "cannot read the auth file"), ("a:b,nopassword", "user:password")],
+)
+def test_malformed_auth_is_a_clear_error(value, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings(auth=value).auth_pairs()

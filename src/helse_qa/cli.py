@@ -187,7 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         help="fault injection and load: writes eval/results/reliability.md",
         description="Kill ingests with SIGKILL, ingest damaged files, ask hostile questions, "
         "run concurrent web clients during an upload and probe the web surface; writes "
-        "reliability.md and reliability.json. Takes about 10 minutes with the defaults.",
+        "reliability.md and reliability.json. Takes about 5 minutes with the defaults.",
     )
     rel.add_argument("--kills", type=int, default=30, help="ingests to kill (default 30)")
     rel.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")

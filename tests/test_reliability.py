@@ -18,18 +18,22 @@ from helse_qa.ui import answer_html, chat_html, sources_html
 # -- 1. killed ingests ---------------------------------------------------------------------
 
 
-def test_sigkilled_ingests_leave_a_usable_consistent_index(tmp_path, corpus_settings, embedder):
+@pytest.mark.parametrize(("store", "kills"), [("embedded", 6), ("server", 3)])
+def test_sigkilled_ingests_leave_a_usable_consistent_index(
+    request, tmp_path, corpus_settings, embedder, store, kills
+):
+    url = request.getfixturevalue("chroma_server") if store == "server" else None
     report = reliability.kill_loop(
-        corpus_settings,
+        corpus_settings.model_copy(update={"chroma_url": url}),
         DOCUMENTS,
         tmp_path,
         embedder,
-        kills=6,
+        kills=kills,
         seed=11,
         question="How many members will the merged cluster have?",
         expect="370",
     )
-    assert report.kills >= 4, report.trials  # most kills land while the ingest runs
+    assert report.kills >= kills - 2, report.trials  # most kills land while the ingest runs
     for trial in report.trials:
         assert trial.consistent and trial.answered and not trial.lost, trial
         assert trial.problems == (), trial

@@ -96,10 +96,12 @@ class _Child:
     """``helse-qa ingest`` in a child process; ``started`` is set when the ingest begins
     (after imports and model loading), which is when the kill clock starts."""
 
-    def __init__(self, cmd: list[str]) -> None:
+    def __init__(self, cmd: list[str], chroma_url: str | None = None) -> None:
         self.started = threading.Event()
         self.lines: list[str] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if chroma_url:
+            env["HELSE_QA_CHROMA_URL"] = chroma_url
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
         )
@@ -130,7 +132,7 @@ def _doc_hashes(settings: Settings) -> dict[str, str]:
 
 
 def _run_child(settings: Settings, rebuild: bool) -> tuple[int, float, list[str]]:
-    child = _Child(_ingest_command(settings, rebuild))
+    child = _Child(_ingest_command(settings, rebuild), settings.chroma_url)
     child.started.wait(600)
     t0 = time.perf_counter()
     rc = child.wait()
@@ -190,7 +192,7 @@ def kill_loop(
         before = _doc_hashes(settings)
         change(n)
         delay = rng.uniform(0, calibration["rebuild" if rebuild else "incremental"])
-        child = _Child(_ingest_command(settings, rebuild))
+        child = _Child(_ingest_command(settings, rebuild), settings.chroma_url)
         child.started.wait(600)
         time.sleep(delay)
         killed = child.proc.poll() is None

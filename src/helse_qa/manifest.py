@@ -93,9 +93,15 @@ class IndexLayout:
         """Serialise writers (ingests, repairs) across processes with an advisory lock.
 
         The kernel releases it when the holder dies, even on SIGKILL, so a killed ingest
-        never blocks the next one. Readers never take it.
+        never blocks the next one. Readers never take it. Where ``fcntl`` does not exist
+        (Windows) writers are not serialised across processes.
         """
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # not on Linux/macOS
+            log.warning("no fcntl on this platform: concurrent ingests are not serialised")
+            yield
+            return
 
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / self.LOCK_FILE

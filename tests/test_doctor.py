@@ -110,9 +110,9 @@ def test_a_lost_current_pointer_is_restored(small_corpus, embedder):
     assert not (small_corpus.index_dir / ".work-gen-000099-1-2").exists()
 
 
-def test_cli_exit_codes(small_corpus, embedder, capsys):
+def test_cli_exit_codes(small_corpus, embedder, capsys, monkeypatch):
     if small_corpus.chroma_url:
-        pytest.skip("the CLI takes the server URL from HELSE_QA_CHROMA_URL; covered above")
+        monkeypatch.setenv("HELSE_QA_CHROMA_URL", small_corpus.chroma_url)
     ingest(small_corpus, embedder)
     generation = IndexLayout(small_corpus.index_dir).require_current()
     (generation / "lexical" / "lexical.json").write_text("{broken", encoding="utf-8")

@@ -6,7 +6,6 @@ import json
 import threading
 
 import numpy as np
-import pytest
 
 from helse_qa import doctor
 from helse_qa.assistant import Assistant

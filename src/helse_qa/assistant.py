@@ -78,7 +78,7 @@ class Assistant:
         self.embedder = embedder
         self._index: _Index | None = None
         self._llm: LLM | None = None
-        self._reload_lock = threading.Lock()
+        self._reload_lock = threading.RLock()
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -105,7 +105,12 @@ class Assistant:
 
         The previous store is not closed here: a question being answered in another thread
         may still be reading it (its files stay readable until the last handle goes).
+        Reloads are serialised: an upload's ingest and a question may both reload at once.
         """
+        with self._reload_lock:
+            self._reload()
+
+    def _reload(self) -> None:
         generation = IndexLayout(self.settings.index_dir).require_current()
         manifest = read_manifest(generation)
         manifest.check_model(

@@ -8,6 +8,7 @@ and telemetry is off.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +67,20 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
+# Chroma keeps one process-wide cache of embedded systems keyed by path; building (or
+# closing) clients from several threads at once races inside it ("RustBindingsAPI object
+# has no attribute bindings", seen when an upload's ingest and a question both opened the
+# new generation). Client construction and closing are therefore serialised.
+_CLIENTS_LOCK = threading.RLock()
+
+
 def make_client(path: Path | None, url: str | None = None) -> Any:
     """The one place a Chroma client is built: embedded at ``path`` or a server at ``url``."""
+    with _CLIENTS_LOCK:
+        return _make_client(path, url)
+
+
+def _make_client(path: Path | None, url: str | None) -> Any:
     offline.apply()
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -221,7 +234,8 @@ class ChromaStore:
         """Release the client (an embedded store's files can then be moved or deleted)."""
         close = getattr(self._client, "close", None)
         if close is not None:
-            close()
+            with _CLIENTS_LOCK:
+                close()
 
 
 # -- generations ---------------------------------------------------------------------------

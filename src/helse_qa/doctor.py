@@ -37,8 +37,14 @@ from .manifest import (
     write_chunks,
     write_manifest,
 )
-from .sentences import sentence_spans
-from .store import ChromaStore, SentenceRecord, _server_prefix, generation_store, make_client
+from .store import (
+    ChromaStore,
+    SentenceRecord,
+    _server_prefix,
+    chunk_sentences,
+    generation_store,
+    make_client,
+)
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -361,13 +367,7 @@ def _check_documents(
 
 
 def _expected_sentences(chunks: list[Chunk]) -> dict[str, tuple[SentenceRecord, str]]:
-    expected: dict[str, tuple[SentenceRecord, str]] = {}
-    for chunk in chunks:
-        for start, end in sentence_spans(chunk.text, chunk.start):
-            record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
-            text = chunk.text[start - chunk.start : end - chunk.start]
-            expected[record.sentence_id] = (record, text)
-    return expected
+    return {r.sentence_id: (r, r.text_in(c)) for c in chunks for r in chunk_sentences(c)}
 
 
 def _check_vectors(

@@ -32,8 +32,13 @@ from .manifest import (
     write_manifest,
 )
 from .parsing import SUPPORTED_EXTENSIONS, content_hash, doc_id_from_path, parse_document
-from .sentences import sentence_spans
-from .store import ChromaStore, SentenceRecord, drop_server_generations, generation_store
+from .store import (
+    ChromaStore,
+    SentenceRecord,
+    chunk_sentences,
+    drop_server_generations,
+    generation_store,
+)
 from .types import Chunk, DocumentInfo, IngestReport, ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -309,9 +314,9 @@ def _embed_documents(
         doc_chunks = chunk_document(parsed, settings.chunk_words)
         chunks.extend(doc_chunks)
         for chunk in doc_chunks if with_sentences else ():
-            for s, e in sentence_spans(chunk.text, chunk.start):
-                sentences.append(SentenceRecord(chunk.chunk_id, chunk.doc_id, s, e))
-                sentence_texts.append(parsed.text[s:e])
+            records = chunk_sentences(chunk)
+            sentences += records
+            sentence_texts += [r.text_in(chunk) for r in records]
     total = len(chunks) + len(sentences)
     if total == 0:
         return chunks

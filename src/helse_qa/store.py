@@ -40,6 +40,17 @@ class SentenceRecord:
     def sentence_id(self) -> str:
         return f"{self.chunk_id}@{self.start}"
 
+    def text_in(self, chunk: Chunk) -> str:
+        return chunk.text[self.start - chunk.start : self.end - chunk.start]
+
+
+def chunk_sentences(chunk: Chunk) -> list[SentenceRecord]:
+    """The sentences of a chunk, as ingest stores them: their ids follow from the text."""
+    return [
+        SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
+        for start, end in sentence_spans(chunk.text, chunk.start)
+    ]
+
 
 class VectorStore(Protocol):
     """The seam another vector store (e.g. a llama-index one) would implement."""
@@ -173,11 +184,7 @@ class ChromaStore:
         """The stored sentences of ``chunks``. Their ids follow from the chunk text (the
         same sentence splitter made them at ingest), so this is a lookup by id, which stays
         fast at any index size, not a metadata scan."""
-        wanted: dict[str, SentenceRecord] = {}
-        for chunk in chunks:
-            for start, end in sentence_spans(chunk.text, chunk.start):
-                record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
-                wanted[record.sentence_id] = record
+        wanted = {r.sentence_id: r for chunk in chunks for r in chunk_sentences(chunk)}
         if not wanted:
             return [], np.zeros((0, 0), dtype=np.float32)
         result = self._sentences.get(ids=list(wanted), include=["embeddings"])

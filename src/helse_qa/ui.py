@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -234,10 +235,20 @@ INTERNAL_ERROR = (
 )
 
 
-def _internal_error(gr: Any, where: str) -> Exception:
-    """A bug: the details go to the server log, the page gets one plain sentence."""
-    log.exception("unexpected error in %s", where)
-    return gr.Error(INTERNAL_ERROR)
+@contextmanager
+def _errors_for_the_page(gr: Any, where: str) -> Iterator[None]:
+    """The one error policy of every event handler: a HelseQAError shows its message (it
+    says what to do); anything else is a bug, logged with its details, and the page gets
+    one plain sentence."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except HelseQAError as exc:
+        raise gr.Error(str(exc)) from exc
+    except Exception as exc:
+        log.exception("unexpected error in %s", where)
+        raise gr.Error(INTERNAL_ERROR) from exc
 
 
 def check_login(accounts: list[tuple[str, str]]) -> Callable[[str, str], bool]:
@@ -440,7 +451,7 @@ def build_app(assistant: Assistant) -> Any:
             user = {"role": "user", "content": html.escape(message.strip(), quote=False)}
             partial = ""
             result: dict[str, Any] = {}
-            try:
+            with _errors_for_the_page(gr, "respond"):
                 for event in app.ask_stream(message, turns, docs, int(k_value)):
                     if isinstance(event, dict):
                         result = event
@@ -451,10 +462,6 @@ def build_app(assistant: Assistant) -> Any:
                         "content": chat_html(partial, len(turns) + 1, False) + " …",
                     }
                     yield [*chat, user, writing], turns, sources_html(turns, lc), ""
-            except HelseQAError as exc:
-                raise gr.Error(str(exc)) from exc
-            except Exception as exc:
-                raise _internal_error(gr, "respond") from exc
             turns = [*turns, {"answer": result}]
             answer = {"role": "assistant", "content": answer_html(result, len(turns))}
             yield [*chat, user, answer], turns, sources_html(turns, lc), ""
@@ -465,12 +472,8 @@ def build_app(assistant: Assistant) -> Any:
             docs: list[str] | None = None,
             k_value: float = 5,
         ) -> dict[str, Any]:
-            try:
+            with _errors_for_the_page(gr, "ask"):
                 return app.ask(message, turns or [], docs, int(k_value))
-            except HelseQAError as exc:
-                raise gr.Error(str(exc)) from exc
-            except Exception as exc:
-                raise _internal_error(gr, "ask") from exc
 
         def do_clear() -> tuple[Any, ...]:
             return [], [], sources_html([], "nb"), ""
@@ -478,18 +481,12 @@ def build_app(assistant: Assistant) -> Any:
         def do_export(turns: list[dict[str, Any]], whole: bool, lang_name: str) -> tuple[str, Any]:
             if not turns:
                 raise gr.Error("Ingen svar å eksportere ennå / nothing to export yet")
-            try:
+            with _errors_for_the_page(gr, "export"):
                 return app.briefing(turns, whole, code(lang_name))
-            except Exception as exc:
-                raise _internal_error(gr, "export") from exc
 
         def do_upload(paths: list[str] | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio injects progress through this default
-            try:
+            with _errors_for_the_page(gr, "upload"):
                 message = app.upload(paths or [], lambda f, d: progress(f, desc=d))
-            except HelseQAError as exc:
-                raise gr.Error(str(exc)) from exc
-            except Exception as exc:
-                raise _internal_error(gr, "upload") from exc
             choices = list(app.documents())
             return (
                 app.doc_rows(),
@@ -500,12 +497,8 @@ def build_app(assistant: Assistant) -> Any:
             )
 
         def do_remove(doc_id: str | None) -> tuple[Any, ...]:
-            try:
+            with _errors_for_the_page(gr, "remove"):
                 message = app.remove(doc_id or "")
-            except HelseQAError as exc:
-                raise gr.Error(str(exc)) from exc
-            except Exception as exc:
-                raise _internal_error(gr, "remove") from exc
             choices = list(app.documents())
             return (
                 app.doc_rows(),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from tests.helpers import DOCUMENTS, ROOT
 
+from helse_qa.bench import free_port
 from helse_qa.briefing import to_markdown
 from helse_qa.ui import chat_html, safe_upload_name, sources_html
 
@@ -30,12 +30,6 @@ XSS_DOCUMENT = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, embedder):
     """A running app over a private copy of documents/ (uploads must not touch the repo)."""
@@ -49,7 +43,7 @@ def app_url(tmp_path_factory, embedder):
     (docs / "sikkerhet.txt").write_text(XSS_DOCUMENT, encoding="utf-8")
     settings = Settings(documents_dir=docs, index_dir=root / "index")
     assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
-    port = _free_port()
+    port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     yield f"http://127.0.0.1:{port}/", docs
     demo.close()
@@ -242,7 +236,7 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
         f"Eksportinntektene var 23,6 milliarder kroner i 2017 [{n}]. "
         f"Eksporten var 99 milliarder kroner i 2030 [{n}]."
     )
-    port = _free_port()
+    port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -334,7 +328,7 @@ def test_unexpected_errors_show_no_internals(tmp_path, corpus_settings, embedder
             raise RuntimeError("secret internal detail /srv/index/gen-000001")
 
     assistant = Broken.open(corpus_settings, embedder=embedder)
-    port = _free_port()
+    port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -355,7 +349,7 @@ def test_login_is_required_when_auth_is_set(corpus_settings, embedder):
 
     settings = corpus_settings.model_copy(update={"auth": "analytiker:s3cret:pass, leder:pw2"})
     assistant = Assistant.open(settings, embedder=embedder)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     demo = launch(assistant, host="127.0.0.1", port=port, block=False, auth=settings.auth_pairs())
     try:
@@ -391,7 +385,7 @@ def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embe
     shutil.copytree(DOCUMENTS, docs)
     settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
     assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
-    port = _free_port()
+    port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     try:
         report = load_test(

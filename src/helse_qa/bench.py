@@ -214,7 +214,8 @@ def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> C
     return retriever.retrieve
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -222,7 +223,7 @@ def _free_port() -> int:
 
 def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -256,7 +257,7 @@ def _cold_ask(index_dir: Path, documents: Path) -> float:
 
 
 def _cold_app(index_dir: Path, documents: Path) -> float:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HELSE_QA_INDEX_DIR": str(index_dir),

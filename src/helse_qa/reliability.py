@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bench import free_port, nearest_rank
 from .config import Settings
 from .embed import Embedder
 
@@ -471,8 +472,6 @@ class LoadReport:
 
     def percentile(self, q: float) -> float:
         """The ``q``-quantile (0..1) of the answer latencies, in seconds."""
-        from .bench import nearest_rank
-
         return nearest_rank(self.latencies, q) if self.latencies else float("nan")
 
 
@@ -526,12 +525,10 @@ def load_test(
                 sent, chat = [], []
                 with lock:
                     report.sessions += 1
-            use_upload = upload_done.is_set() and upload_question is not None and i % 3 == 2
-            base = (
-                upload_question[0]
-                if use_upload and upload_question
-                else LOAD_QUESTIONS[(n + i) % len(LOAD_QUESTIONS)]
-            )
+            # Every third question after the upload asks about the uploaded document.
+            base, expected = LOAD_QUESTIONS[(n + i) % len(LOAD_QUESTIONS)], None
+            if upload_question is not None and upload_done.is_set() and i % 3 == 2:
+                base, expected = upload_question
             question = f"{base} (klient {n}, nr {i})"
             t0 = time.perf_counter()
             try:
@@ -552,11 +549,7 @@ def load_test(
                 report.latencies.append(elapsed)
                 if not ok:
                     report.misrouted += 1
-                if (
-                    use_upload
-                    and upload_question
-                    and upload_question[1] in _plain(chat[-1]["content"])
-                ):
+                if expected is not None and expected in _plain(chat[-1]["content"]):
                     report.after_upload_answered += 1
             i += 1
 
@@ -653,7 +646,7 @@ def web_checks(settings: Settings, embedder: Embedder, workdir: Path) -> list[We
         update={"documents_dir": docs, "index_dir": workdir / "index", "auth": "test:hemmelig"}
     )
     assistant = Assistant.open(local, embedder=embedder, ingest_if_missing=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     demo = launch(assistant, port=port, block=False, auth=local.auth_pairs())
     try:
@@ -717,14 +710,6 @@ def web_checks(settings: Settings, embedder: Embedder, workdir: Path) -> list[We
     return checks
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # -- the report ----------------------------------------------------------------------------
 
 
@@ -779,7 +764,7 @@ def run_report(
         assistant = Assistant.open(corpus, embedder=embedder)
         questions = ask_bad_questions(assistant)
         log.warning("4/5 %d clients for %.0f s during an upload", clients, seconds)
-        port = _free_port()
+        port = free_port()
         demo = launch(assistant, port=port, block=False)
         try:
             ui_questions = _bad_questions_via_ui(f"http://127.0.0.1:{port}/")

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run chat test setup lint typecheck pytest browser gate report ingest clean bench reliability
+.PHONY: run chat test test-fast setup lint typecheck pytest browser gate report ingest clean bench reliability
 
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
@@ -17,6 +17,11 @@ chat: $(STAMP)
 	$(BIN)/helse-qa chat
 
 test: $(STAMP) lint typecheck pytest gate
+
+# The edit-run loop: lint, types, import contracts and every test not marked slow (no
+# browser, load test, SIGKILL loop or Chroma server). `make test` still runs everything.
+test-fast: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -m "not slow" -q
 
 # The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
 gate: $(STAMP)
@@ -42,6 +47,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts app.py
 	$(BIN)/ruff format --check src tests scripts app.py
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

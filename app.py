@@ -1,25 +1,14 @@
 """Launch the helse-qa chat UI: ``python app.py`` (same as ``helse-qa serve``).
 
-Builds the index from documents/ first if there is none. Binds 127.0.0.1:7860 unless
-HELSE_QA_HOST / HELSE_QA_PORT say otherwise.
+Builds the index from documents/ first if there is none. Binds 127.0.0.1:7860 unless the
+settings (HELSE_QA_HOST / HELSE_QA_PORT, helse-qa.toml) say otherwise.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from helse_qa.cli import main
 
 if __name__ == "__main__":
-    sys.exit(
-        main(
-            [
-                "serve",
-                "--host",
-                os.environ.get("HELSE_QA_HOST", "127.0.0.1"),
-                "--port",
-                os.environ.get("HELSE_QA_PORT", "7860"),
-            ]
-        )
-    )
+    sys.exit(main(["serve"]))

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from helse_qa import offline
-from helse_qa.bench import nearest_rank
+from helse_qa.evaluation.measure import nearest_rank
 
 offline.apply()
 
@@ -85,9 +85,9 @@ def main() -> int:
 
     from helse_qa.assistant import Assistant
     from helse_qa.config import Settings
-    from helse_qa.embed import load_embedder
-    from helse_qa.ingest import ingest
-    from helse_qa.modelprep import prepare_default_model
+    from helse_qa.ingest.pipeline import ingest
+    from helse_qa.models.e5_convert import prepare_default_model
+    from helse_qa.models.embedding import load_embedder
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def main() -> int:
         env = {**os.environ, "HELSE_QA_INDEX_DIR": str(index_dir)}
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "helse_qa.cli", "ingest", "--no-progress"],
+            [sys.executable, "-m", "helse_qa", "ingest", "--no-progress"],
             check=True,
             env=env,
             cwd=ROOT,
@@ -123,7 +123,7 @@ def main() -> int:
         cli_ingest_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "helse_qa.cli", "ask", QUESTIONS[0]],
+            [sys.executable, "-m", "helse_qa", "ask", QUESTIONS[0]],
             check=True,
             env=env,
             cwd=ROOT,

@@ -19,8 +19,8 @@ import numpy as np
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
-from helse_qa.evaluate import collapse, load_gold
-from helse_qa.sentences import sentence_spans
+from helse_qa.evaluation.evaluate import collapse, load_gold
+from helse_qa.text.sentences import sentence_spans
 
 
 def main() -> int:

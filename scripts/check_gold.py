@@ -4,7 +4,10 @@
 Checks, per line:
 
 * valid JSON object with exactly the keys id, question, answerable, evidence, answer_facts
-  (and optionally history), with the right types; ids unique;
+  (and optionally history and type), with the right types; ids unique;
+* type, when present, is one of fact | list | overview | near_miss | follow_up | off_topic,
+  and agrees with the item (follow_up <=> history; near_miss/off_topic only for
+  unanswerable items; fact/list/overview only for answerable ones);
 * history (follow-ups): a non-empty list of {"role", "content"} turns, user first,
   alternating, ending with an assistant turn;
 * answerable items have 1-3 evidence snippets and 1-3 answer facts; unanswerable items
@@ -35,7 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = {"id", "question", "answerable", "evidence", "answer_facts"}
-OPTIONAL_KEYS = {"history"}
+OPTIONAL_KEYS = {"history", "type"}
+ITEM_TYPES = ("fact", "list", "overview", "near_miss", "follow_up", "off_topic")
 MIN_WORDS, MAX_WORDS = 3, 12
 MAX_EVIDENCE, MAX_FACTS = 3, 3
 
@@ -335,6 +339,18 @@ def main(argv: list[str] | None = None) -> int:
             chk.error(where, "answer_facts must be a list of strings or non-empty string lists")
             continue
         follow_up = "history" in item
+        if "type" in item:
+            kind = item["type"]
+            if kind not in ITEM_TYPES:
+                chk.error(where, f"type must be one of {'|'.join(ITEM_TYPES)}, not {kind!r}")
+            else:
+                counts[f"type {kind}"] += 1
+                if (kind == "follow_up") != follow_up:
+                    chk.error(where, "type follow_up is for (and required of) items with history")
+                if kind in ("near_miss", "off_topic") and answerable:
+                    chk.error(where, f"type {kind} is for unanswerable items")
+                if kind in ("fact", "list", "overview") and not answerable:
+                    chk.error(where, f"type {kind} is for answerable items")
         if follow_up:
             check_history(chk, where, item["history"])
         history_key = json.dumps(item.get("history", []), ensure_ascii=False)
@@ -402,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         least = MINIMUMS.get(key)
         note = f"  (minimum {least})" if least else ""
         print(f"  {key:<{width}}  {counts[key]:>4}{note}")
+    for kind in ITEM_TYPES:
+        if counts[f"type {kind}"]:
+            print(f"  {'type ' + kind:<{width}}  {counts['type ' + kind]:>4}")
     for doc in docs:
         print(f"  answerable items with evidence in {doc.doc_id}: {per_doc[doc.doc_id]}")
     for w in chk.warnings:

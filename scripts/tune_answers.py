@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
-from helse_qa.evaluate import evaluate_assistant, load_gold
+from helse_qa.evaluation.evaluate import evaluate_assistant, load_gold
 
 METRICS = ("answer_fact_recall", "abstention_tnr", "answered_rate", "citation_support")
 

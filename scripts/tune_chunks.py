@@ -11,8 +11,8 @@ from pathlib import Path
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
-from helse_qa.embed import load_embedder
-from helse_qa.evaluate import evaluate_assistant, load_gold
+from helse_qa.evaluation.evaluate import evaluate_assistant, load_gold
+from helse_qa.models.embedding import load_embedder
 
 METRICS = ("hit@1", "hit@5", "mrr", "answer_fact_recall", "abstention_tnr", "answered_rate")
 

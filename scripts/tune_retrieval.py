@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
-from helse_qa.evaluate import evidence_rank, load_gold
+from helse_qa.evaluation.evaluate import evidence_rank, load_gold
 
 
 def main() -> int:

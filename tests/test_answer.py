@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helse_qa.errors import QuestionError
+from helse_qa.errors import ConfigError, QuestionError
 
 REPORT_ID = "in-posisjonering-2018"
 ARTICLE_ID = "nht-clusters-merge-2024"
@@ -87,12 +87,20 @@ def test_document_filter_and_k(corpus_assistant):
     assert len(answer.passages) == 3
     assert {h.chunk.doc_id for h in answer.passages} == {ARTICLE_ID}
     big = corpus_assistant.ask("eksport", k=1000)
-    assert len(big.passages) == len(corpus_assistant.index.retriever.chunks)
+    assert len(big.passages) == len(corpus_assistant.chunks())
+
+
+def test_unknown_retrieval_mode_is_refused(corpus_assistant):
+    # "llm" is an answer mode (settings.answer_mode), not a way to retrieve: refused loudly.
+    with pytest.raises(ConfigError, match="unknown retrieval mode 'llm'"):
+        corpus_assistant.ask("Hvor store var eksportinntektene i 2017?", retrieval="llm")
+    with pytest.raises(TypeError):
+        corpus_assistant.ask("Hvor store var eksportinntektene i 2017?", mode="hybrid")
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_each_retrieval_mode_ranks_the_evidence(corpus_assistant, mode):
-    answer = corpus_assistant.ask("Hvor store var eksportinntektene i 2017?", mode=mode, k=5)
+    answer = corpus_assistant.ask("Hvor store var eksportinntektene i 2017?", retrieval=mode, k=5)
     assert any("23,6 milliarder" in h.chunk.text for h in answer.passages)
 
 

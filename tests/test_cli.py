@@ -17,7 +17,7 @@ def _run(args, settings, timeout=180):
         "HELSE_QA_DOCUMENTS_DIR": str(settings.documents_dir),
     }
     return subprocess.run(
-        [sys.executable, "-m", "helse_qa.cli", *args],
+        [sys.executable, "-m", "helse_qa", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -69,7 +69,7 @@ def test_missing_documents_folder_is_one_line_error(tmp_path):
 def test_chat_keeps_the_conversation(corpus_settings, corpus_assistant):
     env = {**os.environ, "HELSE_QA_INDEX_DIR": str(corpus_settings.index_dir)}
     out = subprocess.run(
-        [sys.executable, "-m", "helse_qa.cli", "chat"],
+        [sys.executable, "-m", "helse_qa", "chat"],
         input="Hvor store var eksportinntektene i 2017?\n\nWhen does the merger take effect?\n",
         capture_output=True,
         text=True,
@@ -83,7 +83,7 @@ def test_chat_keeps_the_conversation(corpus_settings, corpus_assistant):
 
 def test_help_lists_commands():
     out = subprocess.run(
-        [sys.executable, "-m", "helse_qa.cli", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "helse_qa", "--help"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0
     for command in ("ingest", "ask", "chat", "eval", "serve", "models"):

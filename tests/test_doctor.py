@@ -7,12 +7,12 @@ import threading
 
 import numpy as np
 
-from helse_qa import doctor
 from helse_qa.assistant import Assistant
 from helse_qa.cli import main
-from helse_qa.ingest import ingest
-from helse_qa.manifest import IndexLayout, read_chunks, read_manifest, write_manifest
-from helse_qa.store import generation_store
+from helse_qa.ingest import doctor
+from helse_qa.ingest.pipeline import ingest
+from helse_qa.storage.layout import IndexLayout, read_chunks, read_manifest, write_manifest
+from helse_qa.storage.vectors import generation_store
 
 
 def _codes(report: doctor.DoctorReport) -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import ROOT
 
 from helse_qa.errors import HelseQAError
-from helse_qa.evaluate import (
+from helse_qa.evaluation.evaluate import (
     check_thresholds,
     evaluate_assistant,
     facts_ok,
@@ -143,7 +143,7 @@ def test_unanswerable_items_count_for_abstention(corpus_assistant, tmp_path):
 def _cli(args, settings):
     env = {**os.environ, "HELSE_QA_INDEX_DIR": str(settings.index_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "helse_qa.cli", *args],
+        [sys.executable, "-m", "helse_qa", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -152,6 +152,7 @@ def _cli(args, settings):
     )
 
 
+@pytest.mark.slow
 def test_cli_gate_fails_below_threshold_and_passes_above(
     corpus_settings, corpus_assistant, tmp_path
 ):
@@ -173,8 +174,9 @@ def test_cli_gate_fails_below_threshold_and_passes_above(
     assert png.startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_llama_index_baseline_runs_offline(corpus_settings, embedder):
-    from helse_qa.baselines import llama_index_baseline
+    from helse_qa.evaluation.baselines import llama_index_baseline
 
     run = llama_index_baseline(corpus_settings, embedder, load_gold(QUICK), k=5)
     summary = run.summary()
@@ -183,7 +185,7 @@ def test_llama_index_baseline_runs_offline(corpus_settings, embedder):
 
 
 def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
-    from helse_qa.baselines import squad_benchmark
+    from helse_qa.evaluation.baselines import squad_benchmark
 
     contexts = [
         "Oslo er hovedstaden i Norge. Byen har over 700 000 innbyggere.",

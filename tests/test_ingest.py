@@ -9,9 +9,9 @@ import pytest
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
 from helse_qa.errors import IndexNotBuiltError
-from helse_qa.ingest import ingest
-from helse_qa.manifest import IndexLayout, read_manifest
-from helse_qa.store import _server_prefix, generation_store, make_client
+from helse_qa.ingest.pipeline import ingest
+from helse_qa.storage.layout import IndexLayout, read_manifest
+from helse_qa.storage.vectors import _server_prefix, generation_store, make_client
 
 
 class CountingEmbedder:

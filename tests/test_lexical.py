@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from helse_qa.lexical import Analyzer, LexicalIndex, build_vocabulary
+from helse_qa.storage.bm25 import LexicalIndex
+from helse_qa.text.analysis import Analyzer, build_vocabulary
 
 TEXTS = [
     "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.",

@@ -13,8 +13,8 @@ import pytest
 from tests.fake_llm import FakeOpenAI, Reply
 from tests.helpers import DOCUMENTS, ROOT
 
+from helse_qa.answering.verify import split_claims, strip_invalid_markers
 from helse_qa.assistant import Assistant
-from helse_qa.verify import split_claims, strip_invalid_markers
 
 EXPORT_Q = "How large were the export revenues in 2017?"
 
@@ -165,6 +165,7 @@ def test_follow_up_is_condensed_by_the_llm(fake, corpus_settings, embedder):
     assert "Conversation:" in fake.requests[0]["messages"][1]["content"]
 
 
+@pytest.mark.slow
 def test_injected_instructions_stay_data(fake, tmp_path, corpus_settings, embedder):
     from helse_qa.config import Settings
 
@@ -203,6 +204,7 @@ def test_marker_helpers():
     ]
 
 
+@pytest.mark.slow
 def test_cli_streams_and_eval_llm_mode(fake, corpus_settings, corpus_assistant, tmp_path):
     env = {
         **os.environ,
@@ -216,7 +218,7 @@ def test_cli_streams_and_eval_llm_mode(fake, corpus_settings, corpus_assistant, 
         [
             sys.executable,
             "-m",
-            "helse_qa.cli",
+            "helse_qa",
             "ask",
             "--json",
             "How many members will the merged cluster have?",
@@ -233,7 +235,7 @@ def test_cli_streams_and_eval_llm_mode(fake, corpus_settings, corpus_assistant, 
         [
             sys.executable,
             "-m",
-            "helse_qa.cli",
+            "helse_qa",
             "eval",
             "--mode",
             "llm",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from helse_qa.errors import IndexNotBuiltError, ModelMismatchError
-from helse_qa.manifest import IndexLayout, Manifest, read_manifest, write_manifest
+from helse_qa.storage.layout import IndexLayout, Manifest, read_manifest, write_manifest
 
 
 def _manifest(model: str = "m", fp: str = "f" * 64) -> Manifest:

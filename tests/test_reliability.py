@@ -9,15 +9,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers import DOCUMENTS
 
-from helse_qa import reliability
-from helse_qa.chunking import chunk_document
-from helse_qa.parsing import parse_document
-from helse_qa.sentences import MAX_SENTENCE_CHARS, sentence_spans
-from helse_qa.ui import answer_html, chat_html, sources_html
+from helse_qa.evaluation import reliability
+from helse_qa.ingest.chunking import chunk_document
+from helse_qa.ingest.readers import parse_document
+from helse_qa.text.sentences import MAX_SENTENCE_CHARS, sentence_spans
+from helse_qa.web.render import answer_html, chat_html, sources_html
 
 # -- 1. killed ingests ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("store", "kills"), [("embedded", 6), ("server", 3)])
 def test_sigkilled_ingests_leave_a_usable_consistent_index(
     request, tmp_path, corpus_settings, embedder, store, kills

@@ -7,9 +7,9 @@ import pytest
 
 from helse_qa.assistant import Assistant
 from helse_qa.errors import ModelMismatchError
-from helse_qa.manifest import IndexLayout, read_manifest, write_manifest
-from helse_qa.store import ChromaStore, SentenceRecord, generation_store, make_client
-from helse_qa.types import Chunk
+from helse_qa.storage.layout import IndexLayout, read_manifest, write_manifest
+from helse_qa.storage.vectors import ChromaStore, generation_store, make_client
+from helse_qa.types import Chunk, SentenceRecord
 
 
 def _chunk(i: int, doc: str = "d1") -> Chunk:

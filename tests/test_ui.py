@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from tests.helpers import DOCUMENTS, ROOT
 
-from helse_qa.bench import free_port
-from helse_qa.briefing import to_markdown
-from helse_qa.ui import chat_html, safe_upload_name, sources_html
+from helse_qa.evaluation.measure import free_port
+from helse_qa.web.app import safe_upload_name
+from helse_qa.web.briefing import to_markdown
+from helse_qa.web.render import chat_html, sources_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,7 +36,7 @@ def app_url(tmp_path_factory, embedder):
     """A running app over a private copy of documents/ (uploads must not touch the repo)."""
     from helse_qa.assistant import Assistant
     from helse_qa.config import Settings
-    from helse_qa.ui import launch
+    from helse_qa.web.app import launch
 
     root = tmp_path_factory.mktemp("ui")
     docs = root / "documents"
@@ -212,12 +213,13 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url):
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_settings, embedder):
     from gradio_client import Client
     from tests.fake_llm import FakeOpenAI, Reply
 
     from helse_qa.assistant import Assistant
-    from helse_qa.ui import launch
+    from helse_qa.web.app import launch
 
     fake = FakeOpenAI()
     url = fake.start()
@@ -245,7 +247,7 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
         )
         chat, panel, _ = job.result()
         # The chat handler yields the text as the model writes it, then the checked answer.
-        from helse_qa.ui import ChatApp
+        from helse_qa.web.app import ChatApp
 
         events = list(
             ChatApp(assistant).ask_stream("Hvor store var eksportinntektene i 2017?", [], None, 5)
@@ -304,7 +306,7 @@ def test_refused_questions_show_one_clear_line(client, question, message):
 
 
 def test_hostile_questions_through_the_chat_endpoint(client):
-    from helse_qa.reliability import bad_questions, live_markup
+    from helse_qa.evaluation.reliability import bad_questions, live_markup
 
     for case, question in bad_questions():
         if case in {"empty", "whitespace", "100k characters"}:
@@ -316,12 +318,14 @@ def test_hostile_questions_through_the_chat_endpoint(client):
         assert live_markup(panel) == [] and live_markup(text) == [], case
 
 
+@pytest.mark.slow
 def test_unexpected_errors_show_no_internals(tmp_path, corpus_settings, embedder, caplog):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     from helse_qa.assistant import Assistant
-    from helse_qa.ui import INTERNAL_ERROR, launch
+    from helse_qa.web.app import launch
+    from helse_qa.web.render import INTERNAL_ERROR
 
     class Broken(Assistant):
         def ask_stream(self, *args, **kwargs):
@@ -341,11 +345,12 @@ def test_unexpected_errors_show_no_internals(tmp_path, corpus_settings, embedder
         demo.close()
 
 
+@pytest.mark.slow
 def test_login_is_required_when_auth_is_set(corpus_settings, embedder):
     from gradio_client import Client
 
     from helse_qa.assistant import Assistant
-    from helse_qa.ui import launch
+    from helse_qa.web.app import launch
 
     settings = corpus_settings.model_copy(update={"auth": "analytiker:s3cret:pass, leder:pw2"})
     assistant = Assistant.open(settings, embedder=embedder)
@@ -375,11 +380,12 @@ def test_login_is_required_when_auth_is_set(corpus_settings, embedder):
         demo.close()
 
 
+@pytest.mark.slow
 def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embedder):
     from helse_qa.assistant import Assistant
     from helse_qa.config import Settings
-    from helse_qa.reliability import load_test, upload_document
-    from helse_qa.ui import launch
+    from helse_qa.evaluation.reliability import load_test, upload_document
+    from helse_qa.web.app import launch
 
     docs = tmp_path / "documents"
     shutil.copytree(DOCUMENTS, docs)

@@ -14,30 +14,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .answer import ABSTAIN_MESSAGES, compose, score_sentences, select_sentences
-from .config import Settings
-from .embed import Embedder, load_embedder
-from .errors import IndexNotBuiltError, QuestionError
-from .language import detect_language
-from .lexical import LexicalIndex
-from .llm import LLM, LLMError, make_llm
-from .manifest import IndexLayout, Manifest, read_chunks, read_manifest
-from .prompts import answer_messages, condense_messages
-from .retrieve import Mode, Retriever
-from .store import generation_store
-from .types import Answer, Hit, IngestReport
-from .verify import verify
+from helse_qa.answering.extractive import compose, score_sentences, select_sentences
+from helse_qa.answering.prompts import answer_messages, condense_messages
+from helse_qa.answering.retrieve import Retriever
+from helse_qa.answering.verify import verify
+from helse_qa.config import Settings
+from helse_qa.errors import ConfigError, IndexNotBuiltError, LLMError, QuestionError
+from helse_qa.messages import ABSTAIN_MESSAGES, FALLBACK, FALLBACK_CONDENSE
+from helse_qa.models.embedding import Embedder, load_embedder
+from helse_qa.models.llm import LLM, make_llm
+from helse_qa.storage.bm25 import LexicalIndex
+from helse_qa.storage.layout import IndexLayout, Manifest, read_chunks, read_manifest
+from helse_qa.storage.vectors import generation_store
+from helse_qa.text.language import detect_language
+from helse_qa.types import RETRIEVAL_MODES, Answer, Chunk, Hit, IngestReport, RetrievalMode
 
 log = logging.getLogger(__name__)
 
 Turn = Mapping[str, str]  # {"role": "user" | "assistant", "content": "..."}
-
-FALLBACK = {
-    "nb": "viser det uttrekte svaret i stedet.",
-    "en": "showing the extractive answer instead.",
-}
-FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -54,6 +48,14 @@ _ANAPHORA = re.compile(
     r"those|these|this one|hun|han|he|she|his|her|der|there)\b",
     re.I,
 )
+
+
+def _check_retrieval(retrieval: str) -> None:
+    if retrieval not in RETRIEVAL_MODES:
+        raise ConfigError(
+            f"unknown retrieval mode {retrieval!r} - use one of {', '.join(RETRIEVAL_MODES)} "
+            "(the answer mode, extractive or llm, is the setting answer_mode)"
+        )
 
 
 def looks_like_follow_up(question: str) -> bool:
@@ -129,7 +131,7 @@ class Assistant:
         on_progress: Callable[[float, str], None] | None = None,
     ) -> IngestReport:
         """Bring the index up to date with the documents folder, then reload it."""
-        from .ingest import ingest
+        from helse_qa.ingest.pipeline import ingest
 
         report = ingest(
             self.settings,
@@ -200,18 +202,19 @@ class Assistant:
         *,
         k: int | None = None,
         doc_ids: Sequence[str] | None = None,
-        mode: Mode = "hybrid",
+        retrieval: RetrievalMode = "hybrid",
     ) -> list[Hit]:
         """Retrieval only: the ranked passages for a question (no answer composed)."""
+        _check_retrieval(retrieval)
         text = self.check_question(question)
         query = self.retrieval_query(text, history)
-        vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
+        vector = self.embedder.embed_queries([query])[0] if retrieval != "bm25" else None
         return self.index.retriever.search(
             query,
             vector,
             k or self.settings.top_k,
             doc_ids,
-            mode,
+            retrieval,
             query_language=detect_language(text, default="en"),
         )
 
@@ -222,11 +225,11 @@ class Assistant:
         *,
         k: int | None = None,
         doc_ids: Sequence[str] | None = None,
-        mode: Mode = "hybrid",
+        retrieval: RetrievalMode = "hybrid",
     ) -> Answer:
         """Answer ``question`` from the documents, citing the passages it rests on."""
         final: Answer | None = None
-        for event in self.ask_stream(question, history, k=k, doc_ids=doc_ids, mode=mode):
+        for event in self.ask_stream(question, history, k=k, doc_ids=doc_ids, retrieval=retrieval):
             if isinstance(event, Answer):
                 final = event
         assert final is not None
@@ -239,10 +242,15 @@ class Assistant:
         *,
         k: int | None = None,
         doc_ids: Sequence[str] | None = None,
-        mode: Mode = "hybrid",
+        retrieval: RetrievalMode = "hybrid",
     ) -> Iterator[str | Answer]:
         """Yield the answer as it is written (text pieces, LLM mode only), then the final,
-        verified :class:`Answer`. The extractive mode yields the Answer at once."""
+        verified :class:`Answer`. The extractive mode yields the Answer at once.
+
+        ``retrieval`` chooses how passages are found (``hybrid``, ``dense``, ``bm25``); how
+        the answer is written (extractive or LLM) is ``settings.answer_mode``.
+        """
+        _check_retrieval(retrieval)
         text = self.check_question(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -257,7 +265,7 @@ class Assistant:
         timings["embed"] = (t1 - t0) * 1000
         retriever = self.index.retriever
         hits = retriever.search(
-            query, r_vec, k or self.settings.top_k, doc_ids, mode, query_language=language
+            query, r_vec, k or self.settings.top_k, doc_ids, retrieval, query_language=language
         )
         t2 = time.perf_counter()
         timings["retrieve"] = (t2 - t1) * 1000
@@ -340,6 +348,14 @@ class Assistant:
             mode="llm",
             sentences=checks,
         )
+
+    def chunks(self) -> list[Chunk]:
+        """Every indexed chunk (for tools that measure the index)."""
+        return list(self.index.retriever.chunks.values())
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, Any]:
+        """The stored passage vectors of ``chunk_ids`` (for benchmarks)."""
+        return self.index.retriever.store.chunk_vectors(chunk_ids)
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents (for listings)."""

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, offline
-from .errors import HelseQAError
+from helse_qa import __version__, offline
+from helse_qa.errors import HelseQAError
 
 if TYPE_CHECKING:
-    from .assistant import Assistant
-    from .config import Settings
-    from .types import Answer
+    from helse_qa.assistant import Assistant
+    from helse_qa.config import Settings
+    from helse_qa.types import Answer
 
 log = logging.getLogger("helse_qa")
 
@@ -205,27 +205,29 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
     serve.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="interface to bind (default 127.0.0.1: this machine only)",
+        default=None,
+        help="interface to bind (default: setting host, 127.0.0.1 = this machine only)",
     )
-    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: setting port, 7860)")
     return p
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from .config import Settings
+    from helse_qa.config import Settings
 
     return Settings.load(
         args.config,
         documents_dir=args.documents_dir,
         index_dir=args.index_dir,
         answer_mode=getattr(args, "answer_mode", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
     )
 
 
 def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
-    from .assistant import Assistant
-    from .manifest import IndexLayout
+    from helse_qa.assistant import Assistant
+    from helse_qa.storage.layout import IndexLayout
 
     if ingest_if_missing and IndexLayout(settings.index_dir).current() is None:
         print("No index yet - building it from", settings.documents_dir, file=sys.stderr)
@@ -254,7 +256,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
             lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
             lines.append(textwrap.indent(textwrap.fill(f"«{c.quote}»", width - 4), "    "))
     elif answer.passages:
-        from .answer import CLOSEST_LABEL
+        from helse_qa.messages import CLOSEST_LABEL
 
         lines.append("")
         lines.append(CLOSEST_LABEL.get(answer.language, CLOSEST_LABEL["en"]))
@@ -274,8 +276,8 @@ def _shorten(text: str, n: int) -> str:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .embed import load_embedder
-    from .ingest import ingest
+    from helse_qa.ingest.pipeline import ingest
+    from helse_qa.models.embedding import load_embedder
 
     settings = _settings(args)
     report = ingest(
@@ -311,13 +313,17 @@ def _stream(
 ) -> Answer:
     """Print an LLM answer as it is written (on stderr when stdout is not a terminal),
     then return the verified answer, which is printed in full."""
-    from .types import Answer
+    from helse_qa.types import Answer
 
     final: Answer | None = None
     streamed = False
     out = sys.stdout if sys.stdout.isatty() else sys.stderr
     for event in assistant.ask_stream(
-        question, history, k=args.k, doc_ids=args.doc, mode=getattr(args, "retrieval", "hybrid")
+        question,
+        history,
+        k=args.k,
+        doc_ids=args.doc,
+        retrieval=getattr(args, "retrieval", "hybrid"),
     ):
         if isinstance(event, Answer):
             final = event
@@ -333,7 +339,7 @@ def _stream(
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from .errors import QuestionError
+    from helse_qa.errors import QuestionError
 
     assistant = _open(_settings(args))
     history: list[dict[str, str]] = []
@@ -366,7 +372,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from .manifest import IndexLayout, read_manifest
+    from helse_qa.storage.layout import IndexLayout, read_manifest
 
     settings = _settings(args)
     manifest = read_manifest(IndexLayout(settings.index_dir).require_current())
@@ -378,7 +384,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     import time
 
-    from .embed import model_fingerprint, resolve_model
+    from helse_qa.models.embedding import model_fingerprint, resolve_model
 
     settings = _settings(args)
     started = time.perf_counter()
@@ -397,8 +403,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import shlex
 
-    from . import evaluate
-    from .report import squad_table, systems_table, write_report
+    from helse_qa.evaluation import evaluate
+    from helse_qa.evaluation.report import squad_table, systems_table, write_report
 
     settings = _settings(args)
     items = evaluate.load_gold(args.gold)
@@ -411,14 +417,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     main_run = evaluate.evaluate_assistant(assistant, items, k=args.k)
     runs = [main_run]
     if args.baselines:
-        from .baselines import llama_index_baseline
+        from helse_qa.evaluation.baselines import llama_index_baseline
 
         runs.append(evaluate.mode_baseline(assistant, items, "bm25", args.k))
         runs.append(evaluate.mode_baseline(assistant, items, "dense", args.k))
         runs.append(llama_index_baseline(settings, assistant.embedder, items, args.k))
     squad = None
     if args.squad:
-        from .baselines import squad_benchmark
+        from helse_qa.evaluation.baselines import squad_benchmark
 
         squad = squad_benchmark(args.squad, settings, assistant.embedder)
     print(systems_table(runs))
@@ -453,7 +459,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from helse_qa.evaluation.bench import run_bench
 
     settings = _settings(args)
     squad = args.squad if args.squad and args.squad.is_file() else None
@@ -465,8 +471,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from . import doctor
-    from .embed import load_embedder
+    from helse_qa.ingest import doctor
+    from helse_qa.models.embedding import load_embedder
 
     settings = _settings(args)
     embedder = load_embedder(settings)
@@ -493,8 +499,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_reliability(args: argparse.Namespace) -> int:
-    from .embed import load_embedder
-    from .reliability import run_report
+    from helse_qa.evaluation.reliability import run_report
+    from helse_qa.models.embedding import load_embedder
 
     settings = _settings(args)
     path = run_report(
@@ -515,12 +521,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.auth_pairs()  # a malformed HELSE_QA_AUTH fails before the model loads
     assistant = _open(settings)
-    from .ui import launch
+    from helse_qa.web.app import launch
 
     print(
-        f"helse-qa is running on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr
+        f"helse-qa is running on http://{settings.host}:{settings.port} (Ctrl-C stops it)",
+        file=sys.stderr,
     )
-    launch(assistant, host=args.host, port=args.port, block=True, auth=settings.auth_pairs())
+    launch(assistant, block=True, auth=settings.auth_pairs())
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from helse_qa.errors import ConfigError
 
 ENV_PREFIX = "HELSE_QA_"
 DEFAULT_CONFIG_FILE = "helse-qa.toml"
@@ -25,12 +25,22 @@ def _default_cache_dir() -> Path:
     return Path(base) / "helse-qa"
 
 
+# e5's prompts, defined once (the converted model's config and the default embedder use them).
+QUERY_PROMPT = "query: "
+PASSAGE_PROMPT = "passage: "
+DEFAULT_HOST = "127.0.0.1"  # this machine only; serving wider needs an explicit choice
+
+
 class Settings(BaseModel):
     """Every knob of helse-qa, with its default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     documents_dir: Path = Field(Path("documents"), description="Folder of source documents.")
+    host: str = Field(
+        DEFAULT_HOST, description="Interface the web app binds (127.0.0.1: this machine only)."
+    )
+    port: int = Field(7860, ge=1, le=65535, description="Port of the web app.")
     index_dir: Path = Field(Path("index"), description="Where the vector/lexical index lives.")
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,
@@ -43,8 +53,8 @@ class Settings(BaseModel):
             "or a local sentence-transformers directory; or a hub id (needs a network)."
         ),
     )
-    query_prompt: str = Field("query: ", description="Prefix for questions (e5 convention).")
-    passage_prompt: str = Field("passage: ", description="Prefix for passages (e5 convention).")
+    query_prompt: str = Field(QUERY_PROMPT, description="Prefix for questions (e5 convention).")
+    passage_prompt: str = Field(PASSAGE_PROMPT, description="Prefix for passages (e5 convention).")
     embed_batch_size: int = Field(16, ge=1, le=512, description="Passages per embedding batch.")
     chunk_words: int = Field(
         180, ge=20, le=250, description="Target chunk size in words (well under 512 tokens)."

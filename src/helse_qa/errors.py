@@ -30,3 +30,7 @@ class DocumentError(HelseQAError):
 
 class ModelPrepError(HelseQAError):
     """The embedding model could not be prepared."""
+
+
+class LLMError(HelseQAError):
+    """The language model could not produce an answer (unreachable, timeout, rate limit...)."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 Language = Literal["nb", "en"]
+# How passages are found: both retrievers fused (the default), or one of them alone.
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("hybrid", "dense", "bm25")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,52 @@ class Chunk:
     def section_label(self) -> str:
         return " > ".join(self.section)
 
+    @property
+    def embedding_text(self) -> str:
+        """What the embedder and BM25 see: title and section give an isolated passage its
+        context."""
+        context = self.title if not self.section else f"{self.title} - {self.section_label}"
+        return f"{context}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """A sentence of a chunk, with its span in the parsed document text."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+
+    @property
+    def sentence_id(self) -> str:
+        return f"{self.chunk_id}@{self.start}"
+
+    def text_in(self, chunk: Chunk) -> str:
+        return chunk.text[self.start - chunk.start : self.end - chunk.start]
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence of an LLM answer and the verdict on it."""
+
+    text: str
+    markers: tuple[int, ...]
+    supported: bool
+    reason: str
+    lexical: float = 0.0
+    cosine: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "markers": list(self.markers),
+            "supported": self.supported,
+            "reason": self.reason,
+            "lexical": round(self.lexical, 3),
+            "cosine": round(self.cosine, 3),
+        }
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -158,7 +207,7 @@ class Answer:
     retrieval_query: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"
-    sentences: tuple[Any, ...] = ()  # verify.SentenceCheck per sentence of an LLM answer
+    sentences: tuple[SentenceCheck, ...] = ()  # per sentence of an LLM answer
     notice: str = ""  # e.g. why the LLM answer fell back to the extractive one
 
     def to_dict(self) -> dict[str, object]:

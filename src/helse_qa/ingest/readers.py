@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import DocumentError
-from .language import detect_language
-from .types import DocumentInfo, Heading, Page, ParsedDocument
+from helse_qa.errors import DocumentError
+from helse_qa.text.language import detect_language
+from helse_qa.types import DocumentInfo, Heading, Page, ParsedDocument
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bench import free_port, nearest_rank
-from .config import Settings
-from .embed import Embedder
+from helse_qa.config import Settings
+from helse_qa.evaluation.measure import free_port, nearest_rank
+from helse_qa.models.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _ingest_command(settings: Settings, rebuild: bool) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
-        "helse_qa.cli",
+        "helse_qa",
         "-v",
         "--documents-dir",
         str(settings.documents_dir),
@@ -124,7 +124,7 @@ class _Child:
 
 
 def _doc_hashes(settings: Settings) -> dict[str, str]:
-    from .manifest import IndexLayout, read_manifest
+    from helse_qa.storage.layout import IndexLayout, read_manifest
 
     current = IndexLayout(settings.index_dir).current()
     if current is None:
@@ -157,9 +157,9 @@ def kill_loop(
     the index still answers ``question`` (with ``expect`` in the answer), that nothing of the
     previous index was lost and that ``helse-qa doctor`` finds no disagreement; then run
     one ingest to the end."""
-    from . import doctor
-    from .assistant import Assistant
-    from .ingest import ingest
+    from helse_qa.assistant import Assistant
+    from helse_qa.ingest import doctor
+    from helse_qa.ingest.pipeline import ingest
 
     rng = random.Random(seed)
     docs = workdir / "documents"
@@ -241,7 +241,7 @@ def kill_loop(
         final_problems.append("final ingest failed: " + " | ".join(lines[-3:]))
     final = doctor.check(settings, embedder)
     final_problems += [f"doctor: {f.code}: {f.message}" for f in final.findings]
-    from .parsing import content_hash
+    from helse_qa.ingest.readers import content_hash
 
     if _doc_hashes(settings).get("syklus") != content_hash(cycle_file.read_bytes()):
         final_problems.append("the final ingest did not index the latest change")
@@ -249,7 +249,7 @@ def kill_loop(
 
 
 def _current_name(settings: Settings) -> str | None:
-    from .manifest import IndexLayout
+    from helse_qa.storage.layout import IndexLayout
 
     current = IndexLayout(settings.index_dir).current()
     return current.name if current else None
@@ -367,8 +367,8 @@ def bad_documents(
 ) -> tuple[list[BadDocument], float, bool]:
     """Ingest a folder of damaged files next to a good one; returns each file's outcome,
     the ingest time, and whether the good document was indexed and answerable."""
-    from .assistant import Assistant
-    from .ingest import ingest
+    from helse_qa.assistant import Assistant
+    from helse_qa.ingest.pipeline import ingest
 
     docs = workdir / "documents"
     shutil.rmtree(docs, ignore_errors=True)
@@ -438,7 +438,7 @@ class QuestionOutcome:
 def ask_bad_questions(assistant: Any) -> list[QuestionOutcome]:
     """Every bad question through ``Assistant.ask``: a refusal (QuestionError), an answer
     or an abstention are fine; anything else is a crash."""
-    from .errors import QuestionError
+    from helse_qa.errors import QuestionError
 
     out = []
     for case, question in bad_questions():
@@ -628,12 +628,12 @@ def web_checks(settings: Settings, embedder: Embedder, workdir: Path) -> list[We
     """Loopback default, login, upload names/types/sizes and escaping, on a running app."""
     from gradio_client import Client
 
-    from .assistant import Assistant
-    from .cli import _parser
-    from .ui import MAX_UPLOAD_BYTES, ChatApp, launch, safe_upload_name, sources_html
+    from helse_qa.assistant import Assistant
+    from helse_qa.web.app import MAX_UPLOAD_BYTES, ChatApp, launch, safe_upload_name
+    from helse_qa.web.render import sources_html
 
     checks: list[WebCheck] = []
-    host = _parser().parse_args(["serve"]).host
+    host = str(Settings.model_fields["host"].default)
     checks.append(WebCheck("default bind address", host, host == "127.0.0.1"))
 
     docs = workdir / "documents"
@@ -731,8 +731,8 @@ def run_report(
 
     from tqdm import tqdm
 
-    from .assistant import Assistant
-    from .ui import launch
+    from helse_qa.assistant import Assistant
+    from helse_qa.web.app import launch
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

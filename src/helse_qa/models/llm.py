@@ -13,14 +13,11 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from .config import Settings
-from .errors import HelseQAError
+from helse_qa import offline
+from helse_qa.config import Settings
+from helse_qa.errors import LLMError
 
 log = logging.getLogger(__name__)
-
-
-class LLMError(HelseQAError):
-    """The language model could not produce an answer (unreachable, timeout, rate limit...)."""
 
 
 class LLM(Protocol):
@@ -88,6 +85,7 @@ class LlamaIndexLLM:
 
 def make_llm(settings: Settings) -> LLM:
     """Build the configured backend. The only place an LLM client is constructed."""
+    offline.apply()
     if not settings.llm_model:
         raise LLMError("no LLM model configured - set HELSE_QA_LLM_MODEL (e.g. 'llama3.1:8b')")
     if settings.llm_backend == "ollama":

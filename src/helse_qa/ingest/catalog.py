@@ -6,8 +6,8 @@ import logging
 import tomllib
 from pathlib import Path
 
-from .errors import ConfigError
-from .types import DocumentInfo
+from helse_qa.errors import ConfigError
+from helse_qa.types import DocumentInfo
 
 log = logging.getLogger(__name__)
 

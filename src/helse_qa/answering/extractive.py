@@ -15,19 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Settings
-from .lexical import Analyzer, words
-from .store import SentenceRecord
-from .types import Citation, Hit
-
-ABSTAIN_MESSAGES = {
-    "nb": "Jeg fant ikke svar på dette i dokumentene.",
-    "en": "I could not find this in the documents.",
-}
-CLOSEST_LABEL = {
-    "nb": "Nærmeste avsnitt som kan være relevante:",
-    "en": "Closest passages that may be relevant:",
-}
+from helse_qa.config import Settings
+from helse_qa.messages import ABSTAIN_MESSAGES
+from helse_qa.text.analysis import Analyzer, words
+from helse_qa.types import Citation, Hit, SentenceRecord
 
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
 _COS_FLOOR = 0.76

@@ -3,7 +3,11 @@
 Schema of a line (kept exactly, so other gold files work with the same command)::
 
     {"id": str, "question": str, "history": [{"role", "content"}] (optional),
-     "answerable": bool, "evidence": [str], "answer_facts": [str | [str, ...]]}
+     "answerable": bool, "evidence": [str], "answer_facts": [str | [str, ...]],
+     "type": "fact" | "list" | "overview" | "near_miss" | "off_topic" | "follow_up" (optional)}
+
+Without ``type`` an item with a history is a follow-up, an unanswerable one a near miss and
+any other a fact question.
 
 A retrieved passage is relevant when its text, whitespace collapsed, contains an evidence
 snippet (collapsed the same way). An answer fact must appear in the answer text,
@@ -23,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .assistant import Assistant
-from .errors import HelseQAError
-from .language import detect_language
-from .retrieve import Mode
-from .types import Answer, Hit
+from helse_qa.assistant import Assistant
+from helse_qa.errors import HelseQAError
+from helse_qa.evaluation.measure import nearest_rank
+from helse_qa.text.language import detect_language
+from helse_qa.types import Answer, Hit
+from helse_qa.types import RetrievalMode as Mode
 
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 _WS = re.compile(r"\s+")
@@ -35,12 +40,14 @@ _WS = re.compile(r"\s+")
 RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "evidence_recall@5", "mrr", "ndcg@5")
 ANSWER_METRICS = (
     "answer_fact_recall",
+    "answer_precision",
     "citation_validity",
     "citation_support",
     "abstention_tnr",
     "answered_rate",
 )
 LATENCY_METRICS = ("latency_ms_p50", "latency_ms_p95")
+QUESTION_TYPES = ("fact", "list", "overview", "near_miss", "off_topic", "follow_up")
 
 
 def collapse(text: str) -> str:
@@ -55,6 +62,15 @@ class GoldItem:
     evidence: tuple[str, ...]
     answer_facts: tuple[str | tuple[str, ...], ...]
     history: tuple[dict[str, str], ...] = ()
+    kind: str = ""  # the gold file's "type"; see :attr:`question_type`
+
+    @property
+    def question_type(self) -> str:
+        if self.kind:
+            return self.kind
+        if self.history:
+            return "follow_up"
+        return "fact" if self.answerable else "near_miss"
 
     @property
     def language(self) -> str:
@@ -85,9 +101,14 @@ def load_gold(path: Path) -> list[GoldItem]:
                     {"role": str(t["role"]), "content": str(t["content"])}
                     for t in raw.get("history", [])
                 ),
+                kind=str(raw.get("type", "")),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise HelseQAError(f"{path}:{n}: not a valid gold item ({exc})") from exc
+        if item.kind and item.kind not in QUESTION_TYPES:
+            raise HelseQAError(
+                f"{path}:{n}: unknown type '{item.kind}' - use one of {', '.join(QUESTION_TYPES)}"
+            )
         if item.id in seen:
             raise HelseQAError(f"{path}:{n}: id '{item.id}' is used twice")
         seen.add(item.id)
@@ -119,6 +140,13 @@ def facts_ok(answer_text: str, facts: Sequence[str | Sequence[str]]) -> bool:
     return True
 
 
+def precise_quotes(quotes: Sequence[str], item: GoldItem) -> int:
+    """How many quoted sentences hold an evidence snippet or an answer fact of ``item``."""
+    options = [o for f in item.answer_facts for o in ([f] if isinstance(f, str) else f)]
+    wanted = [collapse(o).lower() for o in [*item.evidence, *options] if o.strip()]
+    return sum(1 for q in quotes if any(w in collapse(q).lower() for w in wanted))
+
+
 def retrieval_scores(
     texts: Sequence[str], snippets: Sequence[str], n_relevant_in_corpus: int
 ) -> dict[str, float]:
@@ -147,6 +175,7 @@ class ItemResult:
     retrieval: dict[str, float]
     answer: Answer | None = None
     facts_ok: bool = False
+    precise_quotes: int = 0  # quoted sentences holding an evidence snippet or an answer fact
     valid_citations: int = 0
     supported: bool = False
     latency_ms: float = 0.0
@@ -157,6 +186,7 @@ class ItemResult:
             "id": self.item.id,
             "question": self.item.question,
             "language": self.item.language,
+            "type": self.item.question_type,
             "answerable": self.item.answerable,
             "hit_rank": self.hit_rank,
             "answer": answer.text if answer else None,
@@ -187,6 +217,10 @@ class SystemRun:
             answered = [r for r in answerable if r.answer and not r.answer.abstained]
             citations = sum(len(r.answer.citations) for r in rows if r.answer)
             out["answer_fact_recall"] = _share([r.facts_ok for r in answerable])
+            quoted = sum(len(r.answer.citations) for r in answered if r.answer)
+            out["answer_precision"] = (
+                sum(r.precise_quotes for r in answered) / quoted if quoted else math.nan
+            )
             out["citation_validity"] = (
                 sum(r.valid_citations for r in rows) / citations if citations else 1.0
             )
@@ -205,8 +239,8 @@ class SystemRun:
                 out["llm_fallbacks"] = float(sum(1 for r in rows if r.answer and r.answer.notice))
         latencies = [r.latency_ms for r in rows]
         if latencies:
-            out["latency_ms_p50"] = _percentile(latencies, 0.5)
-            out["latency_ms_p95"] = _percentile(latencies, 0.95)
+            out["latency_ms_p50"] = nearest_rank(latencies, 0.5)
+            out["latency_ms_p95"] = nearest_rank(latencies, 0.95)
         return out
 
 
@@ -214,15 +248,8 @@ def _share(flags: Sequence[bool]) -> float:
     return sum(flags) / len(flags) if flags else math.nan
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def _relevant_in_corpus(assistant: Assistant, snippets: Sequence[str]) -> int:
-    return sum(1 for c in assistant.index.retriever.chunks.values() if relevant(c.text, snippets))
+    return sum(1 for c in assistant.chunks() if relevant(c.text, snippets))
 
 
 def evaluate_assistant(
@@ -255,6 +282,9 @@ def evaluate_assistant(
                 retrieval=retrieval_scores(passages, item.evidence, n_rel),
                 answer=answer,
                 facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),
+                precise_quotes=precise_quotes([c.quote for c in answer.citations], item)
+                if item.answerable
+                else 0,
                 valid_citations=valid,
                 supported=supported,
                 latency_ms=latency,
@@ -296,7 +326,7 @@ def mode_baseline(assistant: Assistant, items: Sequence[GoldItem], mode: Mode, k
         f"{'BM25' if mode == 'bm25' else 'dense'} only",
         items,
         lambda it: [
-            h.chunk.text for h in assistant.retrieve(it.question, it.history, k=k, mode=mode)
+            h.chunk.text for h in assistant.retrieve(it.question, it.history, k=k, retrieval=mode)
         ],
         lambda it: _relevant_in_corpus(assistant, it.evidence),
     )
@@ -310,7 +340,16 @@ def splits(run: SystemRun) -> dict[str, dict[str, float]]:
         "en": run.summary(lambda r: r.item.language == "en"),
         "answerable": run.summary(lambda r: r.item.answerable),
         "unanswerable": run.summary(lambda r: not r.item.answerable),
+        **{
+            f"type:{kind}": run.summary(_of_type(kind))
+            for kind in QUESTION_TYPES
+            if any(r.item.question_type == kind for r in run.results)
+        },
     }
+
+
+def _of_type(kind: str) -> Callable[[ItemResult], bool]:
+    return lambda r: r.item.question_type == kind
 
 
 def write_json(run: SystemRun, out: Path) -> None:
@@ -355,7 +394,7 @@ def rank_table(assistant: Assistant, items: Sequence[GoldItem], k: int = 10) -> 
     for item in items:
         ranks = {}
         for mode in MODES:
-            hits = assistant.retrieve(item.question, item.history, k=k, mode=mode)
+            hits = assistant.retrieve(item.question, item.history, k=k, retrieval=mode)
             ranks[mode] = evidence_rank(hits, item.evidence)
             totals[mode].append(ranks[mode])
         ok = facts_ok(assistant.ask(item.question, item.history).text, item.answer_facts)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .answer import ABSTAIN_MESSAGES
-from .types import Hit
+from helse_qa.messages import ABSTAIN_MESSAGES
+from helse_qa.types import Hit
 
 LANGUAGE_NAMES = {"nb": "Norwegian (bokmål)", "en": "English"}
 

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import HelseQAError, IndexNotBuiltError, ModelMismatchError
-from .types import Chunk
+from helse_qa.errors import HelseQAError, IndexNotBuiltError, ModelMismatchError
+from helse_qa.types import Chunk
 
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+# Index directories whose lock the current thread holds (the lock is re-entrant per thread).
+_HELD = threading.local()
 _GEN = re.compile(r"^gen-(\d{6})$")
 
 
@@ -94,8 +97,23 @@ class IndexLayout:
 
         The kernel releases it when the holder dies, even on SIGKILL, so a killed ingest
         never blocks the next one. Readers never take it. Where ``fcntl`` does not exist
-        (Windows) writers are not serialised across processes.
+        (Windows) writers are not serialised across processes. Re-entrant within a thread:
+        a repair that holds the lock can run an ingest, which takes it again.
         """
+        key = str(self.root.resolve())
+        held = _HELD.__dict__.setdefault("paths", set())
+        if key in held:
+            yield
+            return
+        held.add(key)
+        try:
+            with self._flock(timeout):
+                yield
+        finally:
+            held.discard(key)
+
+    @contextmanager
+    def _flock(self, timeout: float) -> Iterator[None]:
         try:
             import fcntl
         except ImportError:  # not on Linux/macOS

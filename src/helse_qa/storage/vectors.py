@@ -10,38 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from . import offline
-from .errors import HelseQAError
-from .sentences import sentence_spans
-from .types import Chunk
+from helse_qa import offline
+from helse_qa.errors import HelseQAError
+from helse_qa.text.sentences import sentence_spans
+from helse_qa.types import Chunk, SentenceRecord
 
 log = logging.getLogger(__name__)
 
 CHUNKS = "chunks"
 SENTENCES = "sentences"
-
-
-@dataclass(frozen=True)
-class SentenceRecord:
-    """A sentence of a chunk, with its span in the parsed document text."""
-
-    chunk_id: str
-    doc_id: str
-    start: int
-    end: int
-
-    @property
-    def sentence_id(self) -> str:
-        return f"{self.chunk_id}@{self.start}"
-
-    def text_in(self, chunk: Chunk) -> str:
-        return chunk.text[self.start - chunk.start : self.end - chunk.start]
 
 
 def chunk_sentences(chunk: Chunk) -> list[SentenceRecord]:
@@ -285,13 +267,26 @@ def generation_store(
     return store
 
 
+def stale_server_collections(
+    index_dir: Path, chroma_url: str | None, keep: str | None
+) -> list[str]:
+    """This index's server collections of every generation but ``keep`` (server mode)."""
+    if not chroma_url:
+        return []
+    client = make_client(None, chroma_url)
+    base = _server_prefix(index_dir)
+    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    return [
+        n
+        for n in names
+        if n.startswith(base) and (keep is None or not n.startswith(f"{base}{keep}-"))
+    ]
+
+
 def drop_server_generations(index_dir: Path, chroma_url: str | None, keep: str | None) -> None:
     """Delete this index's collections of every generation but ``keep`` (server mode)."""
     if not chroma_url:
         return
     client = make_client(None, chroma_url)
-    base = _server_prefix(index_dir)
-    for collection in client.list_collections():
-        name = collection if isinstance(collection, str) else collection.name
-        if name.startswith(base) and (keep is None or not name.startswith(f"{base}{keep}-")):
-            client.delete_collection(name)
+    for name in stale_server_collections(index_dir, chroma_url, keep):
+        client.delete_collection(name)

@@ -25,27 +25,24 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .chunking import embedding_text
-from .config import Settings
-from .embed import Embedder
-from .lexical import LexicalIndex
-from .manifest import (
+from helse_qa.config import Settings
+from helse_qa.models.embedding import Embedder
+from helse_qa.storage.bm25 import LexicalIndex
+from helse_qa.storage.layout import (
     IndexLayout,
     Manifest,
     read_chunks,
     read_manifest,
-    write_chunks,
-    write_manifest,
 )
-from .store import (
+from helse_qa.storage.vectors import (
     ChromaStore,
-    SentenceRecord,
-    _server_prefix,
     chunk_sentences,
+    drop_server_generations,
     generation_store,
-    make_client,
+    stale_server_collections,
 )
-from .types import Chunk
+from helse_qa.storage.writer import IndexWriter
+from helse_qa.types import Chunk, SentenceRecord
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +118,7 @@ def check(settings: Settings, embedder: Embedder, *, lock: bool = True) -> Docto
 
 def repair(settings: Settings, embedder: Embedder) -> DoctorReport:
     """Fix what :func:`check` finds; returns the report of a fresh check afterwards."""
-    from .ingest import _ingest
+    from helse_qa.ingest.pipeline import ingest
 
     layout = IndexLayout(settings.index_dir)
     done: list[str] = []
@@ -136,20 +133,18 @@ def repair(settings: Settings, embedder: Embedder) -> DoctorReport:
             layout.cleanup()
             done.append(f"removed {len(leftovers)} leftover directories")
         if plan.drop_server:
-            from .store import drop_server_generations
-
             current = layout.current()
             drop_server_generations(
                 settings.index_dir, settings.chroma_url, keep=current.name if current else None
             )
             done.append("dropped stale server collections")
         if plan.rebuild:
-            result = _ingest(settings, embedder, True, False, None)
+            result = ingest(settings, embedder, rebuild=True)
             done.append(f"rebuilt the index from {settings.documents_dir} ({result.chunks} chunks)")
         elif plan.edits_generation:
-            done.extend(_fix_generation(settings, embedder, layout, plan))
+            done.extend(_fix_generation(settings, embedder, plan))
             if plan.bad_docs:
-                result = _ingest(settings, embedder, False, False, None)
+                result = ingest(settings, embedder)
                 done.append(
                     f"ingested again: {', '.join(result.added) or 'nothing (files are gone)'}"
                 )
@@ -289,7 +284,7 @@ def _inspect(
         plan.lexical = True
 
     if settings.chroma_url:
-        stale = _stale_server_collections(settings, current.name)
+        stale = stale_server_collections(settings.index_dir, settings.chroma_url, current.name)
         if stale:
             findings.append(
                 Finding(
@@ -433,30 +428,13 @@ def _check_vectors(
         )
 
 
-def _stale_server_collections(settings: Settings, keep: str) -> list[str]:
-    client = make_client(None, settings.chroma_url)
-    base = _server_prefix(settings.index_dir)
-    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
-    return [n for n in names if n.startswith(base) and not n.startswith(f"{base}{keep}-")]
-
-
-# -- repair --------------------------------------------------------------------------------
-
-
-def _fix_generation(
-    settings: Settings, embedder: Embedder, layout: IndexLayout, plan: _Plan
-) -> list[str]:
-    """Apply vector, lexical and document fixes in a working copy, then publish it."""
-    from .store import drop_server_generations
-
-    current = layout.require_current()
-    work = layout.begin(copy=True)
+def _fix_generation(settings: Settings, embedder: Embedder, plan: _Plan) -> list[str]:
+    """Apply vector, lexical and document fixes in one index transaction."""
     done: list[str] = []
-    store: ChromaStore | None = None
-    try:
-        store = generation_store(settings.index_dir, work, settings.chroma_url, current.name)
-        manifest = read_manifest(work)
-        chunks = read_chunks(work)
+    with IndexWriter(settings).begin(copy_current=True) as gen:
+        store = gen.store
+        manifest = gen.read_manifest()
+        chunks = gen.read_chunks()
         if plan.orphan_chunks or plan.orphan_sentences:
             store.delete_ids(sorted(plan.orphan_chunks), sorted(plan.orphan_sentences))
             done.append(
@@ -464,7 +442,7 @@ def _fix_generation(
                 f"{len(plan.orphan_sentences)} orphan sentence vectors"
             )
         if plan.missing_chunks:
-            vectors = embedder.embed_passages([embedding_text(c) for c in plan.missing_chunks])
+            vectors = embedder.embed_passages([c.embedding_text for c in plan.missing_chunks])
             store.add_chunks(plan.missing_chunks, np.asarray(vectors))
             done.append(f"embedded {len(plan.missing_chunks)} chunks that had no vector")
         if plan.missing_sentences:
@@ -473,29 +451,16 @@ def _fix_generation(
             store.add_sentences(records, np.asarray(vectors))
             done.append(f"embedded {len(records)} sentences that had no vector")
         for doc_id in sorted(plan.bad_docs):
-            store.delete_document(doc_id)
+            gen.remove_document(doc_id)
             manifest.documents.pop(doc_id, None)
-            (work / "texts" / f"{doc_id}.txt").unlink(missing_ok=True)
             done.append(f"dropped '{doc_id}' from the index")
         if plan.bad_docs:
             chunks = [c for c in chunks if c.doc_id not in plan.bad_docs]
-            write_chunks(work, chunks)
-            write_manifest(work, manifest)
+            gen.write_chunks(chunks)
+            gen.write_manifest(manifest)
         if plan.lexical:
-            LexicalIndex.build(
-                [c.chunk_id for c in chunks],
-                [embedding_text(c) for c in chunks],
-                [c.language for c in chunks],
-            ).save(work / "lexical")
+            gen.write_bm25(chunks)
             done.append(f"rebuilt the BM25 index ({len(chunks)} chunks)")
-        store.close()
-        store = None
-        final = layout.commit(work)
-        drop_server_generations(settings.index_dir, settings.chroma_url, keep=final.name)
-        done.append(f"published {final.name}")
-        return done
-    except BaseException:
-        if store is not None:
-            store.close()
-        layout.abort(work)
-        raise
+    assert gen.published is not None
+    done.append(f"published {gen.published.name}")
+    return done

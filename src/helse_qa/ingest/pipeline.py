@@ -2,7 +2,7 @@
 
 Only documents whose bytes changed are parsed and embedded again; documents whose file
 is gone are removed. Work happens in a copy of the current index generation that is
-published atomically at the end (see :mod:`helse_qa.manifest`).
+published atomically at the end (see :mod:`helse_qa.storage.layout`).
 """
 
 from __future__ import annotations
@@ -15,31 +15,29 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .catalog import CATALOG_FILE, load_catalog
-from .chunking import CHUNKER_VERSION, chunk_document, embedding_text
-from .config import Settings
-from .embed import Embedder
-from .errors import DocumentError, HelseQAError
-from .language import detect_language
-from .lexical import LexicalIndex
-from .manifest import (
+from helse_qa.config import Settings
+from helse_qa.errors import DocumentError, HelseQAError
+from helse_qa.ingest.catalog import CATALOG_FILE, load_catalog
+from helse_qa.ingest.chunking import CHUNKER_VERSION, chunk_document
+from helse_qa.ingest.readers import (
+    SUPPORTED_EXTENSIONS,
+    content_hash,
+    doc_id_from_path,
+    parse_document,
+)
+from helse_qa.models.embedding import Embedder
+from helse_qa.storage.layout import (
     DocumentEntry,
     IndexLayout,
     Manifest,
-    read_chunks,
     read_manifest,
-    write_chunks,
-    write_manifest,
 )
-from .parsing import SUPPORTED_EXTENSIONS, content_hash, doc_id_from_path, parse_document
-from .store import (
-    ChromaStore,
-    SentenceRecord,
+from helse_qa.storage.vectors import (
     chunk_sentences,
-    drop_server_generations,
-    generation_store,
 )
-from .types import Chunk, DocumentInfo, IngestReport, ParsedDocument
+from helse_qa.storage.writer import Generation, IndexWriter
+from helse_qa.text.language import detect_language
+from helse_qa.types import Chunk, DocumentInfo, IngestReport, ParsedDocument, SentenceRecord
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +178,7 @@ def _ingest(
     all_chunks = _update_generation(
         settings,
         embedder,
-        layout,
-        layout.begin(copy=not rebuild),
-        copy_from=current.name if current is not None and not rebuild else None,
+        copy_current=not rebuild,
         to_index=to_index,
         kept_docs={d: e for d, e in old_docs.items() if d in unchanged},
         drop=[*removed, *updated],
@@ -213,25 +209,22 @@ def _ingest(
 def _update_generation(
     settings: Settings,
     embedder: Embedder,
-    layout: IndexLayout,
-    work: Path,
     *,
+    copy_current: bool,
     to_index: list[ParsedDocument],
     kept_docs: dict[str, DocumentEntry],
     drop: list[str],
     progress: bool,
     on_progress: Callable[[float, str], None] | None = None,
     with_sentences: bool = True,
-    copy_from: str | None = None,
 ) -> list[Chunk]:
-    """Apply an ingest's changes to the working copy ``work`` and publish it atomically.
+    """Apply an ingest's changes in one index transaction (published atomically).
 
     ``kept_docs`` stay as they are, ``drop`` are removed, ``to_index`` are (re)embedded.
     On any failure (or Ctrl-C) the working copy is discarded and the current index stays.
     Returns every chunk of the new generation.
     """
-    store: ChromaStore | None = None
-    try:
+    with IndexWriter(settings).begin(copy_current=copy_current) as gen:
         manifest = Manifest(
             embedding_model=embedder.model_id,
             model_fingerprint=embedder.fingerprint,
@@ -241,13 +234,11 @@ def _update_generation(
             documents=dict(kept_docs),
             sentences=with_sentences,
         )
-        store = generation_store(settings.index_dir, work, settings.chroma_url, copy_from)
-        kept_chunks = [c for c in read_chunks(work) if c.doc_id in manifest.documents]
+        kept_chunks = [c for c in gen.read_chunks() if c.doc_id in manifest.documents]
         for doc_id in drop:
-            store.delete_document(doc_id)
-            _remove_text(work, doc_id)
+            gen.remove_document(doc_id)
         new_chunks = _embed_documents(
-            to_index, settings, embedder, store, work, progress, on_progress, with_sentences
+            to_index, settings, embedder, gen, progress, on_progress, with_sentences
         )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         counts = Counter(c.doc_id for c in new_chunks)
@@ -267,50 +258,26 @@ def _update_generation(
                 indexed_at=now,
             )
         all_chunks = sorted([*kept_chunks, *new_chunks], key=lambda c: (c.doc_id, c.ordinal))
-        LexicalIndex.build(
-            [c.chunk_id for c in all_chunks],
-            [embedding_text(c) for c in all_chunks],
-            [c.language for c in all_chunks],
-        ).save(work / "lexical")
-        write_chunks(work, all_chunks)
-        write_manifest(work, manifest)
-        store.close()  # release Chroma's files before the directory is renamed
-        store = None
-        final = layout.commit(work)
-        drop_server_generations(settings.index_dir, settings.chroma_url, keep=final.name)
-        return all_chunks
-    except BaseException:
-        if store is not None:
-            store.close()
-        layout.abort(work)
-        current = layout.current()
-        drop_server_generations(
-            settings.index_dir, settings.chroma_url, keep=current.name if current else None
-        )
-        raise
-
-
-def _remove_text(work: Path, doc_id: str) -> None:
-    (work / "texts" / f"{doc_id}.txt").unlink(missing_ok=True)
+        gen.write_bm25(all_chunks)
+        gen.write_chunks(all_chunks)
+        gen.write_manifest(manifest)
+    return all_chunks
 
 
 def _embed_documents(
     docs: list[ParsedDocument],
     settings: Settings,
     embedder: Embedder,
-    store: ChromaStore,
-    work: Path,
+    gen: Generation,
     progress: bool,
     on_progress: Callable[[float, str], None] | None,
     with_sentences: bool = True,
 ) -> list[Chunk]:
-    texts_dir = work / "texts"
-    texts_dir.mkdir(exist_ok=True)
     chunks: list[Chunk] = []
     sentences: list[SentenceRecord] = []
     sentence_texts: list[str] = []
     for parsed in docs:
-        (texts_dir / f"{parsed.info.doc_id}.txt").write_text(parsed.text, encoding="utf-8")
+        gen.write_text(parsed.info.doc_id, parsed.text)
         doc_chunks = chunk_document(parsed, settings.chunk_words)
         chunks.extend(doc_chunks)
         for chunk in doc_chunks if with_sentences else ():
@@ -332,10 +299,10 @@ def _embed_documents(
             if on_progress is not None:
                 on_progress(done / total, f"embedded {done}/{total} passages and sentences")
 
-        chunk_vectors = embedder.embed_passages([embedding_text(c) for c in chunks], tick)
+        chunk_vectors = embedder.embed_passages([c.embedding_text for c in chunks], tick)
         sentence_vectors = embedder.embed_passages(sentence_texts, tick)
-    store.add_chunks(chunks, chunk_vectors)
-    store.add_sentences(sentences, sentence_vectors)
+    gen.store.add_chunks(chunks, chunk_vectors)
+    gen.store.add_sentences(sentences, sentence_vectors)
     return chunks
 
 
@@ -352,19 +319,16 @@ def build_index(
     Without sentence vectors the index serves retrieval only (``Assistant.retrieve``).
     """
     started = time.perf_counter()
-    layout = IndexLayout(settings.index_dir)
-    with layout.lock():
-        chunks = _update_generation(
-            settings,
-            embedder,
-            layout,
-            layout.begin(copy=False),
-            to_index=docs,
-            kept_docs={},
-            drop=[],
-            progress=progress,
-            with_sentences=with_sentences,
-        )
+    chunks = _update_generation(
+        settings,
+        embedder,
+        copy_current=False,
+        to_index=docs,
+        kept_docs={},
+        drop=[],
+        progress=progress,
+        with_sentences=with_sentences,
+    )
     return IngestReport(
         added=tuple(d.info.doc_id for d in docs),
         chunks=len(chunks),

@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .embed import Embedder
-from .errors import HelseQAError
-from .evaluate import GoldItem, SystemRun, evaluate_retrieval, relevant
-from .parsing import SUPPORTED_EXTENSIONS, parse_document
-from .types import DocumentInfo, Page, ParsedDocument
+from helse_qa import offline
+from helse_qa.config import Settings
+from helse_qa.errors import HelseQAError
+from helse_qa.evaluation.evaluate import GoldItem, SystemRun, evaluate_retrieval, relevant
+from helse_qa.ingest.readers import SUPPORTED_EXTENSIONS, parse_document
+from helse_qa.models.embedding import Embedder
+from helse_qa.types import DocumentInfo, Page, ParsedDocument
 
 log = logging.getLogger(__name__)
 
 
-def _llama_embedding(embedder: Embedder) -> Any:
+def llama_embedding(embedder: Embedder) -> Any:
     """Our embedder behind llama-index's BaseEmbedding interface (prompts included)."""
+    offline.apply()
     from llama_index.core.embeddings import BaseEmbedding
 
     class _Adapter(BaseEmbedding):
@@ -63,7 +65,7 @@ def llama_index_baseline(
         else:
             text = parse_document(path).text  # a user would use a reader; same text here
         documents.append(Document(text=text, metadata={"file": path.name}))
-    index = VectorStoreIndex.from_documents(documents, embed_model=_llama_embedding(embedder))
+    index = VectorStoreIndex.from_documents(documents, embed_model=llama_embedding(embedder))
     retriever = index.as_retriever(similarity_top_k=k)
     nodes = list(index.docstore.docs.values())
 
@@ -129,12 +131,12 @@ def squad_benchmark(
 
     The contexts are indexed once into ``<index_dir>/squad-<hash>/`` and reused.
     """
-    from .assistant import Assistant
-    from .ingest import build_index
-    from .manifest import IndexLayout
+    from helse_qa.assistant import Assistant
+    from helse_qa.ingest.pipeline import build_index
+    from helse_qa.storage.layout import IndexLayout
 
     contexts, questions = load_squad(path)
-    from .chunking import CHUNKER_VERSION
+    from helse_qa.ingest.chunking import CHUNKER_VERSION
 
     key = f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|" + "".join(
         sorted(contexts)
@@ -154,7 +156,7 @@ def squad_benchmark(
     for mode in ("bm25", "dense", "hybrid"):
         ranks: list[int | None] = []
         for q in questions:
-            hits = assistant.retrieve(q.question, k=kmax * 4, mode=mode)  # chunks -> contexts
+            hits = assistant.retrieve(q.question, k=kmax * 4, retrieval=mode)  # chunks -> contexts
             seen: list[str] = []
             for h in hits:
                 if h.chunk.doc_id not in seen:

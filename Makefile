@@ -24,8 +24,11 @@ test-fast: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -m "not slow" -q
 
 # The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
+# eval/answers.jsonl: list, overview and near-miss questions (issue 12), gated on their own.
 gate: $(STAMP)
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --check eval/thresholds.toml --json eval/results/ci.json
+	$(BIN)/helse-qa eval --gold eval/answers.jsonl --check eval/thresholds.toml \
+		--check-table answers --json eval/results/ci-answers.json
 
 # Full report with baselines and NorQuAD: eval/results/latest.md and metrics.png.
 SQUAD ?= ../shared/benchmarks/norquad/validation_dataset_flattened.json

@@ -78,6 +78,26 @@ def test_shipped_gold_set_is_valid_and_large_enough():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_shipped_answer_shapes_set_is_valid():
+    items = load_gold(ROOT / "eval" / "answers.jsonl")
+    kinds = [i.question_type for i in items]
+    assert kinds.count("list") >= 12 and kinds.count("overview") >= 8
+    assert kinds.count("near_miss") >= 15
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "check_gold.py"),
+            "--gold",
+            "eval/answers.jsonl",
+            "--no-minimums",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_evaluate_assistant_on_the_quick_check(corpus_assistant, tmp_path):
     items = load_gold(QUICK)
     run = evaluate_assistant(corpus_assistant, items, k=5)

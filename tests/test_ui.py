@@ -78,6 +78,13 @@ def test_unanswerable_question_abstains(client):
     assert r["citations"] == [] and r["passages"]
 
 
+def test_near_miss_is_said_plainly_in_the_web_app(client):
+    r = client.predict("Hva var eksportinntektene i 2022?", [], [], 5, api_name="/ask")
+    assert r["abstained"] and r["kind"] == "near_miss"
+    assert r["answer"].startswith("Dokumentene oppgir tallet for 2017, ikke 2022:")
+    assert "23,6 milliarder kroner" in r["citations"][0]["quote"]
+
+
 def test_chat_endpoint_renders_markers_and_sources(client):
     # gr.State is not part of the API: inputs are question, chat, filter, k, language.
     chat, panel, box = client.predict(

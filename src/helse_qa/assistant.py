@@ -14,9 +14,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from helse_qa.answering.extractive import compose, score_sentences, select_sentences
+from helse_qa.answering.extractive import (
+    ScoredSentence,
+    Selection,
+    compose,
+    is_overview_question,
+    language_note,
+    overview,
+    overview_document,
+    quotable,
+    score_sentences,
+    select,
+)
+from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.prompts import answer_messages, condense_messages
 from helse_qa.answering.retrieve import Retriever
+from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError, IndexNotBuiltError, LLMError, QuestionError
@@ -50,6 +63,15 @@ _ANAPHORA = re.compile(
 )
 
 
+# Defaults of each sentence scorer (settings abstain_threshold / runner_up override them):
+# the heuristic's were chosen on the check set (eval/results/tune-answers.md); the learned
+# scorer's threshold comes with the model (chosen on its training data), and a further
+# sentence needs half the best one's probability (the probabilities are calibrated).
+HEURISTIC_THRESHOLD = 0.35
+HEURISTIC_RUNNER_UP = 0.7
+LEARNED_RUNNER_UP = 0.5
+
+
 def _check_retrieval(retrieval: str) -> None:
     if retrieval not in RETRIEVAL_MODES:
         raise ConfigError(
@@ -80,6 +102,7 @@ class Assistant:
         self.embedder = embedder
         self._index: _Index | None = None
         self._llm: LLM | None = None
+        self._scorer: AnswerScorer | None = None
         self._reload_lock = threading.RLock()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -269,19 +292,8 @@ class Assistant:
         )
         t2 = time.perf_counter()
         timings["retrieve"] = (t2 - t1) * 1000
-        records, svecs = retriever.store.sentence_vectors([h.chunk for h in hits])
-        scored = score_sentences(text, q_vec, hits, records, svecs, retriever.lexical.analyzer)
-        answer_text, citations = compose(select_sentences(scored, self.settings), language)
-        answer = Answer(
-            question=text,
-            text=answer_text,
-            citations=citations,
-            abstained=not citations,
-            passages=tuple(hits),
-            language=language,
-            retrieval_query=query,
-            timings_ms=timings,
-        )
+        answer = self._extractive(text, language, q_vec, hits, doc_ids)
+        answer = replace(answer, retrieval_query=query)
         if self.settings.answer_mode == "llm" and hits:
             try:
                 answer = yield from self._llm_answer(answer, hits)
@@ -291,6 +303,99 @@ class Assistant:
         timings["answer"] = (time.perf_counter() - t2) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         yield replace(answer, notice=" ".join(notices), timings_ms=timings)
+
+    @property
+    def scorer(self) -> AnswerScorer:
+        """The learned answer-sentence scorer (loaded once, a few KB of numpy weights)."""
+        if self._scorer is None:
+            self._scorer = AnswerScorer()
+        return self._scorer
+
+    def _extractive(
+        self,
+        question: str,
+        language: str,
+        q_vec: Any,
+        hits: list[Hit],
+        doc_ids: Sequence[str] | None,
+    ) -> Answer:
+        """Quote what answers: a fact, a list, an overview; a near miss; or abstain."""
+        retriever = self.index.retriever
+        store = retriever.store
+        learned = self.settings.answer_scorer == "learned"
+        threshold = self.settings.abstain_threshold
+        if threshold is None:
+            threshold = self.scorer.threshold if learned else HEURISTIC_THRESHOLD
+        further = self.settings.runner_up
+        if further is None:
+            further = LEARNED_RUNNER_UP if learned else HEURISTIC_RUNNER_UP
+        passages = list(hits)
+
+        def scored_for(chosen_hits: Sequence[Hit]) -> list[ScoredSentence]:
+            records, svecs = store.sentence_vectors([h.chunk for h in chosen_hits])
+            if not learned:
+                support = support_scores(
+                    question, q_vec, chosen_hits, records, svecs, retriever.lexical.analyzer
+                )
+                return [ScoredSentence(r, t, h, rank, p) for r, t, h, rank, p in support]
+            cvecs = store.chunk_vectors([h.chunk.chunk_id for h in chosen_hits])
+            return score_sentences(
+                question, language, q_vec, chosen_hits, records, svecs, cvecs, self.scorer
+            )
+
+        by_doc: dict[str, list[Chunk]] = {}
+        for c in retriever.chunks.values():
+            by_doc.setdefault(c.doc_id, []).append(c)
+        for chunks in by_doc.values():
+            chunks.sort(key=lambda c: c.ordinal)
+        if hits and is_overview_question(question):
+            kinds = {d: e.kind for d, e in self.index.manifest.documents.items()}
+            doc = overview_document(question, hits, doc_ids, kinds)
+            doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
+            records, svecs = store.sentence_vectors([h.chunk for h in doc_hits])
+            rank = {h.chunk.chunk_id: i + 1 for i, h in enumerate(doc_hits)}
+            sentences = [
+                ScoredSentence(r, r.text_in(h.chunk), h, rank[r.chunk_id], 0.0)
+                for r in records
+                for h in [doc_hits[rank[r.chunk_id] - 1]]
+            ]
+            vectors = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
+            chosen = [s for s in overview(question, sentences, vectors, q_vec) if quotable(s)]
+            selection = Selection(chosen, "overview" if chosen else "abstain")
+        else:
+            scored = scored_for(hits) if hits else []
+            following = [
+                Hit(c, 0.0)
+                for h in hits
+                for c in by_doc.get(h.chunk.doc_id, [])
+                if 0 < c.ordinal - h.chunk.ordinal <= 2
+            ]
+            selection = select(
+                question,
+                scored,
+                threshold,
+                further,
+                self.settings.max_answer_sentences,
+                language,
+                following,
+            )
+        known = {h.chunk.chunk_id for h in passages}
+        for chosen_sentence in selection.chosen:  # a cited passage is among those shown
+            if chosen_sentence.hit.chunk.chunk_id not in known:
+                passages.append(chosen_sentence.hit)
+                known.add(chosen_sentence.hit.chunk.chunk_id)
+        answer_text, citations = compose(selection, language)
+        return Answer(
+            question=question,
+            text=answer_text,
+            citations=citations,
+            abstained=not selection.answers,
+            passages=tuple(passages),
+            language=language,
+            kind=selection.kind,
+            language_note=language_note(selection.chosen, language) if citations else "",
+            confidence=selection.chosen[0].probability if selection.chosen else None,
+        )
 
     @property
     def llm(self) -> LLM:
@@ -323,7 +428,9 @@ class Assistant:
         if _normalise(abstain) in _normalise(raw) or any(
             _normalise(m) == _normalise(raw) for m in ABSTAIN_MESSAGES.values()
         ):
-            return replace(extractive, text=abstain, citations=(), abstained=True, mode="llm")
+            return replace(
+                extractive, text=abstain, citations=(), abstained=True, mode="llm", language_note=""
+            )
         retriever = self.index.retriever
         text, checks, citations, removed = verify(
             raw, hits, self.embedder, retriever.store, retriever.lexical.analyzer, self.settings
@@ -338,6 +445,7 @@ class Assistant:
                 citations=citations,
                 abstained=True,
                 mode="llm",
+                language_note="",
                 sentences=checks,
             )
         return replace(
@@ -346,6 +454,7 @@ class Assistant:
             citations=citations,
             abstained=False,
             mode="llm",
+            language_note="",
             sentences=checks,
         )
 

@@ -135,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fail (exit 1) when a metric is below its minimum in this TOML file",
     )
     ev.add_argument(
+        "--check-table",
+        default="gold",
+        metavar="NAME",
+        help="the table of the thresholds file to check against (default gold)",
+    )
+    ev.add_argument(
         "--rank-table",
         type=Path,
         metavar="OUT",
@@ -238,7 +244,8 @@ def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
 
 def format_answer(answer: Answer, width: int = 100) -> str:
     """Readable terminal rendering: the answer, then numbered sources."""
-    lines = [textwrap.fill(answer.text, width)]
+    lines = [f"({answer.language_note})"] if answer.language_note else []
+    lines += [textwrap.fill(part, width) for part in answer.text.split("\n")]
     unsupported = [c for c in answer.sentences if not c.supported]
     if unsupported:
         lines.append("")
@@ -444,9 +451,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         import tomllib
 
         try:
-            limits = tomllib.loads(args.check.read_text(encoding="utf-8")).get("gold", {})
+            tables = tomllib.loads(args.check.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise HelseQAError(f"cannot read thresholds {args.check}: {exc}") from exc
+        if args.check_table not in tables:
+            raise HelseQAError(
+                f"{args.check} has no table [{args.check_table}] - add it or pass "
+                f"--check-table with one of: {', '.join(tables) or '(none)'}"
+            )
+        limits = tables[args.check_table]
         failures = evaluate.check_thresholds(main_run.summary(), limits)
         if failures:
             for line in failures:

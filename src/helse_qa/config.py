@@ -79,22 +79,31 @@ class Settings(BaseModel):
             "(e5 favours same-language passages)."
         ),
     )
-    abstain_threshold: float = Field(
-        0.35,
+    answer_scorer: Literal["heuristic", "learned"] = Field(
+        "heuristic",
+        description="How answer sentences are scored: 'heuristic' (hand-weighted similarity "
+        "and word overlap, the default while it keeps more facts on the gold set) or "
+        "'learned' (the model trained on NorQuAD/XQuAD: abstains far more reliably, quotes "
+        "less padding). See README 'Quality'.",
+    )
+    abstain_threshold: float | None = Field(
+        None,
         description=(
-            "Minimum support score (0..1) of the best answer sentence; below it the "
-            "assistant abstains and shows the closest passages."
+            "Minimum score (0..1) of the best sentence; below it the assistant abstains and "
+            "shows the closest passages. Default: 0.35 for the heuristic, the model's "
+            "trained threshold (a probability) for the learned scorer."
         ),
     )
     max_answer_sentences: int = Field(
         3, ge=1, le=6, description="Most sentences quoted in an extractive answer."
     )
-    runner_up: float = Field(
-        0.7,
+    runner_up: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
-        description="A further sentence is quoted when its support is at least this share of "
-        "the best sentence's.",
+        description="A further sentence is quoted only when its score is at least this share "
+        "of the best sentence's (and at least the abstention threshold). Default: 0.7 for "
+        "the heuristic, 0.5 for the learned scorer.",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_document_chars: int = Field(

@@ -209,6 +209,12 @@ class Answer:
     mode: str = "extractive"
     sentences: tuple[SentenceCheck, ...] = ()  # per sentence of an LLM answer
     notice: str = ""  # e.g. why the LLM answer fell back to the extractive one
+    # fact | list | overview | near_miss | abstain (extractive answers); "" otherwise
+    kind: str = ""
+    # One short line when the quotes are in the other language ("Sitert fra engelsk kilde.")
+    language_note: str = ""
+    # P(the best quoted sentence answers), from the learned scorer
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -237,6 +243,9 @@ class Answer:
             "mode": self.mode,
             "sentences": [s.to_dict() for s in self.sentences],
             "notice": self.notice,
+            "kind": self.kind,
+            "language_note": self.language_note,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 

@@ -1,67 +1,81 @@
-"""Extractive answers: pick the retrieved sentences that answer the question, cite them.
+"""Extractive answers: quote the retrieved sentences that answer the question, cite them.
 
-Each sentence of the retrieved passages gets a support score from its embedding
-similarity to the question (cross-lingual: works for an English question about Norwegian
-text) and the share of the question's content words it contains. The best sentences are
-quoted verbatim with [n] markers; when even the best is below the abstention threshold
-the assistant says it could not find the answer and shows the closest passages.
+Every sentence of the retrieved passages is scored by the learned answer scorer
+(:mod:`.scorer`): the probability that it answers the question, from the e5 vectors of the
+question, the sentence and its passage plus lexical and question-type features. Then:
+
+- **abstain** when even the best sentence is below the model's threshold (the closest
+  passages are still shown);
+- **a near miss** (the question names a year the documents do not give, and they give
+  another) is said plainly: "The documents give the figure for 2017, not 2022: ... [1]";
+- **no padding**: a further sentence is quoted only when the model says it answers too;
+- **lists**: a lead-in that ends in ':' brings the item lines that belong to it (also when
+  the PDF text put them further down the page);
+- **overviews** ("Summarise ...", "Oppsummer ...", "main findings"): one sentence per
+  section of the document, at most six, in reading order.
+
+Quotes are always verbatim spans of the parsed document text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from helse_qa.config import Settings
-from helse_qa.messages import ABSTAIN_MESSAGES
-from helse_qa.text.analysis import Analyzer, words
-from helse_qa.types import Citation, Hit, SentenceRecord
+from helse_qa.answering.scorer import AnswerScorer
+from helse_qa.messages import ABSTAIN_MESSAGES, say
+from helse_qa.text.analysis import words
+from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
-# Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
-_COS_FLOOR = 0.76
-_COS_SPAN = 0.14
-_SENTENCE_WEIGHT = 0.3
-_NUMBER_BONUS = 0.1  # a question about a quantity or date prefers sentences with digits
-_PASSAGE_WEIGHT = 0.15
-_QUANTITY = re.compile(
-    r"\b(how (much|many|large|big)|hvor (mye|mange|stor|store|høy|høye)|share|andel|"
-    r"percent|prosent|amount|beløp|turnover|omsetning|omsatte|revenue|inntekt\w*|"
-    r"when|når|what year|hvilket år|date|dato|number|antall)\b",
+_DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
+_LIST_ITEMS = 8  # most item lines quoted after a lead-in
+_ITEM_WORDS = 14  # an item line is short ...
+_OVERVIEW_SENTENCES = 6
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+# A short label line answers only when it carries a figure ("Diagnostikk: 54%").
+_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
+_OVERVIEW = re.compile(
+    r"\b(summari[sz]e|summary|sum up|overview|oppsummer\w*|sammendrag|sammenfatt\w*|"
+    r"oversikt|main (findings|recommendations|points|conclusions?|messages?)|"
+    r"key (findings|points|recommendations|messages)|hovedfunn\w*|hovedpunkt\w*|"
+    r"anbefaler|anbefalingene|recommend(s|ations)?|konklusjon\w*|conclusions?)\b",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"\d")
-# A short label line is worth quoting only when it carries a figure ("Diagnostikk: 54%",
-# "Legemidler: 26 mrd"), not just a year.
-_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
-_WHEN = re.compile(r"\b(when|når|what year|which year|hvilket år|date|dato|hvilken dato)\b", re.I)
-_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d)\b|\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
-    r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
-    re.I,
+_LIST = re.compile(
+    r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
+    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne)\b",
+    re.IGNORECASE,
 )
-_DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
-_LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-# A question that names a year the passage never mentions is a near miss (asked about
-# 2022, the text is about 2017): its support is scaled down by this factor.
-_YEAR_MISMATCH = 0.6  # a second sentence must score at least this share of the best
+_ARTICLE = re.compile(r"\b(article|artikkel\w*|news|nyhet\w*)\b", re.I)
+_REPORT = re.compile(r"\b(report|rapport\w*|forprosjekt\w*|pre-project)\b", re.I)
 
+# Question words -> the headings of the sections an overview should keep to.
+_FOCUS = (
+    (
+        re.compile(r"\b(recommend\w*|anbefal\w*|should|bør|what should|hva bør)\b", re.I),
+        re.compile(r"\b(bør|anbefal\w*|innspill|should|recommend\w*)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(findings?|funn\w*|hovedfunn\w*)\b", re.I),
+        re.compile(r"\b(hovedfunn|funn|findings?)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(figures?|numbers?|facts?|tall|fakta|nøkkeltall)\b", re.I),
+        re.compile(r"\b(fakta|facts?|figures?|tall)\b", re.I),
+    ),
+)
 
-@dataclass(frozen=True)
-class SupportWeights:
-    """How a sentence's support score is made (chosen by measurement on the check set)."""
-
-    sentence: float = _SENTENCE_WEIGHT
-    passage: float = _PASSAGE_WEIGHT
-    number_bonus: float = _NUMBER_BONUS
-    rank_bonus: float = 0.04
-
-
-def _squash(cos: float) -> float:
-    return float(np.clip((cos - _COS_FLOOR) / _COS_SPAN, 0.0, 1.0))
+NEAR_MISS = {
+    "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
+    "en": "The documents give the figure for {found}, not {asked}:",
+}
+QUOTED_FROM = {
+    ("nb", "en"): "Sitert fra engelsk kilde.",
+    ("en", "nb"): "Quoted from the Norwegian source.",
+}
 
 
 @dataclass(frozen=True)
@@ -70,87 +84,263 @@ class ScoredSentence:
     text: str
     hit: Hit
     rank: int  # 1-based rank of its passage
-    dense: float
-    lexical: float
-    support: float
+    probability: float  # that it answers the question (the learned scorer)
+
+
+@dataclass
+class Selection:
+    """What an extractive answer quotes, and how it is framed."""
+
+    chosen: list[ScoredSentence] = field(default_factory=list)
+    kind: str = "fact"  # fact | list | overview | near_miss | abstain
+    lead: str = ""  # a line before the quotes (the near-miss sentence)
+
+    @property
+    def answers(self) -> bool:
+        return self.kind not in ("abstain", "near_miss")
+
+
+def is_overview_question(question: str) -> bool:
+    return bool(_OVERVIEW.search(question))
+
+
+def is_list_question(question: str) -> bool:
+    return bool(_LIST.search(question))
+
+
+def candidates(
+    hits: Sequence[Hit], records: Sequence[SentenceRecord], vectors: np.ndarray
+) -> list[tuple[SentenceRecord, str, Hit, int, np.ndarray]]:
+    """Every sentence of the retrieved passages, in passage then reading order (the scorer
+    sees them all: several of its features are relative to the whole set)."""
+    by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
+    out = []
+    for record, vector in zip(records, vectors, strict=False):
+        found = by_chunk.get(record.chunk_id)
+        if found is not None:
+            rank, hit = found
+            out.append((record, record.text_in(hit.chunk), hit, rank, vector))
+    out.sort(key=lambda c: (c[3], c[0].start))
+    return out
+
+
+def quotable(s: ScoredSentence) -> bool:
+    """Headings and short captions without a figure ("fordeling eksport 2017") answer
+    nothing, whatever their score."""
+    if s.text in s.hit.chunk.section:
+        return False
+    return len(s.text.split()) >= 4 or bool(_FIGURE.search(s.text))
 
 
 def score_sentences(
     question: str,
+    language: str,
     query_vector: np.ndarray,
     hits: Sequence[Hit],
     records: Sequence[SentenceRecord],
     vectors: np.ndarray,
-    analyzer: Analyzer,
-    weights: SupportWeights = SupportWeights(),
+    chunk_vectors: dict[str, np.ndarray],
+    scorer: AnswerScorer,
 ) -> list[ScoredSentence]:
-    """Support score in 0..1 for every sentence of the retrieved passages, best first."""
-    by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
-    concepts = analyzer.query_concepts(question)
-    idf = [analyzer.idf(c) for c in concepts]
-    total_idf = sum(idf)
-    wants_number = bool(_QUANTITY.search(question))
-    wants_date = bool(_WHEN.search(question))
-    years = set(_YEAR.findall(question))
-    heading_titles = {title for h in hits for title in h.chunk.section}
-    cosines: list[float] = (
-        (vectors @ np.asarray(query_vector, dtype=np.float32)).tolist() if len(records) else []
+    """P(answers the question) for every quotable sentence, best first."""
+    cands = [c for c in candidates(hits, records, vectors) if c[0].chunk_id in chunk_vectors]
+    if not cands:
+        return []
+    probs = scorer.score(
+        question,
+        [(text, hit.chunk.text, v, chunk_vectors[rec.chunk_id]) for rec, text, hit, _, v in cands],
+        query_vector,
+        language,
+        [hit.chunk.language for _, _, hit, _, _ in cands],
     )
-    scored: list[ScoredSentence] = []
-    for record, cos in zip(records, cosines, strict=False):
-        found = by_chunk.get(record.chunk_id)
-        if found is None:
-            continue
-        rank, hit = found
-        chunk = hit.chunk
-        text = chunk.text[record.start - chunk.start : record.end - chunk.start]
-        if text in heading_titles or (len(text.split()) < 4 and not _FIGURE.search(text)):
-            continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
-        s_terms = set(analyzer.terms(text, ["nb", "en"]))
-        matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
-        lexical = matched / total_idf if total_idf else 0.0
-        dense = _squash(float(cos))
-        passage = _squash(hit.dense_score) if hit.dense_score is not None else 0.0
-        support = (
-            weights.sentence * dense
-            + weights.passage * passage
-            + (1 - weights.sentence - weights.passage) * lexical
-        )
-        if (wants_date and _DATE.search(text)) or (
-            wants_number and not wants_date and _DIGIT.search(text)
-        ):
-            support += weights.number_bonus
-        support += weights.rank_bonus / rank
-        if years and not all(y in chunk.text for y in years):
-            support *= _YEAR_MISMATCH
-        scored.append(ScoredSentence(record, text, hit, rank, dense, lexical, min(support, 1.0)))
-    scored.sort(key=lambda s: (-s.support, s.rank, s.record.start))
+    scored = [
+        ScoredSentence(rec, text, hit, rank, float(p))
+        for (rec, text, hit, rank, _), p in zip(cands, probs, strict=True)
+    ]
+    scored = [s for s in scored if quotable(s)]
+    scored.sort(key=lambda s: (-s.probability, s.rank, s.record.start))
     return scored
 
 
-def select_sentences(scored: Sequence[ScoredSentence], settings: Settings) -> list[ScoredSentence]:
-    """The best sentence plus close runners-up; a sentence ending in ':' brings its list."""
-    if not scored or scored[0].support < settings.abstain_threshold:
-        return []
+def select(
+    question: str,
+    scored: Sequence[ScoredSentence],
+    threshold: float,
+    further: float,
+    most: int,
+    language: str,
+    following: Sequence[Hit] = (),
+) -> Selection:
+    """Decide what to quote: abstain, a near miss, a fact, or a list.
+
+    ``following`` are the passages that come after the retrieved ones in their documents:
+    a list's items may stand there when the PDF text detached them from their lead-in.
+    """
+    if not scored:
+        return Selection(kind="abstain")
     best = scored[0]
-    if best.text.rstrip().endswith(":"):
-        following = sorted(
-            (
-                s
-                for s in scored
-                if s.record.chunk_id == best.record.chunk_id and s.record.start > best.record.start
-            ),
-            key=lambda s: s.record.start,
-        )
-        return [best, *following[:_LIST_ITEMS]]
+    near = _near_miss(question, best, language)
+    if near:
+        return Selection([best], "near_miss", near)
+    if best.probability < threshold:
+        return Selection(kind="abstain")
+    leads = [best]
+    if is_list_question(question):  # the lead-in may be a runner-up of the best sentence
+        leads += [s for s in scored[1:4] if s.probability >= threshold]
+    for lead in leads:
+        if lead.text.rstrip().endswith(":"):
+            items = _list_items(lead, scored, following)
+            if items:
+                return Selection([lead, *items], "list")
     chosen = [best]
-    floor = max(settings.abstain_threshold, settings.runner_up * best.support)
+    # A further sentence must itself be likely to answer, relative to the best one (an
+    # unsure best brings alternatives, a sure one stands alone).
+    floor = max(threshold, further * best.probability)
     for s in scored[1:]:
-        if len(chosen) >= settings.max_answer_sentences:
+        if len(chosen) >= most:
             break
-        if s.support >= floor and not any(_same_content(s.text, c.text) for c in chosen):
+        if s.probability >= floor and not any(_same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
-    return chosen
+    return Selection(chosen, "fact")
+
+
+def _near_miss(question: str, best: ScoredSentence, language: str) -> str:
+    """The plain-words line for a question about a year the passage does not give."""
+    asked = [y for y in dict.fromkeys(_YEAR.findall(question))]
+    if not asked or any(y in best.hit.chunk.text for y in asked):
+        return ""
+    found = [y for y in dict.fromkeys(_YEAR.findall(best.text)) if y not in asked]
+    if not found:
+        return ""
+    return say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
+
+
+def _is_item(text: str) -> bool:
+    stripped = text.strip()
+    return (
+        0 < len(stripped.split()) <= _ITEM_WORDS
+        and not stripped.endswith((".", ":", "?", "!"))
+        and not stripped[:1].islower()
+    )
+
+
+def _list_items(
+    lead: ScoredSentence, scored: Sequence[ScoredSentence], following: Sequence[Hit] = ()
+) -> list[ScoredSentence]:
+    """The item lines that belong to a lead-in: those right after it, or, when the PDF text
+    put prose in between (or moved the list under the next heading), the first run of two
+    or more item lines after it on the same page or the next."""
+    chunk = lead.hit.chunk
+    lines = [
+        s
+        for s in _passage_sentences(lead.hit, lead.rank, scored)
+        if s.record.start > lead.record.start
+    ]
+    for hit in following:
+        later = hit.chunk
+        if (
+            later.doc_id == chunk.doc_id
+            and later.ordinal > chunk.ordinal
+            and (later.page is None or chunk.page is None or later.page - chunk.page <= 1)
+        ):
+            lines += _passage_sentences(hit, lead.rank, scored)
+    run: list[ScoredSentence] = []
+    for s in lines:
+        if _is_item(s.text):
+            if run and s.hit.chunk.chunk_id != run[-1].hit.chunk.chunk_id:
+                break  # a run does not cross passages
+            run.append(s)
+            if len(run) >= _LIST_ITEMS:
+                break
+        elif len(run) >= 2:
+            break
+        else:
+            run = []
+    return run if len(run) >= 2 else []
+
+
+def _passage_sentences(
+    hit: Hit, rank: int, scored: Sequence[ScoredSentence]
+) -> list[ScoredSentence]:
+    """Every sentence of a passage in reading order (item lines too short to be scored as
+    answers are rebuilt from the passage text)."""
+    from helse_qa.text.sentences import sentence_spans
+
+    chunk = hit.chunk
+    known = {s.record.start: s for s in scored if s.record.chunk_id == chunk.chunk_id}
+    out = []
+    for start, end in sentence_spans(chunk.text, chunk.start):
+        s = known.get(start)
+        if s is None:
+            record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
+            s = ScoredSentence(record, record.text_in(chunk), hit, rank, 0.0)
+        out.append(s)
+    return out
+
+
+def overview(
+    question: str,
+    sentences: Sequence[ScoredSentence],
+    vectors: dict[str, np.ndarray],
+    query_vector: np.ndarray,
+    most: int = _OVERVIEW_SENTENCES,
+) -> list[ScoredSentence]:
+    """An extractive overview of one document: from each section the sentence closest to
+    the section's centre (what it is mostly about), the sections closest to the question
+    first, at most ``most``, no near-duplicates, in reading order. A question about the
+    recommendations, findings or figures keeps to the sections whose headings are about
+    them.
+
+    ``vectors`` maps a sentence id to its vector.
+    """
+    sections: dict[tuple[str, ...], list[ScoredSentence]] = {}
+    focus = [h for pattern, h in _FOCUS if pattern.search(question)]
+    for s in sentences:
+        long_enough = len(s.text.split()) >= 8 and not s.text.rstrip().endswith(":")
+        if long_enough and s.record.sentence_id in vectors:
+            key = s.hit.chunk.section or (str(s.hit.chunk.page),)
+            sections.setdefault(key, []).append(s)
+    # "main recommendations" / "hovedfunn": the chapters whose headings say so, when any do
+    focused = {k: v for k, v in sections.items() if any(f.search(" ".join(k)) for f in focus)}
+    sections = focused or sections
+    q = np.asarray(query_vector, dtype=np.float32)
+    # Few sections (a short article, one chapter): more than one sentence from each.
+    per_section = 1 if len(sections) >= 3 else 3
+    picks: list[tuple[float, int, ScoredSentence]] = []
+    for members in sections.values():
+        matrix = np.stack([vectors[m.record.sentence_id] for m in members])
+        centre = matrix.mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        closeness = float(centre @ q)
+        order = np.argsort(-(matrix @ centre))[:per_section]
+        picks += [(closeness, n, members[int(i)]) for n, i in enumerate(order)]
+    chosen: list[ScoredSentence] = []
+    for _, _, s in sorted(picks, key=lambda x: (x[1], -x[0])):
+        if len(chosen) >= most:
+            break
+        if not any(_same_content(s.text, c.text) for c in chosen):
+            chosen.append(s)
+    return sorted(chosen, key=lambda s: s.record.start)
+
+
+def overview_document(
+    question: str,
+    hits: Sequence[Hit],
+    doc_ids: Sequence[str] | None,
+    kinds: dict[str, str],
+) -> str:
+    """The document an overview is about: the only one the filter allows, the one the
+    question names by its kind (article / report, from the catalog), else the document
+    of the best passage."""
+    if doc_ids and len(doc_ids) == 1:
+        return doc_ids[0]
+    allowed = [d for d in kinds if not doc_ids or d in doc_ids]
+    for pattern, kind in ((_ARTICLE, "article"), (_REPORT, "report")):
+        if pattern.search(question):
+            named = [d for d in allowed if kind in kinds[d].lower()]
+            if len(named) == 1:
+                return named[0]
+    return hits[0].chunk.doc_id if hits else (allowed[0] if allowed else "")
 
 
 def _same_content(a: str, b: str) -> bool:
@@ -159,18 +349,54 @@ def _same_content(a: str, b: str) -> bool:
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= _DUPLICATE_OVERLAP
 
 
-def compose(chosen: Sequence[ScoredSentence], language: str) -> tuple[str, tuple[Citation, ...]]:
-    """Answer text with [n] markers and the matching citations (numbered in order)."""
+def language_note(chosen: Sequence[ScoredSentence], language: str) -> str:
+    """One short line when every quote is in the other language than the question."""
+    sources = {s.hit.chunk.language for s in chosen}
+    if len(sources) != 1:
+        return ""
+    return QUOTED_FROM.get((language, sources.pop()), "")
+
+
+def compose(
+    selection: Selection, language: str, merge_items: bool = True
+) -> tuple[str, tuple[Citation, ...]]:
+    """Answer text with [n] markers and the matching citations (numbered in order).
+
+    List items that follow each other in the text are quoted as one citation.
+    """
+    chosen = selection.chosen
     if not chosen:
-        return ABSTAIN_MESSAGES.get(language, ABSTAIN_MESSAGES["en"]), ()
-    # Quote in reading order within a passage, passages in order of their best sentence.
-    first_seen: dict[str, int] = {}
-    for i, s in enumerate(chosen):
-        first_seen.setdefault(s.record.chunk_id, i)
-    ordered = sorted(chosen, key=lambda s: (first_seen[s.record.chunk_id], s.record.start))
+        return say(ABSTAIN_MESSAGES, language), ()
+    if selection.kind in ("overview", "list"):
+        ordered = list(chosen) if selection.kind == "list" else chosen
+    else:
+        # Quote in reading order within a passage, passages in order of their best sentence.
+        first_seen: dict[str, int] = {}
+        for i, s in enumerate(chosen):
+            first_seen.setdefault(s.record.chunk_id, i)
+        ordered = sorted(chosen, key=lambda s: (first_seen[s.record.chunk_id], s.record.start))
+    spans = _spans(ordered, merge=merge_items and selection.kind == "list")
     citations: list[Citation] = []
-    parts: list[str] = []
-    for number, s in enumerate(ordered, start=1):
-        citations.append(Citation.of(number, s.hit.chunk, s.record.start, s.record.end))
-        parts.append(f"{s.text} [{number}]")
-    return " ".join(parts), tuple(citations)
+    parts: list[str] = [selection.lead] if selection.lead else []
+    for number, (chunk, start, end) in enumerate(spans, start=1):
+        citation = Citation.of(number, chunk, start, end)
+        citations.append(citation)
+        parts.append(f"{citation.quote} [{number}]")
+    joiner = "\n" if selection.kind in ("list", "overview") else " "
+    return joiner.join(parts), tuple(citations)
+
+
+def _spans(ordered: Sequence[ScoredSentence], merge: bool) -> list[tuple[Chunk, int, int]]:
+    """(chunk, start, end) per quote; with ``merge``, adjacent item lines after the first
+    quote become one span (only whitespace lies between them)."""
+    spans: list[tuple[Chunk, int, int]] = []
+    for i, s in enumerate(ordered):
+        chunk = s.hit.chunk
+        if merge and i > 1 and spans and spans[-1][0].chunk_id == chunk.chunk_id:
+            prev_chunk, prev_start, prev_end = spans[-1]
+            gap = chunk.text[prev_end - chunk.start : s.record.start - chunk.start]
+            if prev_end <= s.record.start and not gap.strip():
+                spans[-1] = (prev_chunk, prev_start, s.record.end)
+                continue
+        spans.append((chunk, s.record.start, s.record.end))
+    return spans

@@ -262,7 +262,10 @@ def evaluate_assistant(
         started = time.perf_counter()
         answer = assistant.ask(item.question, item.history, k=k)
         latency = (time.perf_counter() - started) * 1000
-        passages = [h.chunk.text for h in answer.passages]
+        # Retrieval is scored on the k retrieved passages; a list's or an overview's answer
+        # may append the further passages it cites.
+        retrieved = answer.passages[:k]
+        passages = [h.chunk.text for h in retrieved]
         n_rel = _relevant_in_corpus(assistant, item.evidence) if item.answerable else 0
         valid = 0
         for c in answer.citations:
@@ -278,7 +281,7 @@ def evaluate_assistant(
         run.results.append(
             ItemResult(
                 item=item,
-                hit_rank=evidence_rank(answer.passages, item.evidence) if item.answerable else None,
+                hit_rank=evidence_rank(retrieved, item.evidence) if item.answerable else None,
                 retrieval=retrieval_scores(passages, item.evidence, n_rel),
                 answer=answer,
                 facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),

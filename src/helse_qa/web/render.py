@@ -121,6 +121,7 @@ def chat_html(answer_text: str, turn: int, abstained: bool) -> str:
         lambda m: f'<a href="#src-{turn}-{m.group(1)}" class="cite-marker">[{m.group(1)}]</a>',
         safe,
     )
+    linked = linked.replace("\n", "<br>")  # list items and overview points, one per line
     return f'<span class="abstained">{linked}</span>' if abstained else linked
 
 
@@ -140,6 +141,9 @@ def answer_html(result: dict[str, Any], turn: int) -> str:
         rendered = " ".join(parts)
     else:
         rendered = chat_html(result["answer"], turn, result["abstained"])
+    if result.get("language_note"):
+        note = html.escape(result["language_note"])
+        rendered = f'<span class="notice">{note}</span><br>' + rendered
     if result.get("notice"):
         rendered += f'<br><span class="notice">{html.escape(result["notice"])}</span>'
     return rendered
@@ -159,7 +163,7 @@ def sources_html(turns: list[dict[str, Any]], lang: str) -> str:
             f"{html.escape(answer['question'])}</div>"
         )
         passages = {p["chunk_id"]: p for p in answer["passages"]}
-        if answer["abstained"]:
+        if answer["abstained"] and not answer["citations"]:
             parts.append(f'<p class="abstained">{html.escape(t["closest"])}</p>')
             for i, p in enumerate(answer["passages"][:3], start=1):
                 parts.append(_source_block(f"{index + 1}-closest-{i}", f"{i}.", p, None, t, False))

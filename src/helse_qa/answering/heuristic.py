@@ -1,0 +1,116 @@
+"""The hand-weighted sentence support score (the default until the learned scorer wins on
+the gold set; see eval/results/answer-scorer.md).
+
+Support of a sentence = weighted embedding similarity to the question (sentence and its
+passage) + the IDF-weighted share of the question's content words it holds, a bonus for a
+number or date when the question asks for one, a small bonus for the passage's rank, and a
+penalty when the question names a year the passage lacks. Weights were chosen on the
+check set (eval/results/tune-*.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from helse_qa.text.analysis import Analyzer
+from helse_qa.types import Hit, SentenceRecord
+
+# Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
+_COS_FLOOR = 0.76
+_COS_SPAN = 0.14
+_SENTENCE_WEIGHT = 0.3
+_NUMBER_BONUS = 0.1  # a question about a quantity or date prefers sentences with digits
+_PASSAGE_WEIGHT = 0.15
+_QUANTITY = re.compile(
+    r"\b(how (much|many|large|big)|hvor (mye|mange|stor|store|høy|høye)|share|andel|"
+    r"percent|prosent|amount|beløp|turnover|omsetning|omsatte|revenue|inntekt\w*|"
+    r"when|når|what year|hvilket år|date|dato|number|antall)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+# A short label line is worth quoting only when it carries a figure ("Diagnostikk: 54%",
+# "Legemidler: 26 mrd"), not just a year.
+_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
+_WHEN = re.compile(r"\b(when|når|what year|which year|hvilket år|date|dato|hvilken dato)\b", re.I)
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d)\b|\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
+    r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
+    re.I,
+)
+_DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
+_LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+# A question that names a year the passage never mentions is a near miss (asked about
+# 2022, the text is about 2017): its support is scaled down by this factor.
+_YEAR_MISMATCH = 0.6  # a second sentence must score at least this share of the best
+
+
+@dataclass(frozen=True)
+class SupportWeights:
+    """How a sentence's support score is made (chosen by measurement on the check set)."""
+
+    sentence: float = _SENTENCE_WEIGHT
+    passage: float = _PASSAGE_WEIGHT
+    number_bonus: float = _NUMBER_BONUS
+    rank_bonus: float = 0.04
+
+
+def _squash(cos: float) -> float:
+    return float(np.clip((cos - _COS_FLOOR) / _COS_SPAN, 0.0, 1.0))
+
+
+def support_scores(
+    question: str,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    records: Sequence[SentenceRecord],
+    vectors: np.ndarray,
+    analyzer: Analyzer,
+    weights: SupportWeights = SupportWeights(),
+) -> list[tuple[SentenceRecord, str, Hit, int, float]]:
+    """(record, text, hit, passage rank, support in 0..1) per quotable sentence, best first."""
+    by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
+    concepts = analyzer.query_concepts(question)
+    idf = [analyzer.idf(c) for c in concepts]
+    total_idf = sum(idf)
+    wants_number = bool(_QUANTITY.search(question))
+    wants_date = bool(_WHEN.search(question))
+    years = set(_YEAR.findall(question))
+    heading_titles = {title for h in hits for title in h.chunk.section}
+    cosines: list[float] = (
+        (vectors @ np.asarray(query_vector, dtype=np.float32)).tolist() if len(records) else []
+    )
+    scored: list[tuple[SentenceRecord, str, Hit, int, float]] = []
+    for record, cos in zip(records, cosines, strict=False):
+        found = by_chunk.get(record.chunk_id)
+        if found is None:
+            continue
+        rank, hit = found
+        chunk = hit.chunk
+        text = chunk.text[record.start - chunk.start : record.end - chunk.start]
+        if text in heading_titles or (len(text.split()) < 4 and not _FIGURE.search(text)):
+            continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
+        s_terms = set(analyzer.terms(text, ["nb", "en"]))
+        matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
+        lexical = matched / total_idf if total_idf else 0.0
+        dense = _squash(float(cos))
+        passage = _squash(hit.dense_score) if hit.dense_score is not None else 0.0
+        support = (
+            weights.sentence * dense
+            + weights.passage * passage
+            + (1 - weights.sentence - weights.passage) * lexical
+        )
+        if (wants_date and _DATE.search(text)) or (
+            wants_number and not wants_date and _DIGIT.search(text)
+        ):
+            support += weights.number_bonus
+        support += weights.rank_bonus / rank
+        if years and not all(y in chunk.text for y in years):
+            support *= _YEAR_MISMATCH
+        scored.append((record, text, hit, rank, min(support, 1.0)))
+    scored.sort(key=lambda s: (-s[4], s[3], s[0].start))
+    return scored

@@ -308,7 +308,8 @@ class Assistant:
     def scorer(self) -> AnswerScorer:
         """The learned answer-sentence scorer (loaded once, a few KB of numpy weights)."""
         if self._scorer is None:
-            self._scorer = AnswerScorer()
+            path = self.settings.answer_model
+            self._scorer = AnswerScorer(path) if path is not None else AnswerScorer()
         return self._scorer
 
     def _extractive(

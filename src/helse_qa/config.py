@@ -86,6 +86,11 @@ class Settings(BaseModel):
         "'learned' (the model trained on NorQuAD/XQuAD: abstains far more reliably, quotes "
         "less padding). See README 'Quality'.",
     )
+    answer_model: Path | None = Field(
+        None,
+        description="Weights of the learned answer scorer (.npz written by "
+        "scripts/train_answer_model.py); default: the model shipped in the package.",
+    )
     abstain_threshold: float | None = Field(
         None,
         description=(

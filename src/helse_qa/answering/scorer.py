@@ -22,12 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from helse_qa.answering import scorer_features as F
+from helse_qa.errors import ConfigError
 
 DEFAULT_MODEL = Path(__file__).with_name("answer_model.npz")
 
 
 class AnswerScorer:
     def __init__(self, path: str | Path = DEFAULT_MODEL) -> None:
+        if not Path(path).is_file():
+            raise ConfigError(
+                f"answer model {path} not found - unset answer_model (HELSE_QA_ANSWER_MODEL) "
+                "to use the shipped one, or write it with scripts/train_answer_model.py"
+            )
         with np.load(path, allow_pickle=False) as z:
             self.version = str(z["version"])
             self.features_version = str(z["features_version"])

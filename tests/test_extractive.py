@@ -176,3 +176,15 @@ def test_the_learned_scorer_is_a_setting(corpus_settings, embedder):
     answer = learned.ask("How many members will the merged health cluster have?")
     assert "370 members" in answer.text and answer.confidence is not None
     assert learned.ask("Hvem vant valget i Sverige?").abstained
+
+
+def test_the_learned_veto_makes_the_heuristic_abstain(corpus_settings, embedder):
+    from helse_qa.assistant import Assistant
+
+    question = "How many members will the merged health cluster have?"
+    plain = Assistant.open(corpus_settings, embedder=embedder)
+    assert not plain.ask(question).abstained
+    vetoing = Assistant.open(
+        corpus_settings.model_copy(update={"learned_veto": 1.0}), embedder=embedder
+    )
+    assert vetoing.ask(question).abstained  # no sentence reaches probability 1.0

@@ -365,6 +365,21 @@ class Assistant:
             selection = Selection(chosen, "overview" if chosen else "abstain")
         else:
             scored = scored_for(hits) if hits else []
+            veto = self.settings.learned_veto
+            if scored and not learned and veto is not None:
+                # The learned scorer vetoes an answer when it is sure that no retrieved
+                # sentence answers (near misses the heuristic cannot tell from answers).
+                learned_scores = score_sentences(
+                    question,
+                    language,
+                    q_vec,
+                    hits,
+                    *store.sentence_vectors([h.chunk for h in hits]),
+                    store.chunk_vectors([h.chunk.chunk_id for h in hits]),
+                    self.scorer,
+                )
+                if not learned_scores or learned_scores[0].probability < veto:
+                    scored = []
             following = [
                 Hit(c, 0.0)
                 for h in hits

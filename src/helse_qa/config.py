@@ -91,6 +91,13 @@ class Settings(BaseModel):
         description="Weights of the learned answer scorer (.npz written by "
         "scripts/train_answer_model.py); default: the model shipped in the package.",
     )
+    learned_veto: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="With the heuristic scorer: abstain when the learned scorer gives every "
+        "retrieved sentence a probability of answering below this (None: off).",
+    )
     abstain_threshold: float | None = Field(
         None,
         description=(

@@ -188,3 +188,13 @@ def test_the_learned_veto_makes_the_heuristic_abstain(corpus_settings, embedder)
         corpus_settings.model_copy(update={"learned_veto": 1.0}), embedder=embedder
     )
     assert vetoing.ask(question).abstained  # no sentence reaches probability 1.0
+
+
+def test_schedule_lines_are_not_quoted_as_answers(corpus_assistant):
+    # Filtered to the report, which does not give the merged cluster's members: the
+    # interview schedule ("Smart Care Cluster 02.02.18") is no answer.
+    answer = corpus_assistant.ask(
+        "How many members will the merged cluster have?", doc_ids=[REPORT_ID]
+    )
+    assert answer.abstained
+    assert "02.02.18" not in answer.text

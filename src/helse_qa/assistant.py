@@ -338,7 +338,8 @@ class Assistant:
                 support = support_scores(
                     question, q_vec, chosen_hits, records, svecs, retriever.lexical.analyzer
                 )
-                return [ScoredSentence(r, t, h, rank, p) for r, t, h, rank, p in support]
+                heuristic = [ScoredSentence(r, t, h, rank, p) for r, t, h, rank, p in support]
+                return [s for s in heuristic if quotable(s)]
             cvecs = store.chunk_vectors([h.chunk.chunk_id for h in chosen_hits])
             return score_sentences(
                 question, language, q_vec, chosen_hits, records, svecs, cvecs, self.scorer

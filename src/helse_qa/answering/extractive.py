@@ -36,6 +36,7 @@ _ITEM_WORDS = 14  # an item line is short ...
 _OVERVIEW_SENTENCES = 6
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 # A short label line answers only when it carries a figure ("Diagnostikk: 54%").
+_DATE_ONLY = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
 _OVERVIEW = re.compile(
     r"\b(summari[sz]e|summary|sum up|overview|oppsummer\w*|sammendrag|sammenfatt\w*|"
@@ -125,11 +126,14 @@ def candidates(
 
 
 def quotable(s: ScoredSentence) -> bool:
-    """Headings and short captions without a figure ("fordeling eksport 2017") answer
-    nothing, whatever their score."""
+    """Headings, short captions without a figure ("fordeling eksport 2017") and schedule
+    lines ("Smart Care Cluster 02.02.18") answer nothing, whatever their score."""
     if s.text in s.hit.chunk.section:
         return False
-    return len(s.text.split()) >= 4 or bool(_FIGURE.search(s.text))
+    n_words = len(s.text.split())
+    if n_words < 6 and _DATE_ONLY.search(s.text) and not _FIGURE.search(_DATE_ONLY.sub("", s.text)):
+        return False
+    return n_words >= 4 or bool(_FIGURE.search(s.text))
 
 
 def score_sentences(

@@ -198,3 +198,9 @@ def test_schedule_lines_are_not_quoted_as_answers(corpus_assistant):
     )
     assert answer.abstained
     assert "02.02.18" not in answer.text
+
+
+def test_a_short_norwegian_request_is_answered_as_norwegian(corpus_assistant):
+    answer = corpus_assistant.ask("Oppsummer hovedfunnene")
+    assert answer.language == "nb"
+    assert answer.language_note == ""  # Norwegian question, Norwegian quotes

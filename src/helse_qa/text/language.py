@@ -24,7 +24,21 @@ EN_STOPWORDS = frozenset(
     """.split()
 )
 # Detection also counts a few words that are content words for retrieval.
-_NB = NB_STOPWORDS | {"norge", "norsk", "norske"}
+# Request verbs and "the report/article/documents" settle short questions with no function
+# word ("Oppsummer hovedfunnene" was taken for English).
+_NB = NB_STOPWORDS | {
+    "norge",
+    "norsk",
+    "norske",
+    "oppsummer",
+    "beskriv",
+    "forklar",
+    "nevn",
+    "rapporten",
+    "artikkelen",
+    "dokumentet",
+    "dokumentene",
+}
 _EN = EN_STOPWORDS | {"after", "between"}
 
 

@@ -92,6 +92,9 @@ class _Index:
     generation: Path
     manifest: Manifest
     retriever: Retriever
+    # Each document's chunks in reading order (overviews, list items after a lead-in);
+    # built once per generation, not per question.
+    by_doc: dict[str, list[Chunk]]
 
 
 class Assistant:
@@ -144,7 +147,12 @@ class Assistant:
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
         store = generation_store(self.settings.index_dir, generation, self.settings.chroma_url)
         lexical = LexicalIndex.load(generation / "lexical")
-        self._index = _Index(generation, manifest, Retriever(store, lexical, chunks, self.settings))
+        by_doc: dict[str, list[Chunk]] = {}
+        for c in sorted(chunks.values(), key=lambda c: (c.doc_id, c.ordinal)):
+            by_doc.setdefault(c.doc_id, []).append(c)
+        self._index = _Index(
+            generation, manifest, Retriever(store, lexical, chunks, self.settings), by_doc
+        )
 
     def ingest(
         self,
@@ -332,9 +340,10 @@ class Assistant:
             further = LEARNED_RUNNER_UP if learned else HEURISTIC_RUNNER_UP
         passages = list(hits)
 
-        def scored_for(chosen_hits: Sequence[Hit]) -> list[ScoredSentence]:
-            records, svecs = store.sentence_vectors([h.chunk for h in chosen_hits])
-            if not learned:
+        def scored_for(
+            chosen_hits: Sequence[Hit], use_learned: bool, records: Any, svecs: Any
+        ) -> list[ScoredSentence]:
+            if not use_learned:
                 support = support_scores(
                     question, q_vec, chosen_hits, records, svecs, retriever.lexical.analyzer
                 )
@@ -345,42 +354,33 @@ class Assistant:
                 question, language, q_vec, chosen_hits, records, svecs, cvecs, self.scorer
             )
 
-        by_doc: dict[str, list[Chunk]] = {}
-        for c in retriever.chunks.values():
-            by_doc.setdefault(c.doc_id, []).append(c)
-        for chunks in by_doc.values():
-            chunks.sort(key=lambda c: c.ordinal)
+        by_doc = self.index.by_doc
         if hits and is_overview_question(question):
             kinds = {d: e.kind for d, e in self.index.manifest.documents.items()}
             doc = overview_document(question, hits, doc_ids, kinds)
             doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
             records, svecs = store.sentence_vectors([h.chunk for h in doc_hits])
-            rank = {h.chunk.chunk_id: i + 1 for i, h in enumerate(doc_hits)}
+            ranked = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(doc_hits)}
             sentences = [
-                ScoredSentence(r, r.text_in(h.chunk), h, rank[r.chunk_id], 0.0)
+                ScoredSentence(r, r.text_in(hit.chunk), hit, rank, 0.0)
                 for r in records
-                for h in [doc_hits[rank[r.chunk_id] - 1]]
+                for rank, hit in [ranked[r.chunk_id]]
             ]
             vectors = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
             chosen = [s for s in overview(question, sentences, vectors, q_vec) if quotable(s)]
             selection = Selection(chosen, "overview" if chosen else "abstain")
         else:
-            scored = scored_for(hits) if hits else []
-            veto = self.settings.learned_veto
-            if scored and not learned and veto is not None:
-                # The learned scorer vetoes an answer when it is sure that no retrieved
-                # sentence answers (near misses the heuristic cannot tell from answers).
-                learned_scores = score_sentences(
-                    question,
-                    language,
-                    q_vec,
-                    hits,
-                    *store.sentence_vectors([h.chunk for h in hits]),
-                    store.chunk_vectors([h.chunk.chunk_id for h in hits]),
-                    self.scorer,
-                )
-                if not learned_scores or learned_scores[0].probability < veto:
-                    scored = []
+            scored: list[ScoredSentence] = []
+            if hits:
+                records, svecs = store.sentence_vectors([h.chunk for h in hits])
+                scored = scored_for(hits, learned, records, svecs)
+                veto = self.settings.learned_veto
+                if scored and not learned and veto is not None:
+                    # The learned scorer vetoes an answer when it is sure that no retrieved
+                    # sentence answers (near misses the heuristic cannot tell from answers).
+                    learned_scores = scored_for(hits, True, records, svecs)
+                    if not learned_scores or learned_scores[0].probability < veto:
+                        scored = []
             following = [
                 Hit(c, 0.0)
                 for h in hits

@@ -41,12 +41,10 @@ _DATE = re.compile(
     r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
     re.I,
 )
-_DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
-_LIST_ITEMS = 6  # lines quoted after a sentence that introduces a list
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 # A question that names a year the passage never mentions is a near miss (asked about
 # 2022, the text is about 2017): its support is scaled down by this factor.
-_YEAR_MISMATCH = 0.6  # a second sentence must score at least this share of the best
+_YEAR_MISMATCH = 0.6
 
 
 @dataclass(frozen=True)

@@ -214,8 +214,15 @@ def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
     ]
     data = {
         "data": [
-            {"paragraphs": [{"context": c, "qas": [{"id": i, "question": q}]}]}
-            for i, (c, q) in enumerate(
+            {
+                "paragraphs": [
+                    {
+                        "context": c,
+                        "qas": [{"id": i, "question": q, "answers": [{"text": a}]}],
+                    }
+                ]
+            }
+            for i, (c, q, a) in enumerate(
                 zip(
                     contexts,
                     [
@@ -223,6 +230,7 @@ def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
                         "Hvilken by er kjent for Bryggen?",
                         "Hvor ligger Tromsø?",
                     ],
+                    ["over 700 000", "Bergen", "Nord-Norge"],
                     strict=True,
                 )
             )
@@ -236,3 +244,10 @@ def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
     for mode in ("bm25", "dense", "hybrid"):
         assert results[mode]["hit@2"] >= 2 / 3
     assert results["hybrid"]["hit@1"] == 1.0
+    answers = results["answers"]
+    assert answers["questions"] == 3.0
+    # each context is a single short sentence pair: whatever is quoted first comes from it
+    assert answers["answer_containment"] >= 2 / 3
+    assert answers["first_quote_contains"] <= answers["answer_containment"]
+    assert answers["answered_rate"] >= answers["answer_containment"]
+    assert 1.0 <= answers["quotes_per_answer"] <= 3.0

@@ -79,7 +79,7 @@ class Settings(BaseModel):
             "(e5 favours same-language passages)."
         ),
     )
-    answer_scorer: Literal["heuristic", "learned"] = Field(
+    answer_scorer: Literal["heuristic", "learned", "cross"] = Field(
         "heuristic",
         description="How answer sentences are scored: 'heuristic' (hand-weighted similarity "
         "and word overlap, the default while it keeps more facts on the gold set) or "
@@ -90,6 +90,18 @@ class Settings(BaseModel):
         None,
         description="Weights of the learned answer scorer (.npz written by "
         "scripts/train_answer_model.py); default: the model shipped in the package.",
+    )
+    cross_model: Path | None = Field(
+        None,
+        description="Weights of the cross-encoder answer scorer (.npz written by "
+        "scripts/train_cross_encoder.py); default: the one shipped in the package.",
+    )
+    cross_candidates: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="With answer_scorer='cross': how many of the heuristic's best sentences "
+        "the cross-encoder reads.",
     )
     learned_veto: float | None = Field(
         None,

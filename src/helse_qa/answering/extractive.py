@@ -183,9 +183,10 @@ def select(
     if not scored:
         return Selection(kind="abstain")
     best = scored[0]
-    near = _near_miss(question, best, language)
-    if near:
-        return Selection([best], "near_miss", near)
+    near = _near_miss(question, scored, language)
+    if near is not None:
+        line, sentence = near
+        return Selection([sentence], "near_miss", line) if sentence else Selection(kind="abstain")
     if best.probability < threshold:
         return Selection(kind="abstain")
     leads = [best]
@@ -208,15 +209,25 @@ def select(
     return Selection(chosen, "fact")
 
 
-def _near_miss(question: str, best: ScoredSentence, language: str) -> str:
-    """The plain-words line for a question about a year the passage does not give."""
-    asked = [y for y in dict.fromkeys(_YEAR.findall(question))]
-    if not asked or any(y in best.hit.chunk.text for y in asked):
-        return ""
-    found = [y for y in dict.fromkeys(_YEAR.findall(best.text)) if y not in asked]
-    if not found:
-        return ""
-    return say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
+def _near_miss(
+    question: str, scored: Sequence[ScoredSentence], language: str, look: int = 5
+) -> tuple[str, ScoredSentence | None] | None:
+    """A question about a year that none of the best passages mentions.
+
+    Returns None when it is not one; else the plain-words line and the best-scored sentence
+    (among the ``look`` best) that gives another year ("The documents give the figure for
+    2017, not 2022:"), or no sentence when none gives a year at all (then: abstain).
+    """
+    asked = list(dict.fromkeys(_YEAR.findall(question)))
+    top = list(scored[:look])
+    if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
+        return None
+    for s in top:
+        found = [y for y in dict.fromkeys(_YEAR.findall(s.text)) if y not in asked]
+        if found:
+            line = say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
+            return line, s
+    return "", None
 
 
 def _is_item(text: str) -> bool:

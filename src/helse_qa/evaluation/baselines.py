@@ -86,6 +86,7 @@ class SquadQuestion:
     qid: str
     question: str
     context_id: str
+    answers: tuple[str, ...] = ()  # the gold answer strings (SQuAD "answers" texts)
 
 
 def load_squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
@@ -104,10 +105,46 @@ def load_squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
             cid = "ctx-" + hashlib.sha256(text.encode()).hexdigest()[:12]
             contexts.setdefault(cid, text)
             for qa in para.get("qas", []):
-                questions.append(SquadQuestion(str(qa["id"]), qa["question"], cid))
+                answers = tuple(
+                    dict.fromkeys(str(a["text"]) for a in qa.get("answers", []) if a.get("text"))
+                )
+                questions.append(SquadQuestion(str(qa["id"]), qa["question"], cid, answers))
     if not questions:
         raise HelseQAError(f"{path} holds no SQuAD questions (expected data/paragraphs/qas)")
     return contexts, questions
+
+
+def _contains(text: str, answers: Sequence[str]) -> bool:
+    flat = " ".join(text.split()).lower()
+    return any(" ".join(a.split()).lower() in flat for a in answers if a.strip())
+
+
+def squad_answer_scores(assistant: Any, questions: Sequence[SquadQuestion]) -> dict[str, float]:
+    """Every question through ``assistant.ask`` (all contexts searchable, no filter):
+
+    - ``first_quote_contains``: the first quoted sentence holds a gold answer string (over all
+      questions; an abstention counts as a miss);
+    - ``answer_containment``: the composed answer text holds one;
+    - ``answered_rate``; ``quotes_per_answer`` (citations per answered question).
+    """
+    first = contained = answered = quotes = 0
+    scored = [q for q in questions if q.answers]
+    for q in scored:
+        answer = assistant.ask(q.question)
+        if answer.abstained:
+            continue
+        answered += 1
+        quotes += len(answer.citations)
+        first += bool(answer.citations) and _contains(answer.citations[0].quote, q.answers)
+        contained += _contains(answer.text, q.answers)
+    n = len(scored) or 1
+    return {
+        "questions": float(len(scored)),
+        "first_quote_contains": first / n,
+        "answer_containment": contained / n,
+        "answered_rate": answered / n,
+        "quotes_per_answer": quotes / answered if answered else 0.0,
+    }
 
 
 def squad_documents(contexts: dict[str, str]) -> list[ParsedDocument]:
@@ -125,9 +162,15 @@ def squad_documents(contexts: dict[str, str]) -> list[ParsedDocument]:
 
 
 def squad_benchmark(
-    path: Path, settings: Settings, embedder: Embedder, ks: Sequence[int] = (1, 5, 10)
+    path: Path,
+    settings: Settings,
+    embedder: Embedder,
+    ks: Sequence[int] = (1, 5, 10),
+    answers: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """hit@k and MRR of retrieving each question's own context, for BM25, dense and hybrid.
+    """hit@k and MRR of retrieving each question's own context, for BM25, dense and hybrid;
+    with ``answers``, also every question asked through the assistant (extractive), scored by
+    :func:`squad_answer_scores`.
 
     The contexts are indexed once into ``<index_dir>/squad-<hash>/`` and reused.
     """
@@ -138,7 +181,7 @@ def squad_benchmark(
     contexts, questions = load_squad(path)
     from helse_qa.ingest.chunking import CHUNKER_VERSION
 
-    key = f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|" + "".join(
+    key = f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|{answers}|" + "".join(
         sorted(contexts)
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -149,7 +192,8 @@ def squad_benchmark(
     if current is None:
         docs = squad_documents(contexts)
         log.info("indexing %d SQuAD contexts into %s", len(docs), index_dir)
-        build_index(squad_settings, embedder, docs, progress=True)
+        # sentence vectors only when the questions are also answered (extractive quotes)
+        build_index(squad_settings, embedder, docs, progress=True, with_sentences=answers)
     assistant = Assistant.open(squad_settings, embedder=embedder)
     kmax = max(ks)
     results: dict[str, dict[str, float]] = {}
@@ -169,6 +213,8 @@ def squad_benchmark(
         row["questions"] = float(n)
         results[mode] = row
     results["_corpus"] = {"contexts": float(len(contexts)), "questions": float(len(questions))}
+    if answers:
+        results["answers"] = squad_answer_scores(assistant, questions)
     assistant.close()
     return {
         k: {m: (v if not math.isnan(v) else 0.0) for m, v in row.items()}

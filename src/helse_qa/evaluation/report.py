@@ -61,6 +61,19 @@ def squad_table(results: dict[str, dict[str, float]]) -> str:
         if mode in results:
             row = results[mode]
             lines.append(f"| {mode} | " + " | ".join(f"{row[m]:.3f}" for m in metrics) + " |")
+    answers = results.get("answers")
+    if answers:
+        names = ("first_quote_contains", "answer_containment", "answered_rate", "quotes_per_answer")
+        lines += [
+            "",
+            f"Answers through the assistant ({answers['questions']:.0f} questions with a gold "
+            "answer; first_quote_contains: the first quote holds a gold answer string, "
+            "answer_containment: the answer text does):",
+            "",
+            "| " + " | ".join(names) + " |",
+            "|---" * len(names) + "|",
+            "| " + " | ".join(f"{answers[m]:.3f}" for m in names) + " |",
+        ]
     return "\n".join(lines)
 
 

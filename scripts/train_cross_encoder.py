@@ -21,6 +21,7 @@ eval/results/answer-model.md, so the tables compare) go to <--results>.md / .jso
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -149,14 +150,26 @@ def main(argv: list[str] | None = None) -> int:
     batches = [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
     cached: list[tuple[Any, Any, Any]] = []
     t1 = time.time()
-    with torch.inference_mode():
-        for n, idx in enumerate(batches):
-            enc = encode([pairs[i] for i in idx])
-            h, mask = bottom(enc)
-            y = torch.tensor([pairs[i][2] for i in idx])
-            cached.append((h.clone(), mask.clone(), y))
-            if n % 50 == 0:
-                log.info("  frozen layers: batch %d/%d (%.0fs)", n, len(batches), time.time() - t1)
+    digest = hashlib.sha1(
+        json.dumps([pairs, frozen, MAX_LENGTH, BATCH], ensure_ascii=False).encode()
+    ).hexdigest()[:16]
+    state_file = args.cache.expanduser() / f"cross-frozen-{digest}.pt"
+    if state_file.is_file():
+        cached = torch.load(state_file)
+        log.info("frozen-layer states read from %s", state_file)
+    else:
+        # no_grad, not inference_mode: these tensors feed the trained layers' autograd
+        with torch.no_grad():
+            for n, idx in enumerate(batches):
+                enc = encode([pairs[i] for i in idx])
+                h, mask = bottom(enc)
+                y = torch.tensor([pairs[i][2] for i in idx])
+                cached.append((h, mask, y))
+                if n % 50 == 0:
+                    log.info(
+                        "  frozen layers: batch %d/%d (%.0fs)", n, len(batches), time.time() - t1
+                    )
+        torch.save(cached, state_file)
     t_bottom = time.time() - t1
 
     top = torch.nn.ModuleList([model.encoder.layer[i] for i in range(frozen, n_layers)])

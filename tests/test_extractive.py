@@ -94,6 +94,32 @@ def test_a_figure_for_another_year_is_said_plainly(corpus_assistant, question, l
 
 
 @pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What were Denmark's health industry export revenues in 2017?", ["Denmark"]),
+        ("How many employees does Oslo Cancer Cluster have?", ["Oslo Cancer Cluster"]),
+        # sentence starts and acronyms are not names ("BNP" is spelt out in the report)
+        ("Both mention it. Which role has Lena Nymo Helli?", ["Lena Nymo Helli"]),
+        ("Hvor stor andel av BNP bruker helsesektoren?", []),
+    ],
+)
+def test_question_names(question, names):
+    from helse_qa.answering.extractive import question_names
+
+    assert question_names(question) == names
+
+
+def test_a_figure_for_another_country_is_not_given_as_the_answer(corpus_assistant):
+    # The report gives Norway's export revenues; Denmark's are nowhere in the documents.
+    answer = corpus_assistant.ask("What were Denmark's health industry export revenues in 2017?")
+    assert answer.abstained
+    assert "23,6 milliarder" not in answer.text
+    # ... while the same question about Norway is answered with the figure
+    norway = corpus_assistant.ask("What were Norway's health industry export revenues in 2017?")
+    assert not norway.abstained and "23,6 milliarder" in norway.text
+
+
+@pytest.mark.parametrize(
     "question", ["Hvem vant valget i Sverige?", "What is the price of oil today?"]
 )
 def test_off_topic_questions_abstain(corpus_assistant, question):

@@ -425,6 +425,7 @@ class Assistant:
                 further,
                 self.settings.max_answer_sentences,
                 language,
+                retriever.lexical.analyzer,
                 following,
             )
         known = {h.chunk.chunk_id for h in passages}

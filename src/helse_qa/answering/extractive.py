@@ -27,7 +27,7 @@ import numpy as np
 
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
-from helse_qa.text.analysis import words
+from helse_qa.text.analysis import Analyzer, words
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -69,6 +69,13 @@ _FOCUS = (
     ),
 )
 
+# A name in the question: a capitalised word (not the question's first) or an acronym,
+# with the capitalised words that follow it ("Oslo Cancer Cluster", "Denmark's", "DRG").
+_NAME_TOKEN = re.compile(r"[^\W\d_][\w&-]*(?:['’]s)?", re.UNICODE)
+NOT_NAMED = {
+    "nb": "Dokumentene sier ikke dette om {name}. Nærmeste treff:",
+    "en": "The documents do not say this about {name}. The closest they come:",
+}
 NEAR_MISS = {
     "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
     "en": "The documents give the figure for {found}, not {asked}:",
@@ -173,6 +180,7 @@ def select(
     further: float,
     most: int,
     language: str,
+    analyzer: Analyzer,
     following: Sequence[Hit] = (),
 ) -> Selection:
     """Decide what to quote: abstain, a near miss, a fact, or a list.
@@ -182,6 +190,9 @@ def select(
     """
     if not scored:
         return Selection(kind="abstain")
+    scored, not_named = keep_named(question, scored, language, analyzer)
+    if not_named:
+        return Selection([scored[0]], "near_miss", not_named)
     best = scored[0]
     near = _near_miss(question, scored, language)
     if near is not None:
@@ -222,12 +233,76 @@ def _near_miss(
     top = list(scored[:look])
     if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
         return None
-    for s in top:
+    # a sentence that gives a figure for its year first ("23,6 milliarder kroner i 2017"),
+    # then one that only names a year
+    for s in sorted(top, key=lambda s: not _FIGURE.search(s.text)):
         found = [y for y in dict.fromkeys(_YEAR.findall(s.text)) if y not in asked]
         if found:
             line = say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
             return line, s
     return "", None
+
+
+def question_names(question: str) -> list[str]:
+    """The names a question asks about, as written ("Oslo Cancer Cluster", "Denmark"): runs
+    of capitalised words that do not start a sentence; acronyms are left out (documents
+    often spell them out: "BNP", "bruttonasjonalprodukt")."""
+    names: list[list[str]] = []
+    previous_end = -2
+    for m in _NAME_TOKEN.finditer(question):
+        word = re.sub(r"['’]s$", "", m.group())
+        before = question[: m.start()].rstrip(" «»\"'“”‘’(")
+        starts_sentence = not before or before.endswith((".", "?", "!", ":"))
+        if starts_sentence or not word[:1].isupper() or word.isupper():
+            previous_end = -2
+            continue
+        if names and m.start() - previous_end <= 1:
+            names[-1].append(word)
+        else:
+            names.append([word])
+        previous_end = m.end()
+    return [" ".join(n) for n in names]
+
+
+# A name word found in more than this share of all passages is what the corpus is about
+# ("Norge" in a corpus on Norway's health industry): it constrains nothing.
+_COMMON_NAME = 0.2
+
+
+def keep_named(
+    question: str, scored: Sequence[ScoredSentence], language: str, analyzer: Analyzer
+) -> tuple[list[ScoredSentence], str]:
+    """Only sentences whose passage names what the question names (in either language);
+    when no retrieved passage does, the plain-words line for the near miss ("The documents
+    do not say this about Denmark")."""
+    names: list[tuple[str, list[frozenset[str]]]] = []
+    for name in question_names(question):
+        concepts = [
+            c
+            for c in analyzer.query_concepts(name)
+            if max((analyzer.doc_freq.get(t, 0) for t in c), default=0)
+            <= _COMMON_NAME * max(1, analyzer.n_docs)
+        ]
+        if concepts:
+            names.append((name, concepts))
+    if not names or not scored:
+        return list(scored), ""
+    terms: dict[str, set[str]] = {}
+
+    def named(s: ScoredSentence, concepts: list[frozenset[str]]) -> bool:
+        chunk = s.hit.chunk
+        if chunk.chunk_id not in terms:
+            text = " ".join([chunk.title, *chunk.section, chunk.text])
+            terms[chunk.chunk_id] = set(analyzer.terms(text, ["nb", "en"]))
+        # a person is often named by surname alone ("says Kristensen"): half the words do
+        found = sum(1 for c in concepts if c & terms[chunk.chunk_id])
+        return 2 * found >= len(concepts)
+
+    kept = [s for s in scored if all(named(s, c) for _, c in names)]
+    if kept:
+        return kept, ""
+    missing = [n for n, c in names if not named(scored[0], c)]
+    return list(scored), say(NOT_NAMED, language).format(name=missing[0])
 
 
 def _is_item(text: str) -> bool:

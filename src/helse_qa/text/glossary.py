@@ -53,6 +53,12 @@ recommendation recommendations | anbefaling anbefalinger
 brand branding | merkevare merkevaren
 nordic | nordisk nordiske norden
 norway | norge
+denmark | danmark
+sweden | sverige
+danish | dansk danske
+swedish | svensk svenske
+scandinavia scandinavian | skandinavia skandinavisk skandinaviske
+r&d | fou
 norwegian | norsk norske
 government | regjering myndigheter
 municipality municipalities | kommune kommuner

@@ -230,3 +230,25 @@ def test_a_short_norwegian_request_is_answered_as_norwegian(corpus_assistant):
     answer = corpus_assistant.ask("Oppsummer hovedfunnene")
     assert answer.language == "nb"
     assert answer.language_note == ""  # Norwegian question, Norwegian quotes
+
+
+def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
+    from helse_qa.answering.extractive import ScoredSentence, language_note
+    from helse_qa.types import Chunk, Hit, SentenceRecord
+
+    caption = "Arild Kristensen og Lena Nymo Helli signerer avtale om sammenslåing av helseklynger"
+    text = caption + "\nThe merger will officially take effect on January 1, 2025."
+    chunk = Chunk("a:0", "a", "Health clusters join forces", "en", text, 0, len(text), None, (), 0)
+    hit = Hit(chunk, 1.0)
+
+    def sentence(start: int, end: int) -> ScoredSentence:
+        record = SentenceRecord("a:0", "a", start, end)
+        return ScoredSentence(record, record.text_in(chunk), hit, 1, 0.9)
+
+    norwegian = sentence(0, len(caption))
+    english = sentence(len(caption) + 1, len(text))
+    # an English article's Norwegian photo caption, quoted to a Norwegian question: no line
+    assert language_note([norwegian], "nb") == ""
+    assert language_note([norwegian], "en") == "Quoted from the Norwegian source."
+    assert language_note([english], "nb") == "Sitert fra engelsk kilde."
+    assert language_note([english, norwegian], "en") == ""

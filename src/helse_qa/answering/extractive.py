@@ -441,7 +441,10 @@ def _same_content(a: str, b: str) -> bool:
 
 def language_note(chosen: Sequence[ScoredSentence], language: str) -> str:
     """One short line when every quote is in the other language than the question."""
-    sources = {s.hit.chunk.language for s in chosen}
+    from helse_qa.text.language import detect_language
+
+    # the sentence's own language: an English article can hold a Norwegian photo caption
+    sources = {detect_language(s.text, default=s.hit.chunk.language) for s in chosen}
     if len(sources) != 1:
         return ""
     return QUOTED_FROM.get((language, sources.pop()), "")

@@ -46,13 +46,6 @@ def main() -> int:
         metavar="NAME=PATH",
         help="a further learned model (.npz) to compare, e.g. runtime=/tmp/m.npz",
     )
-    parser.add_argument(
-        "--cross",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="a further cross-encoder (.npz from scripts/train_cross_encoder.py) to compare",
-    )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "answer-scorer")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -63,18 +56,6 @@ def main() -> int:
         ("heuristic (default)", base.model_copy(update={"answer_scorer": "heuristic"})),
         ("learned (shipped model)", base.model_copy(update={"answer_scorer": "learned"})),
     ]
-    if (ROOT / "src/helse_qa/answering/cross_model.npz").is_file():
-        systems.append(
-            ("cross-encoder (shipped)", base.model_copy(update={"answer_scorer": "cross"}))
-        )
-    for spec in args.cross:
-        name, _, path = spec.partition("=")
-        update = {"answer_scorer": "cross", "cross_model": Path(path)}
-        systems.append((f"cross-encoder ({name})", base.model_copy(update=update)))
-    for spec in args.model:
-        name, _, path = spec.partition("=")
-        update = {"answer_scorer": "learned", "answer_model": Path(path)}
-        systems.append((f"learned ({name})", base.model_copy(update=update)))
 
     results: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for gold_name, gold_path in GOLD.items():
@@ -90,7 +71,6 @@ def main() -> int:
         "",
         "Written by `.venv/bin/python scripts/compare_answer_scorers.py`"
         + (" " + " ".join(f"--model {m}" for m in args.model) if args.model else "")
-        + (" " + " ".join(f"--cross {m}" for m in args.cross) if args.cross else "")
         + ". The learned models were trained on NorQuAD and XQuAD only "
         "(eval/results/answer-model.md); the gold sets were never used for training. "
         "Latency is measured by the benchmarks, not here.",

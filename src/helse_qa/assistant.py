@@ -34,7 +34,6 @@ from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError, IndexNotBuiltError, LLMError, QuestionError
 from helse_qa.messages import ABSTAIN_MESSAGES, FALLBACK, FALLBACK_CONDENSE
-from helse_qa.models.cross_encoder import CrossEncoder
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM, make_llm
 from helse_qa.storage.bm25 import LexicalIndex
@@ -107,7 +106,6 @@ class Assistant:
         self._index: _Index | None = None
         self._llm: LLM | None = None
         self._scorer: AnswerScorer | None = None
-        self._cross: CrossEncoder | None = None
         self._reload_lock = threading.RLock()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -322,17 +320,6 @@ class Assistant:
             self._scorer = AnswerScorer(path) if path is not None else AnswerScorer()
         return self._scorer
 
-    @property
-    def cross(self) -> CrossEncoder:
-        """The cross-encoder answer scorer (loaded on first use: torch, ~1 s)."""
-        if self._cross is None:
-            from helse_qa.models import e5_convert
-
-            model_dir = e5_convert.prepare_default_model(self.settings.cache_dir)
-            path = self.settings.cross_model
-            self._cross = CrossEncoder(model_dir, path) if path else CrossEncoder(model_dir)
-        return self._cross
-
     def _extractive(
         self,
         question: str,
@@ -348,13 +335,7 @@ class Assistant:
         learned = kind == "learned"
         threshold = self.settings.abstain_threshold
         if threshold is None:
-            threshold = (
-                self.scorer.threshold
-                if learned
-                else self.cross.threshold
-                if kind == "cross"
-                else HEURISTIC_THRESHOLD
-            )
+            threshold = self.scorer.threshold if learned else HEURISTIC_THRESHOLD
         further = self.settings.runner_up
         if further is None:
             further = HEURISTIC_RUNNER_UP if kind == "heuristic" else LEARNED_RUNNER_UP
@@ -368,18 +349,7 @@ class Assistant:
                     question, q_vec, chosen_hits, records, svecs, retriever.lexical.analyzer
                 )
                 heuristic = [ScoredSentence(r, t, h, rank, p) for r, t, h, rank, p in support]
-                heuristic = [s for s in heuristic if quotable(s)]
-                if kind != "cross":
-                    return heuristic
-                # The cross-encoder reads the heuristic's best candidates (it costs ~10 ms a
-                # sentence on 2 cores) and decides which of them answer.
-                short = heuristic[: self.settings.cross_candidates]
-                probs = self.cross.score(question, [s.text for s in short])
-                rescored = [
-                    replace(s, probability=float(p)) for s, p in zip(short, probs, strict=True)
-                ]
-                rescored.sort(key=lambda s: (-s.probability, s.rank, s.record.start))
-                return rescored
+                return [s for s in heuristic if quotable(s)]
             cvecs = store.chunk_vectors([h.chunk.chunk_id for h in chosen_hits])
             return score_sentences(
                 question, language, q_vec, chosen_hits, records, svecs, cvecs, self.scorer

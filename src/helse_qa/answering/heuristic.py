@@ -42,6 +42,13 @@ _DATE = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+# Words by which a question names its source ("what does the report say about ...") say
+# nothing about the answer; a sentence is not better for containing "rapporten".
+_SOURCE_WORDS = re.compile(
+    r"\b(report|reports|rapport|rapporten|article|artikkel|artikkelen|document|documents|"
+    r"dokument|dokumentet|dokumentene|text|teksten)\b",
+    re.IGNORECASE,
+)
 # A question that names a year the passage never mentions is a near miss (asked about
 # 2022, the text is about 2017): its support is scaled down by this factor.
 _YEAR_MISMATCH = 0.6
@@ -72,7 +79,7 @@ def support_scores(
 ) -> list[tuple[SentenceRecord, str, Hit, int, float]]:
     """(record, text, hit, passage rank, support in 0..1) per quotable sentence, best first."""
     by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
-    concepts = analyzer.query_concepts(question)
+    concepts = analyzer.query_concepts(_SOURCE_WORDS.sub(" ", question))
     idf = [analyzer.idf(c) for c in concepts]
     total_idf = sum(idf)
     wants_number = bool(_QUANTITY.search(question))

@@ -73,6 +73,8 @@ positioning | posisjonering
 startups start-ups | oppstartsselskaper oppstartsbedrifter
 founded established | etablert
 year | år
+service services | tjeneste tjenester
+offer offers offered | tilbyr tilby tilbød
 """
 
 

@@ -120,6 +120,22 @@ def test_a_figure_for_another_country_is_not_given_as_the_answer(corpus_assistan
 
 
 @pytest.mark.parametrize(
+    "question",
+    ["How many inhabitants does Stavanger have?", "Hvor mange ansatte har kontoret i Bergen?"],
+)
+def test_how_many_without_a_figure_in_the_documents_abstains(corpus_assistant, question):
+    # Stavanger and Bergen are named (the offices sentence), but no sentence gives a number
+    # for them; "I4Helse" in that sentence is a name, not a figure.
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained and answer.citations == ()
+
+
+def test_how_many_is_answered_by_the_sentence_with_the_figure(corpus_assistant):
+    answer = corpus_assistant.ask("Hvor mange medlemmer vil den nye klyngen ha?")
+    assert not answer.abstained and "370 members" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
     "question", ["Hvem vant valget i Sverige?", "What is the price of oil today?"]
 )
 def test_off_topic_questions_abstain(corpus_assistant, question):

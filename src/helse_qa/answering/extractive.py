@@ -76,6 +76,20 @@ NOT_NAMED = {
     "nb": "Dokumentene sier ikke dette om {name}. Nærmeste treff:",
     "en": "The documents do not say this about {name}. The closest they come:",
 }
+# A question that asks how many / how much is answered only by a sentence with a figure.
+_HOW_MANY = re.compile(
+    r"\b(how (many|much)|hvor (mange|mye)|what (share|percentage|proportion)|"
+    r"hvor stor andel|hvilken andel)\b",
+    re.IGNORECASE,
+)
+# a figure standing as a number, not a digit inside a name ("I4Helse"), not a year
+_AMOUNT = re.compile(r"(?<![^\W\d_])(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?(?![^\W\d_])")
+_NUMBER_WORD = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+    r"thousands?|millions?|billions?|half|tre|fire|fem|seks|sju|syv|åtte|ni|ti|elleve|tolv|"
+    r"hundre|tusen|millioner|milliarder|mrd|halvparten|dobbelt)\b",
+    re.IGNORECASE,
+)
 NEAR_MISS = {
     "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
     "en": "The documents give the figure for {found}, not {asked}:",
@@ -193,6 +207,10 @@ def select(
     scored, not_named = keep_named(question, scored, language, analyzer)
     if not_named:
         return Selection([scored[0]], "near_miss", not_named)
+    if _HOW_MANY.search(question) and not is_list_question(question):
+        scored = [s for s in scored if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text)]
+        if not scored:
+            return Selection(kind="abstain")
     best = scored[0]
     near = _near_miss(question, scored, language)
     if near is not None:

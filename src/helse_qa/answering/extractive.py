@@ -261,6 +261,14 @@ def _near_miss(
     return "", None
 
 
+# Norwegian writes nationalities in lower case ("den svenske helseindustrien"); they name a
+# country as much as "Swedish" does.
+_NATIONALITY = re.compile(
+    r"^(norsk|norske|svensk|svenske|dansk|danske|finsk|finske|islandsk|islandske|tysk|tyske|"
+    r"britisk|britiske|amerikansk|amerikanske|fransk|franske|nederlandsk|nederlandske)$"
+)
+
+
 def question_names(question: str) -> list[str]:
     """The names a question asks about, as written ("Oslo Cancer Cluster", "Denmark"): runs
     of capitalised words that do not start a sentence; acronyms are left out (documents
@@ -271,6 +279,10 @@ def question_names(question: str) -> list[str]:
         word = re.sub(r"['’]s$", "", m.group())
         before = question[: m.start()].rstrip(" «»\"'“”‘’(")
         starts_sentence = not before or before.endswith((".", "?", "!", ":"))
+        if _NATIONALITY.match(word.lower()):
+            names.append([word])
+            previous_end = -2
+            continue
         if starts_sentence or not word[:1].isupper() or word.isupper():
             previous_end = -2
             continue

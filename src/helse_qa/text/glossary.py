@@ -57,6 +57,10 @@ denmark | danmark
 sweden | sverige
 danish | dansk danske
 swedish | svensk svenske
+finland | finland
+finnish | finsk finske
+germany | tyskland
+german | tysk tyske
 scandinavia scandinavian | skandinavia skandinavisk skandinaviske
 r&d | fou
 norwegian | norsk norske

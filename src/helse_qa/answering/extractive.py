@@ -205,7 +205,9 @@ def select(
     if not scored:
         return Selection(kind="abstain")
     scored, not_named = keep_named(question, scored, language, analyzer)
-    if not_named:
+    if not_named:  # said plainly only when the closest sentence would otherwise be quoted
+        if scored[0].probability < threshold:
+            return Selection(kind="abstain")
         return Selection([scored[0]], "near_miss", not_named)
     if _HOW_MANY.search(question) and not is_list_question(question):
         scored = [s for s in scored if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text)]

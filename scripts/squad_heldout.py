@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,21 +83,25 @@ def main(argv: list[str] | None = None) -> int:
         "# Answers on the held-out NorQuAD and XQuAD questions",
         "",
         f"Written by `python scripts/{Path(__file__).name}`: every question asked through the "
-        "assistant (extractive, default settings) over an index of that file's distinct "
-        "contexts, each context one document. These questions and contexts were never used "
-        "to train the answer scorers (split: eval/results/answer-model.md).",
+        "assistant (extractive; default settings but for the answer scorer) over an index "
+        "of that file's distinct contexts, each context one document. These questions and "
+        "contexts were never used to train the answer scorers "
+        "(split: eval/results/answer-model.md).",
     ]
     for name, (path, _) in files.items():
-        run = subprocess.run(
-            [sys.executable, "-m", "helse_qa", "eval", "--squad", str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        table = run.stdout.split("distinct contexts;", 1)
-        squad_part = table[1] if len(table) > 1 else run.stdout
-        head = run.stdout.split("distinct contexts;", 1)[0].rsplit("\n", 1)[-1]
-        parts += ["", f"## {name}", "", head + "distinct contexts;" + squad_part.rstrip()]
+        for scorer in ("heuristic", "learned"):
+            run = subprocess.run(
+                [sys.executable, "-m", "helse_qa", "eval", "--squad", str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "HELSE_QA_ANSWER_SCORER": scorer},
+            )
+            table = run.stdout.split("distinct contexts;", 1)
+            squad_part = table[1] if len(table) > 1 else run.stdout
+            head = run.stdout.split("distinct contexts;", 1)[0].rsplit("\n", 1)[-1]
+            title = f"## {name}, answer_scorer = {scorer}"
+            parts += ["", title, "", head + "distinct contexts;" + squad_part.rstrip()]
     args.results.write_text("\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {args.results}")
     return 0

@@ -123,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
         "--squad",
         type=Path,
         metavar="FILE",
-        help="also run a SQuAD-format retrieval benchmark (e.g. NorQuAD)",
+        help="also run a SQuAD-format benchmark (e.g. NorQuAD): retrieval of each question's "
+        "own context, and every question asked through the assistant (first_quote_contains, "
+        "answer_containment, answered_rate, quotes per answer)",
     )
     ev.add_argument(
         "--report", type=Path, metavar="DIR", help="write DIR/latest.md and DIR/metrics.png"

@@ -495,11 +495,13 @@ def compose(
     if selection.kind in ("overview", "list"):
         ordered = list(chosen) if selection.kind == "list" else chosen
     else:
-        # Quote in reading order within a passage, passages in order of their best sentence.
+        # The best sentence first (what the user reads first answers the question); the
+        # others in reading order within a passage, passages in order of their best sentence.
         first_seen: dict[str, int] = {}
         for i, s in enumerate(chosen):
             first_seen.setdefault(s.record.chunk_id, i)
-        ordered = sorted(chosen, key=lambda s: (first_seen[s.record.chunk_id], s.record.start))
+        rest = sorted(chosen[1:], key=lambda s: (first_seen[s.record.chunk_id], s.record.start))
+        ordered = [chosen[0], *rest]
     spans = _spans(ordered, merge=merge_items and selection.kind == "list")
     citations: list[Citation] = []
     parts: list[str] = [selection.lead] if selection.lead else []

@@ -77,6 +77,7 @@ positioning | posisjonering
 startups start-ups | oppstartsselskaper oppstartsbedrifter
 founded established | etablert
 year | år
+locomotive locomotives | lokomotiv lokomotiver lokomotivene
 service services | tjeneste tjenester
 offer offers offered | tilbyr tilby tilbød
 """

@@ -416,3 +416,65 @@ def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embe
     assert "1 added" in report.upload_message
     assert report.after_upload_answered > 0
     assert report.percentile(0.5) <= report.percentile(0.95)
+
+
+def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_url):
+    docs = app_url[1]
+    dropdowns = {
+        c["props"].get("label"): c["props"].get("value")
+        for c in client.config["components"]
+        if c.get("type") == "dropdown"
+    }
+    assert dropdowns["Fjern dokument"] is None  # nothing pre-selected
+    # The remove button only asks (naming the document); the API endpoint is the "yes".
+    endpoints = client.view_api(return_format="dict")["named_endpoints"]
+    assert "/remove" in endpoints and "/restore" in endpoints
+    table, status, _, _, removed = client.predict("sikkerhet", api_name="/remove")
+    assert "documents/.removed/" in status
+    assert "sikkerhet" not in [row[0] for row in table["data"]]
+    assert not (docs / "sikkerhet.txt").exists()
+    moved = list((docs / ".removed").rglob("sikkerhet.txt"))
+    assert len(moved) == 1 and "Hamar" in moved[0].read_text(encoding="utf-8")
+    label = removed["choices"][0][0]
+    assert label.startswith("sikkerhet.txt (")
+    table, status, _, _, removed = client.predict(label, api_name="/restore")
+    assert status.startswith("restored sikkerhet.txt")
+    assert "sikkerhet" in [row[0] for row in table["data"]] and removed["choices"] == []
+    assert (docs / "sikkerhet.txt").read_text(encoding="utf-8") == XSS_DOCUMENT
+
+
+def test_remove_in_the_browser_asks_first_naming_the_document(app_url, client):
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run 'make browser' (apt-get)"
+    from playwright.sync_api import sync_playwright
+
+    docs = app_url[1]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url[0])
+        page.get_by_role("tab", name="Dokumenter").click()
+        page.locator("#remove-btn").click()  # nothing chosen: nothing asked, nothing removed
+        page.wait_for_timeout(500)
+        assert not page.locator("#remove-confirm").is_visible()
+        page.locator("#remove-choice input").click()
+        page.get_by_role("option", name="sikkerhet").click()
+        page.locator("#remove-btn").click()
+        question = page.locator("#remove-question")
+        question.get_by_text("sikkerhet").wait_for(timeout=10_000)
+        assert "documents/.removed/" in question.inner_text()
+        assert (docs / "sikkerhet.txt").exists()  # asking removed nothing
+        page.locator("#cancel-remove").click()
+        page.wait_for_timeout(500)
+        assert not page.locator("#remove-confirm").is_visible()
+        assert (docs / "sikkerhet.txt").exists()
+        page.locator("#remove-btn").click()
+        page.locator("#confirm-remove").click()
+        page.get_by_text("removed sikkerhet").wait_for(timeout=30_000)
+        browser.close()
+    assert not (docs / "sikkerhet.txt").exists()
+    assert list((docs / ".removed").rglob("sikkerhet.txt"))
+    from helse_qa.ingest.removal import removed_files
+
+    label = next(r.label for r in removed_files(docs) if r.relative == "sikkerhet.txt")
+    client.predict(label, api_name="/restore")
+    assert (docs / "sikkerhet.txt").exists()

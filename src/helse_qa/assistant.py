@@ -32,7 +32,8 @@ from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
-from helse_qa.errors import ConfigError, IndexNotBuiltError, LLMError, QuestionError
+from helse_qa.errors import ConfigError, HelseQAError, IndexNotBuiltError, LLMError, QuestionError
+from helse_qa.ingest.removal import RemovedFile
 from helse_qa.messages import ABSTAIN_MESSAGES, FALLBACK, FALLBACK_CONDENSE
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM, make_llm
@@ -174,6 +175,30 @@ class Assistant:
         if report.changed or self._index is None or rebuild:
             self.reload()
         return report
+
+    def remove_document(self, doc_id: str) -> tuple[RemovedFile, IngestReport]:
+        """Move an indexed document's file to ``documents/.removed/<date>/`` (never
+        deleted; see :meth:`restore_document`) and drop it from the index."""
+        from helse_qa.ingest.removal import move_aside
+
+        entry = self.manifest.documents.get(doc_id)
+        if entry is None:
+            known = ", ".join(self.manifest.documents) or "none"
+            raise HelseQAError(f"no indexed document '{doc_id}' - indexed: {known}")
+        moved = move_aside(self.settings.documents_dir, entry.file)
+        return moved, self.ingest()
+
+    def restore_document(self, name: str) -> tuple[Path, IngestReport]:
+        """Move a removed file back (by its path, file name or label) and index it."""
+        from helse_qa.ingest.removal import restore
+
+        path = restore(self.settings.documents_dir, name)
+        return path, self.ingest()
+
+    def removed_documents(self) -> list[RemovedFile]:
+        from helse_qa.ingest.removal import removed_files
+
+        return removed_files(self.settings.documents_dir)
 
     def close(self) -> None:
         """Release the vector store client."""

@@ -20,7 +20,7 @@ from helse_qa.errors import HelseQAError
 if TYPE_CHECKING:
     from helse_qa.assistant import Assistant
     from helse_qa.config import Settings
-    from helse_qa.types import Answer
+    from helse_qa.types import Answer, IngestReport
 
 log = logging.getLogger("helse_qa")
 
@@ -90,7 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     retrieval_args(chat)
     answer_mode_arg(chat)
 
-    sub.add_parser("docs", help="list the indexed documents")
+    docs = sub.add_parser(
+        "docs",
+        help="list, remove or restore documents",
+        description="List the indexed documents and the removed files. --remove moves a "
+        "document's file to documents/.removed/<date>/ (never deletes it) and re-indexes; "
+        "--restore moves it back.",
+    )
+    docs_action = docs.add_mutually_exclusive_group()
+    docs_action.add_argument("--remove", metavar="ID", help="remove the document with this id")
+    docs_action.add_argument(
+        "--restore", metavar="NAME", help="restore a removed file (its path or file name)"
+    )
 
     models = sub.add_parser("models", help="show or prepare the embedding model")
     models.add_argument(
@@ -294,12 +305,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     )
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    print(
+    print(_report_line(report))
+    return 0
+
+
+def _report_line(report: IngestReport) -> str:
+    return (
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} "
         f"removed, {len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks in the index ({report.seconds:.1f} s)"
     )
-    return 0
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -381,12 +396,26 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
+    from helse_qa.ingest.removal import removed_files
     from helse_qa.storage.layout import IndexLayout, read_manifest
 
     settings = _settings(args)
+    if args.remove or args.restore:
+        assistant = _open(settings)
+        if args.remove:
+            moved, report = assistant.remove_document(args.remove)
+            print(f"removed {args.remove}: {moved.relative} moved to {moved.path}")
+        else:
+            path, report = assistant.restore_document(args.restore)
+            print(f"restored {path}")
+        print(_report_line(report))
+        assistant.close()
+        return 0
     manifest = read_manifest(IndexLayout(settings.index_dir).require_current())
     for d in manifest.documents.values():
         print(f"{d.doc_id}\t{d.language}\t{d.pages} p.\t{d.chunks} chunks\t{d.title}")
+    for r in removed_files(settings.documents_dir):
+        print(f"removed {r.date}\t{r.relative}\t(helse-qa docs --restore {r.relative})")
     return 0
 
 

@@ -123,17 +123,25 @@ class ChatApp:
         )
 
     def remove(self, doc_id: str) -> str:
-        entry = self.documents().get(doc_id)
-        if entry is None:
-            raise HelseQAError(f"no indexed document '{doc_id}'")
-        root = self.assistant.settings.documents_dir.resolve()
-        path = (root / entry["file"]).resolve()
-        if root not in path.parents:
-            raise HelseQAError(f"{entry['file']} is outside {root}")
-        path.unlink(missing_ok=True)
+        """Move the document's file aside (documents/.removed/<date>/) and re-index."""
+        if not doc_id:
+            raise HelseQAError("choose a document to remove first")
         with self._ingest_lock:
-            report = self.assistant.ingest()
-        return f"removed {', '.join(report.removed) or doc_id}"
+            moved, report = self.assistant.remove_document(doc_id)
+        return (
+            f"removed {', '.join(report.removed) or doc_id}; the file is in "
+            f"documents/.removed/{moved.date}/ (restore it below)"
+        )
+
+    def removed(self) -> list[str]:
+        return [r.label for r in self.assistant.removed_documents()]
+
+    def restore(self, label: str) -> str:
+        if not label:
+            raise HelseQAError("choose a removed document to restore first")
+        with self._ingest_lock:
+            path, report = self.assistant.restore_document(label)
+        return f"restored {path.name}; {len(report.added)} added"
 
     # -- chat -------------------------------------------------------------------------
     def ask(
@@ -218,7 +226,7 @@ def build_app(assistant: Assistant) -> Any:
             chat = _chat_tab(gr, app, labels)
             docs = _documents_tab(gr, app, labels)
         _wire_chat(gr, app, chat, turns_state, lang)
-        _wire_documents(gr, app, docs, chat)
+        _wire_documents(gr, app, docs, chat, lang)
 
         def switch(lang_name: str, turns: list[dict[str, Any]]) -> list[Any]:
             lc = _lang_code(lang_name)
@@ -232,6 +240,24 @@ def build_app(assistant: Assistant) -> Any:
             switch,
             [lang, turns_state],
             [*labels.widgets, chat["sources"], docs["table"]],
+            api_visibility="private",
+        )
+
+        def lists() -> tuple[Any, ...]:
+            """Every document list as the index has it now (uploads and removals made in
+            another tab or before a reload included)."""
+            choices = list(app.documents())
+            return (
+                app.doc_rows(),
+                gr.update(choices=choices, value=None),
+                gr.update(choices=choices),
+                gr.update(choices=app.removed(), value=None),
+            )
+
+        demo.load(
+            lists,
+            None,
+            [docs["table"], docs["remove_choice"], chat["doc_filter"], docs["restore_choice"]],
             api_visibility="private",
         )
     return demo
@@ -311,10 +337,36 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
         w["upload_btn"] = labels(gr.Button(t["upload_btn"], variant="primary"), value="upload_btn")
         w["status"] = gr.Markdown()
         with gr.Row():
+            # nothing pre-selected: a click on the button alone removes nothing
             w["remove_choice"] = labels(
-                gr.Dropdown(list(app.documents()), label=t["remove"]), label="remove"
+                gr.Dropdown(
+                    list(app.documents()),
+                    value=None,
+                    label=t["remove"],
+                    elem_id="remove-choice",
+                    allow_custom_value=True,  # the app checks the id; lists may be stale
+                ),
+                label="remove",
             )
-            w["remove_btn"] = labels(gr.Button(t["remove_btn"], variant="stop"), value="remove_btn")
+            w["remove_btn"] = labels(
+                gr.Button(t["remove_btn"], variant="stop", elem_id="remove-btn"), value="remove_btn"
+            )
+        with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
+            w["confirm_text"] = gr.Markdown(elem_id="remove-question")
+            w["confirm_btn"] = labels(
+                gr.Button(t["confirm_btn"], variant="stop", elem_id="confirm-remove"),
+                value="confirm_btn",
+            )
+            w["cancel_btn"] = labels(
+                gr.Button(t["cancel_btn"], elem_id="cancel-remove"), value="cancel_btn"
+            )
+        w["confirm_row"] = confirm_row
+        with gr.Row():
+            w["restore_choice"] = labels(
+                gr.Dropdown(app.removed(), value=None, label=t["restore"], allow_custom_value=True),
+                label="restore",
+            )
+            w["restore_btn"] = labels(gr.Button(t["restore_btn"]), value="restore_btn")
     return w
 
 
@@ -386,7 +438,9 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
     gr.api(api_ask, api_name="ask")
 
 
-def _wire_documents(gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, Any]) -> None:
+def _wire_documents(
+    gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, Any], lang: Any
+) -> None:
     def do_upload(paths: list[str] | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio injects progress through this default
         with _errors_for_the_page(gr, "upload"):
             message = app.upload(paths or [], lambda f, d: progress(f, desc=d))
@@ -399,6 +453,15 @@ def _wire_documents(gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, An
             None,
         )
 
+    def ask_confirm(doc_id: str | None, lang_name: str) -> tuple[Any, ...]:
+        entry = app.documents().get(doc_id or "")
+        if entry is None:
+            return gr.update(visible=False), ""
+        t = TEXT[_lang_code(lang_name)]
+        name = entry["title"] or Path(entry["file"]).name
+        text = t["remove_confirm"].format(title=name, doc_id=doc_id)
+        return gr.update(visible=True), text
+
     def do_remove(doc_id: str | None) -> tuple[Any, ...]:
         with _errors_for_the_page(gr, "remove"):
             message = app.remove(doc_id or "")
@@ -408,6 +471,20 @@ def _wire_documents(gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, An
             message,
             gr.update(choices=choices, value=None),
             gr.update(choices=choices),
+            gr.update(visible=False),
+            gr.update(choices=app.removed(), value=None),
+        )
+
+    def do_restore(label: str | None) -> tuple[Any, ...]:
+        with _errors_for_the_page(gr, "restore"):
+            message = app.restore(label or "")
+        choices = list(app.documents())
+        return (
+            app.doc_rows(),
+            message,
+            gr.update(choices=choices, value=None),
+            gr.update(choices=choices),
+            gr.update(choices=app.removed(), value=None),
         )
 
     w["upload_btn"].click(
@@ -416,11 +493,34 @@ def _wire_documents(gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, An
         [w["table"], w["status"], chat["doc_filter"], w["remove_choice"], w["files"]],
         api_name="upload",
     )
+    # Removing takes two clicks: the first names the document and asks; only "Yes" acts.
     w["remove_btn"].click(
+        ask_confirm,
+        [w["remove_choice"], lang],
+        [w["confirm_row"], w["confirm_text"]],
+        api_name=False,
+    )
+    w["cancel_btn"].click(
+        lambda: gr.update(visible=False), None, [w["confirm_row"]], api_name=False
+    )
+    w["confirm_btn"].click(
         do_remove,
         [w["remove_choice"]],
-        [w["table"], w["status"], w["remove_choice"], chat["doc_filter"]],
+        [
+            w["table"],
+            w["status"],
+            w["remove_choice"],
+            chat["doc_filter"],
+            w["confirm_row"],
+            w["restore_choice"],
+        ],
         api_name="remove",
+    )
+    w["restore_btn"].click(
+        do_restore,
+        [w["restore_choice"]],
+        [w["table"], w["status"], w["remove_choice"], chat["doc_filter"], w["restore_choice"]],
+        api_name="restore",
     )
 
 

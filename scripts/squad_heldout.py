@@ -97,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
                 env={**os.environ, "HELSE_QA_ANSWER_SCORER": scorer},
             )
-            table = run.stdout.split("distinct contexts;", 1)
-            squad_part = table[1] if len(table) > 1 else run.stdout
-            head = run.stdout.split("distinct contexts;", 1)[0].rsplit("\n", 1)[-1]
+            # the SQuAD table starts on the line that ends in "distinct contexts;"
+            before, marker, after = run.stdout.partition("distinct contexts;")
+            squad = before.rsplit("\n", 1)[-1] + marker + after if marker else run.stdout
             title = f"## {name}, answer_scorer = {scorer}"
-            parts += ["", title, "", head + "distinct contexts;" + squad_part.rstrip()]
+            parts += ["", title, "", squad.rstrip()]
     args.results.write_text("\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {args.results}")
     return 0

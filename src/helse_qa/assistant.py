@@ -356,14 +356,13 @@ class Assistant:
         """Quote what answers: a fact, a list, an overview; a near miss; or abstain."""
         retriever = self.index.retriever
         store = retriever.store
-        kind = self.settings.answer_scorer
-        learned = kind == "learned"
+        learned = self.settings.answer_scorer == "learned"
         threshold = self.settings.abstain_threshold
         if threshold is None:
             threshold = self.scorer.threshold if learned else HEURISTIC_THRESHOLD
         further = self.settings.runner_up
         if further is None:
-            further = HEURISTIC_RUNNER_UP if kind == "heuristic" else LEARNED_RUNNER_UP
+            further = LEARNED_RUNNER_UP if learned else HEURISTIC_RUNNER_UP
         passages = list(hits)
 
         def scored_for(

@@ -28,6 +28,7 @@ import numpy as np
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import Analyzer, words
+from helse_qa.text.language import detect_language
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -473,8 +474,6 @@ def _same_content(a: str, b: str) -> bool:
 
 def language_note(chosen: Sequence[ScoredSentence], language: str) -> str:
     """One short line when every quote is in the other language than the question."""
-    from helse_qa.text.language import detect_language
-
     # the sentence's own language: an English article can hold a Norwegian photo caption
     sources = {detect_language(s.text, default=s.hit.chunk.language) for s in chosen}
     if len(sources) != 1:

@@ -199,6 +199,19 @@ class _Labels:
         return [gr.update(**{prop: t[k] for prop, k in keys.items()}) for keys in self._keys]
 
 
+def _lists(gr: Any, app: ChatApp) -> tuple[Any, Any, Any, Any]:
+    """Every document list as the index has it now (uploads and removals made in another
+    tab or before a reload included): the table, the remove list, the chat filter and the
+    restore list."""
+    choices = list(app.documents())
+    return (
+        app.doc_rows(),
+        gr.update(choices=choices, value=None),
+        gr.update(choices=choices),
+        gr.update(choices=app.removed(), value=None),
+    )
+
+
 def _lang_code(lang_name: str) -> str:
     return "en" if lang_name == "English" else "nb"
 
@@ -243,19 +256,8 @@ def build_app(assistant: Assistant) -> Any:
             api_visibility="private",
         )
 
-        def lists() -> tuple[Any, ...]:
-            """Every document list as the index has it now (uploads and removals made in
-            another tab or before a reload included)."""
-            choices = list(app.documents())
-            return (
-                app.doc_rows(),
-                gr.update(choices=choices, value=None),
-                gr.update(choices=choices),
-                gr.update(choices=app.removed(), value=None),
-            )
-
         demo.load(
-            lists,
+            lambda: _lists(gr, app),
             None,
             [docs["table"], docs["remove_choice"], chat["doc_filter"], docs["restore_choice"]],
             api_visibility="private",
@@ -465,27 +467,14 @@ def _wire_documents(
     def do_remove(doc_id: str | None) -> tuple[Any, ...]:
         with _errors_for_the_page(gr, "remove"):
             message = app.remove(doc_id or "")
-        choices = list(app.documents())
-        return (
-            app.doc_rows(),
-            message,
-            gr.update(choices=choices, value=None),
-            gr.update(choices=choices),
-            gr.update(visible=False),
-            gr.update(choices=app.removed(), value=None),
-        )
+        rows, remove_list, doc_filter, restore_list = _lists(gr, app)
+        return rows, message, remove_list, doc_filter, gr.update(visible=False), restore_list
 
     def do_restore(label: str | None) -> tuple[Any, ...]:
         with _errors_for_the_page(gr, "restore"):
             message = app.restore(label or "")
-        choices = list(app.documents())
-        return (
-            app.doc_rows(),
-            message,
-            gr.update(choices=choices, value=None),
-            gr.update(choices=choices),
-            gr.update(choices=app.removed(), value=None),
-        )
+        rows, remove_list, doc_filter, restore_list = _lists(gr, app)
+        return rows, message, remove_list, doc_filter, restore_list
 
     w["upload_btn"].click(
         do_upload,

@@ -8,10 +8,24 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run chat test test-fast setup lint typecheck pytest browser gate report ingest clean bench reliability
 
+# make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
+# command line; otherwise the settings decide (HELSE_QA_PORT/HELSE_QA_HOST, helse-qa.toml,
+# then 127.0.0.1:7860). Not taken from the environment: some shells export HOST as the
+# machine's name; HELSE_QA_PORT/HELSE_QA_HOST are the variables to export. A chosen port
+# that is taken stops with one line naming a free port; the default 7860, when taken,
+# gives way to the next free one (the address line says which).
+SERVE_ARGS :=
+ifeq ($(origin PORT),command line)
+SERVE_ARGS += $(if $(PORT),--port $(PORT))
+endif
+ifeq ($(origin HOST),command line)
+SERVE_ARGS += $(if $(HOST),--host $(HOST))
+endif
+
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
 	$(BIN)/helse-qa ingest
-	$(BIN)/helse-qa serve
+	$(BIN)/helse-qa serve$(if $(strip $(SERVE_ARGS)), $(strip $(SERVE_ARGS)))
 
 chat: $(STAMP)
 	$(BIN)/helse-qa chat

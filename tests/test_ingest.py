@@ -135,3 +135,19 @@ def test_second_instance_sees_new_documents(small_corpus, embedder):
     first.ingest()
     answer = second.ask("Hvor mange nye medlemmer fikk klyngen i Bodø?")
     assert "42 nye medlemmer" in answer.text
+
+
+def test_a_file_without_catalog_title_or_heading_is_titled_by_its_name(tmp_path, embedder):
+    """An upload of plain text (no catalog entry, no heading) is named in every list and
+    citation by its file name, never by an empty title."""
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    (docs / "klynge_notat-2025.txt").write_text(
+        "Klyngen i Tromsø fikk 11 nye medlemmer i 2025.\n", encoding="utf-8"
+    )
+    settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
+    ingest(settings, embedder)
+    manifest = read_manifest(IndexLayout(settings.index_dir).require_current())
+    assert [d.title for d in manifest.documents.values()] == ["Klynge notat 2025"]
+    answer = Assistant.open(settings, embedder=embedder).ask("Hvor mange nye medlemmer?")
+    assert answer.citations and answer.citations[0].title == "Klynge notat 2025"

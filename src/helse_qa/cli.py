@@ -562,16 +562,29 @@ def _cmd_reliability(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from helse_qa.web import ports
+
     settings = _settings(args)
     settings.auth_pairs()  # a malformed HELSE_QA_AUTH fails before the model loads
+    # The port is tried before the model loads. Chosen (--port, make run PORT=, HELSE_QA_PORT,
+    # helse-qa.toml: any source that set it) and taken: one error line naming a free port.
+    # The default and taken: the next free port, said in the address line.
+    chosen = "port" in settings.model_fields_set
+    port, note = ports.choose_port(settings.host, settings.port, chosen=chosen)
     assistant = _open(settings)
     from helse_qa.web.app import launch
 
-    print(
-        f"helse-qa is running on http://{settings.host}:{settings.port} (Ctrl-C stops it)",
-        file=sys.stderr,
-    )
-    launch(assistant, block=True, auth=settings.auth_pairs())
+    try:
+        demo = launch(
+            assistant, host=settings.host, port=port, block=False, auth=settings.auth_pairs()
+        )
+    except OSError:  # taken while the model loaded? Then our line, not Gradio's.
+        ports.choose_port(settings.host, port, chosen=True)  # raises PortError when taken
+        raise
+    # The address is printed only once the server is listening on it.
+    where = note or f"helse-qa is running on {ports.serve_url(settings.host, port)}"
+    print(f"{where} (Ctrl-C stops it)", file=sys.stderr)
+    demo.block_thread()  # until Ctrl-C, as launch(block=True) does
     return 0
 
 

@@ -34,3 +34,7 @@ class ModelPrepError(HelseQAError):
 
 class LLMError(HelseQAError):
     """The language model could not produce an answer (unreachable, timeout, rate limit...)."""
+
+
+class PortError(HelseQAError):
+    """The web app cannot serve on its port (taken by another program, or not allowed)."""

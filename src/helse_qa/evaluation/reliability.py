@@ -559,7 +559,7 @@ def load_test(
         try:
             client = Client(url, verbose=False, auth=auth)
             t0 = time.perf_counter()
-            result = client.predict([handle_file(str(upload))], api_name="/upload")
+            result = client.predict([handle_file(str(upload))], "English", [], api_name="/upload")
             report.upload_seconds = time.perf_counter() - t0
             report.upload_message = str(result[1])
         except Exception as exc:  # counted, not raised
@@ -578,7 +578,9 @@ def load_test(
     return report
 
 
-_TURN_HEADING = re.compile(r'<div class="turn-heading">[^<:]*: (.*?)</div>', re.S)
+_TURN_HEADING = re.compile(
+    r'<details class="turn"[^>]*><summary>[^<]*<span class="q">(.*?)</span>', re.S
+)
 
 
 def turn_questions(panel: str) -> list[str]:
@@ -836,8 +838,8 @@ APP_MARKUP = {
     "details": {"class", "id", "open"},
     "summary": set(),
     "div": {"class"},
-    "mark": set(),
-    "span": {"class", "title"},
+    "mark": {"id"},
+    "span": {"class", "title", "id"},
     "a": {"href", "class"},
     "p": {"class"},
     "br": set(),

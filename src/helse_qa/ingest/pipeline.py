@@ -24,6 +24,7 @@ from helse_qa.ingest.readers import (
     content_hash,
     doc_id_from_path,
     parse_document,
+    title_from_path,
 )
 from helse_qa.models.embedding import Embedder
 from helse_qa.storage.layout import (
@@ -93,7 +94,9 @@ def _complete_info(parsed: ParsedDocument, source: SourceFile) -> ParsedDocument
     info = source.info
     if not info.title:
         heading = parsed.headings[0].title if parsed.headings else ""
-        info = replace(info, title=heading or parsed.info.title)
+        # a file with neither a catalog title nor a heading: titled by its file name
+        title = heading or parsed.info.title or title_from_path(Path(info.path or source.path))
+        info = replace(info, title=title)
     if not info.language:
         info = replace(info, language=detect_language(parsed.text[:20000]))
     return replace(parsed, info=info)

@@ -21,12 +21,11 @@ from helse_qa import offline
 from helse_qa.assistant import Assistant
 from helse_qa.errors import HelseQAError
 from helse_qa.ingest.readers import SUPPORTED_EXTENSIONS
-from helse_qa.web.briefing import to_markdown
+from helse_qa.web import briefing
 from helse_qa.web.render import (
     CSS,
     DOC_COLUMNS,
     EXAMPLES,
-    INTERNAL_ERROR,
     JS,
     TEXT,
     answer_html,
@@ -40,20 +39,32 @@ UPLOAD_SUBDIR = "uploads"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
+class PageMessage(HelseQAError):
+    """A message the app itself words, already in the page's language: shown as it is."""
+
+
 @contextmanager
-def _errors_for_the_page(gr: Any, where: str) -> Iterator[None]:
-    """The one error policy of every event handler: a HelseQAError shows its message (it
-    says what to do); anything else is a bug, logged with its details, and the page gets
-    one plain sentence."""
+def _errors_for_the_page(gr: Any, where: str, lang: str = "nb") -> Iterator[None]:
+    """The one error policy of every event handler: the app's own messages are shown as
+    they are (in the page's language); a library HelseQAError keeps its text, which names
+    commands and settings, inside a translated frame; anything else is a bug, logged with
+    its details, and the page gets one plain sentence."""
+    t = TEXT[lang]
+    # print_exception=False: a refused question is not a server fault, so no traceback in
+    # the server's log; a bug is logged once, by log.exception, with its traceback.
     try:
         yield
     except gr.Error:
         raise
+    except PageMessage as exc:
+        raise gr.Error(str(exc), title=t["error_title"], print_exception=False) from None
     except HelseQAError as exc:
-        raise gr.Error(str(exc)) from exc
+        log.info("refused in %s: %s", where, exc)
+        detail = t["error"].format(detail=exc)
+        raise gr.Error(detail, title=t["error_title"], print_exception=False) from None
     except Exception as exc:
         log.exception("unexpected error in %s", where)
-        raise gr.Error(INTERNAL_ERROR) from exc
+        raise gr.Error(t["internal_error"], title=t["error_title"], print_exception=False) from exc
 
 
 def check_login(accounts: list[tuple[str, str]]) -> Callable[[str, str], bool]:
@@ -81,7 +92,8 @@ def safe_upload_name(original: str, data: bytes) -> str:
 
 
 class ChatApp:
-    """Glue between Gradio events and the Assistant; one per running app."""
+    """Glue between Gradio events and the Assistant; one per running app. Every message it
+    returns or raises is in the page's language (``lang``: "nb" or "en")."""
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
@@ -89,59 +101,105 @@ class ChatApp:
 
     # -- documents --------------------------------------------------------------------
     def documents(self) -> dict[str, dict[str, Any]]:
-        return {d["doc_id"]: d for d in self.assistant.documents()}
+        """The indexed documents by id; an upload with no catalog title is titled by its
+        file name, so that every list names it."""
+        return {
+            d["doc_id"]: {**d, "title": d["title"] or Path(d["file"]).name}
+            for d in self.assistant.documents()
+        }
 
-    def doc_rows(self) -> list[list[Any]]:
+    def doc_rows(self, lang: str = "nb") -> list[list[Any]]:
+        """The documents table; "–" where a document has no pages, the time to the minute."""
         return [
-            [d["doc_id"], d["title"], d["language"], d["pages"], d["chunks"], d["indexed_at"]]
+            [
+                d["doc_id"],
+                d["title"],
+                d["language"],
+                d["pages"] or TEXT[lang]["no_pages"],
+                d["chunks"],
+                str(d["indexed_at"]).replace("T", " ")[:16],
+            ]
             for d in self.documents().values()
         ]
 
-    def upload(self, paths: list[str], progress: Callable[[float, str], None] | None = None) -> str:
+    def doc_choices(self) -> list[tuple[str, str]]:
+        """(label, doc_id) for the filter and the remove list: the title, then the id."""
+        return [(f"{d['title']} ({i})", i) for i, d in self.documents().items()]
+
+    def signature(self) -> tuple[Any, ...]:
+        """Changes whenever a list on the page would: documents indexed or removed."""
+        docs = tuple((i, d["indexed_at"]) for i, d in self.documents().items())
+        return docs, tuple(self.removed())
+
+    def check_question(self, question: str, lang: str) -> None:
+        text = (question or "").strip()
+        limit = self.assistant.settings.max_question_chars
+        if not text:
+            raise PageMessage(TEXT[lang]["empty_question"])
+        if len(text) > limit:
+            raise PageMessage(TEXT[lang]["long_question"].format(limit=limit))
+
+    def upload(
+        self,
+        paths: list[str],
+        progress: Callable[[float, str], None] | None = None,
+        lang: str = "nb",
+    ) -> str:
+        t = TEXT[lang]
         if not paths:
-            raise HelseQAError("choose one or more files first")
+            raise PageMessage(t["choose_files"])
         target = self.assistant.settings.documents_dir / UPLOAD_SUBDIR
         target.mkdir(parents=True, exist_ok=True)
         saved: list[str] = []
         for path in paths:
             source = Path(path)
             if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                raise HelseQAError(
-                    f"{source.name}: unsupported file type - use {', '.join(SUPPORTED_EXTENSIONS)}"
-                )
+                types = ", ".join(SUPPORTED_EXTENSIONS)
+                raise PageMessage(t["bad_type"].format(name=source.name, types=types))
             if source.stat().st_size > MAX_UPLOAD_BYTES:
-                raise HelseQAError(f"{source.name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+                raise PageMessage(
+                    t["too_large"].format(name=source.name, mb=MAX_UPLOAD_BYTES // 2**20)
+                )
             data = source.read_bytes()
             name = safe_upload_name(source.name, data)
             shutil.copyfile(source, target / name)
             saved.append(name)
-        with self._ingest_lock:
-            report = self.assistant.ingest(on_progress=progress)
-        skipped = "; ".join(f"{n}: {r}" for n, r in report.skipped)
-        return f"{len(report.added)} added, {len(report.updated)} updated ({', '.join(saved)})" + (
-            f"; skipped {skipped}" if skipped else ""
-        )
 
-    def remove(self, doc_id: str) -> str:
+        def said(fraction: float, _detail: str) -> None:
+            if progress is not None:
+                progress(fraction, t["indexing"].format(done=round(100 * fraction)))
+
+        with self._ingest_lock:
+            report = self.assistant.ingest(on_progress=said)
+        message = t["uploaded"].format(
+            added=len(report.added), updated=len(report.updated), names=", ".join(saved)
+        )
+        if report.skipped:
+            skipped = "; ".join(f"{n}: {r}" for n, r in report.skipped)
+            message += t["upload_skipped"].format(skipped=skipped)
+        return message
+
+    def remove(self, doc_id: str, lang: str = "nb") -> str:
         """Move the document's file aside (documents/.removed/<date>/) and re-index."""
+        t = TEXT[lang]
         if not doc_id:
-            raise HelseQAError("choose a document to remove first")
+            raise PageMessage(t["choose_remove"])
+        if doc_id not in self.documents():
+            raise PageMessage(t["unknown_doc"].format(doc_id=doc_id))
         with self._ingest_lock:
             moved, report = self.assistant.remove_document(doc_id)
-        return (
-            f"removed {', '.join(report.removed) or doc_id}; the file is in "
-            f"documents/.removed/{moved.date}/ (restore it below)"
-        )
+        return t["removed_msg"].format(names=", ".join(report.removed) or doc_id, date=moved.date)
 
     def removed(self) -> list[str]:
         return [r.label for r in self.assistant.removed_documents()]
 
-    def restore(self, label: str) -> str:
+    def restore(self, label: str, lang: str = "nb") -> str:
+        t = TEXT[lang]
         if not label:
-            raise HelseQAError("choose a removed document to restore first")
+            raise PageMessage(t["choose_restore"])
         with self._ingest_lock:
             path, report = self.assistant.restore_document(label)
-        return f"restored {path.name}; {len(report.added)} added"
+        return t["restored_msg"].format(name=path.name, added=len(report.added))
 
     # -- chat -------------------------------------------------------------------------
     def ask(
@@ -170,12 +228,19 @@ class ChatApp:
         ):
             yield event.to_dict() if isinstance(event, Answer) else event
 
-    def briefing(self, turns: list[dict[str, Any]], whole: bool, lang: str) -> tuple[str, str]:
+    def briefing(
+        self, turns: list[dict[str, Any]], whole: bool, lang: str
+    ) -> tuple[str, list[str]]:
+        """The briefing as Markdown text, and as .md and .docx files to download."""
+        if not turns:
+            raise PageMessage(TEXT[lang]["nothing_to_export"])
         chosen = [t["answer"] for t in (turns if whole else turns[-1:])]
-        markdown = to_markdown(chosen, self.documents(), lang)
-        out = Path(tempfile.mkdtemp(prefix="helse-qa-")) / "briefing.md"
-        out.write_text(markdown, encoding="utf-8")
-        return markdown, str(out)
+        documents = self.documents()
+        markdown = briefing.to_markdown(chosen, documents, lang)
+        folder = Path(tempfile.mkdtemp(prefix="helse-qa-"))
+        (folder / "briefing.md").write_text(markdown, encoding="utf-8")
+        docx = briefing.to_docx(chosen, documents, lang, folder / "briefing.docx")
+        return markdown, [str(folder / "briefing.md"), str(docx)]
 
 
 class _Labels:
@@ -199,17 +264,31 @@ class _Labels:
         return [gr.update(**{prop: t[k] for prop, k in keys.items()}) for keys in self._keys]
 
 
-def _lists(gr: Any, app: ChatApp) -> tuple[Any, Any, Any, Any]:
+LIST_REFRESH_SECONDS = 3.0
+
+
+def _lists(
+    gr: Any, app: ChatApp, lang: str = "nb", chosen: list[str] | None = None
+) -> tuple[Any, Any, Any, Any]:
     """Every document list as the index has it now (uploads and removals made in another
-    tab or before a reload included): the table, the remove list, the chat filter and the
-    restore list."""
-    choices = list(app.documents())
+    tab, another session or before a reload included): the table, the remove list, the
+    chat filter (keeping the choices still indexed) and the restore list."""
+    choices = app.doc_choices()
+    ids = {value for _, value in choices}
     return (
-        app.doc_rows(),
+        _table(app, lang),
         gr.update(choices=choices, value=None),
-        gr.update(choices=choices),
+        gr.update(choices=choices, value=[c for c in chosen or [] if c in ids]),
         gr.update(choices=app.removed(), value=None),
     )
+
+
+def _table(app: ChatApp, lang: str) -> Any:
+    """The documents table with its headers in the page's language (a DataFrame carries
+    its headers, so an update never falls back to the constructor's)."""
+    import pandas as pd
+
+    return pd.DataFrame(app.doc_rows(lang), columns=DOC_COLUMNS[lang])
 
 
 def _lang_code(lang_name: str) -> str:
@@ -225,8 +304,9 @@ def build_app(assistant: Assistant) -> Any:
     labels = _Labels()
     with gr.Blocks(title="helse-qa") as demo:
         turns_state = gr.State([])
+        seen_state = gr.State(None)  # the lists' signature this page shows
         with gr.Row():
-            labels(gr.Markdown(TEXT["nb"]["title"]), value="title")
+            labels(gr.Markdown(TEXT["nb"]["title"], elem_id="title"), value="title")
             lang = gr.Radio(
                 ["Norsk", "English"],
                 value="Norsk",
@@ -246,7 +326,7 @@ def build_app(assistant: Assistant) -> Any:
             return [
                 *labels.updates(gr, lc),
                 sources_html(turns, lc),
-                gr.update(headers=DOC_COLUMNS[lc], label=TEXT[lc]["doc_table"]),
+                gr.update(value=_table(app, lc), label=TEXT[lc]["doc_table"]),
             ]
 
         lang.change(
@@ -256,66 +336,119 @@ def build_app(assistant: Assistant) -> Any:
             api_visibility="private",
         )
 
-        demo.load(
-            lambda: _lists(gr, app),
-            None,
-            [docs["table"], docs["remove_choice"], chat["doc_filter"], docs["restore_choice"]],
+        # Lists are read from the index when the page loads, after every change made on
+        # this page (the handlers below), and - for changes made in other sessions - by a
+        # cheap poll that sends nothing while the index is unchanged.
+        list_outputs = [
+            seen_state,
+            docs["table"],
+            docs["remove_choice"],
+            chat["doc_filter"],
+            docs["restore_choice"],
+        ]
+
+        def load(lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:
+            return app.signature(), *_lists(gr, app, _lang_code(lang_name), chosen)
+
+        def poll(seen: Any, lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:
+            now = app.signature()
+            if seen is not None and now == seen:
+                return tuple(gr.skip() for _ in list_outputs)
+            return now, *_lists(gr, app, _lang_code(lang_name), chosen)
+
+        demo.load(load, [lang, chat["doc_filter"]], list_outputs, api_visibility="private")
+        timer = gr.Timer(LIST_REFRESH_SECONDS)
+        timer.tick(
+            poll,
+            [seen_state, lang, chat["doc_filter"]],
+            list_outputs,
             api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=None,
         )
     return demo
 
 
 def _chat_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
+    """The answer and its sources side by side (stacked on a phone: the sources come right
+    after the question box); examples, filters and the export below both."""
     t = TEXT["nb"]
     w: dict[str, Any] = {}
-    with labels(gr.Tab(t["chat"], id="chat"), label="chat"), gr.Row():
-        with gr.Column(scale=3):
-            w["chatbot"] = labels(
-                gr.Chatbot(
-                    label=t["chat"],
-                    height=460,
-                    elem_id="chat",
-                    sanitize_html=True,
-                    feedback_options=None,
-                ),
-                label="chat",
-            )
-            w["question"] = labels(
-                gr.Textbox(
-                    label=t["question"],
-                    placeholder=t["placeholder"],
-                    lines=1,
-                    max_lines=4,
-                    elem_id="question",
-                ),
-                label="question",
-                placeholder="placeholder",
-            )
-            with gr.Row():
-                w["send"] = labels(
-                    gr.Button(t["send"], variant="primary", elem_id="send"), value="send"
+    with labels(gr.Tab(t["chat"], id="chat"), label="chat"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                w["chatbot"] = labels(
+                    gr.Chatbot(
+                        label=t["chat"],
+                        height=460,
+                        elem_id="chat",
+                        sanitize_html=True,
+                        feedback_options=None,
+                    ),
+                    label="chat",
                 )
-                w["clear"] = labels(gr.Button(t["clear"]), value="clear")
-            gr.Examples(EXAMPLES, inputs=[w["question"]], label=t["examples"])
-            with labels(gr.Accordion(t["filters"], open=False), label="filters"):
-                w["doc_filter"] = labels(
-                    gr.CheckboxGroup(list(app.documents()), label=t["doc_filter"]),
-                    label="doc_filter",
+                w["question"] = labels(
+                    gr.Textbox(
+                        label=t["question"],
+                        placeholder=t["placeholder"],
+                        lines=1,
+                        max_lines=4,
+                        elem_id="question",
+                    ),
+                    label="question",
+                    placeholder="placeholder",
                 )
-                w["k"] = labels(
-                    gr.Slider(1, 10, value=app.assistant.settings.top_k, step=1, label=t["k"]),
-                    label="k",
-                )
-            with gr.Row():
-                w["export_one"] = labels(gr.Button(t["export_answer"]), value="export_answer")
-                w["export_all"] = labels(gr.Button(t["export_all"]), value="export_all")
-            w["export_md"] = labels(
-                gr.Textbox(label=t["export_md"], lines=6, buttons=["copy"]), label="export_md"
+                with gr.Row():
+                    w["send"] = labels(
+                        gr.Button(t["send"], variant="primary", elem_id="send"), value="send"
+                    )
+                    w["clear"] = labels(gr.Button(t["clear"], elem_id="clear"), value="clear")
+            with gr.Column(scale=2, min_width=300):
+                labels(gr.Markdown(t["sources_heading"]), value="sources_heading")
+                w["sources"] = gr.HTML(sources_html([], "nb"), elem_id="sources")
+        # Clicking an example asks it (a Dataset, so that its label follows the language).
+        w["examples"] = labels(
+            gr.Dataset(
+                components=[w["question"]],
+                samples=[[q] for q in EXAMPLES],
+                label=t["examples"],
+                elem_id="examples",
+            ),
+            label="examples",
+        )
+        with labels(gr.Accordion(t["filters"], open=False), label="filters"):
+            w["doc_filter"] = labels(
+                gr.CheckboxGroup(app.doc_choices(), label=t["doc_filter"], elem_id="doc-filter"),
+                label="doc_filter",
             )
-            w["export_file"] = labels(gr.File(label=t["export_file"]), label="export_file")
-        with gr.Column(scale=2):
-            labels(gr.Markdown(t["sources_heading"]), value="sources_heading")
-            w["sources"] = gr.HTML(sources_html([], "nb"), elem_id="sources")
+            w["k"] = labels(
+                gr.Slider(1, 10, value=app.assistant.settings.top_k, step=1, label=t["k"]),
+                label="k",
+            )
+        with gr.Row():
+            w["export_one"] = labels(
+                gr.Button(t["export_answer"], elem_id="export-one"), value="export_answer"
+            )
+            w["export_all"] = labels(
+                gr.Button(t["export_all"], elem_id="export-all"), value="export_all"
+            )
+        # Shown once there is a briefing: an empty box looks like an upload area.
+        w["export_md"] = labels(
+            gr.Textbox(
+                label=t["export_md"], lines=6, buttons=["copy"], visible=False, elem_id="export-md"
+            ),
+            label="export_md",
+        )
+        w["export_file"] = labels(
+            gr.File(
+                label=t["export_file"],
+                file_count="multiple",
+                interactive=False,
+                visible=False,
+                elem_id="export-file",
+            ),
+            label="export_file",
+        )
     return w
 
 
@@ -325,7 +458,12 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
     with labels(gr.Tab(t["docs_tab"], id="docs"), label="docs_tab"):
         # Its headers change with the language too: updated beside the labels.
         w["table"] = gr.Dataframe(
-            app.doc_rows(), headers=DOC_COLUMNS["nb"], label=t["doc_table"], interactive=False
+            _table(app, "nb"),
+            label=t["doc_table"],
+            interactive=False,
+            wrap=True,
+            column_widths=["22%", "36%", "8%", "8%", "10%", "16%"],
+            elem_id="doc-table",
         )
         w["files"] = labels(
             gr.File(
@@ -337,12 +475,12 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
             label="upload",
         )
         w["upload_btn"] = labels(gr.Button(t["upload_btn"], variant="primary"), value="upload_btn")
-        w["status"] = gr.Markdown()
+        w["status"] = gr.Markdown(elem_id="doc-status")
         with gr.Row():
             # nothing pre-selected: a click on the button alone removes nothing
             w["remove_choice"] = labels(
                 gr.Dropdown(
-                    list(app.documents()),
+                    app.doc_choices(),
                     value=None,
                     label=t["remove"],
                     elem_id="remove-choice",
@@ -365,10 +503,18 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
         w["confirm_row"] = confirm_row
         with gr.Row():
             w["restore_choice"] = labels(
-                gr.Dropdown(app.removed(), value=None, label=t["restore"], allow_custom_value=True),
+                gr.Dropdown(
+                    app.removed(),
+                    value=None,
+                    label=t["restore"],
+                    allow_custom_value=True,
+                    elem_id="restore-choice",
+                ),
                 label="restore",
             )
-            w["restore_btn"] = labels(gr.Button(t["restore_btn"]), value="restore_btn")
+            w["restore_btn"] = labels(
+                gr.Button(t["restore_btn"], elem_id="restore-btn"), value="restore_btn"
+            )
     return w
 
 
@@ -382,10 +528,12 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         lang_name: str,
     ) -> Iterator[tuple[Any, ...]]:
         lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "respond", lc):
+            app.check_question(message, lc)
         user = {"role": "user", "content": html.escape(message.strip(), quote=False)}
         partial = ""
         result: dict[str, Any] = {}
-        with _errors_for_the_page(gr, "respond"):
+        with _errors_for_the_page(gr, "respond", lc):
             for event in app.ask_stream(message, turns, docs, int(k_value)):
                 if isinstance(event, dict):
                     result = event
@@ -397,7 +545,13 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
                 }
                 yield [*chat, user, writing], turns, sources_html(turns, lc), ""
         turns = [*turns, {"answer": result}]
-        answer = {"role": "assistant", "content": answer_html(result, len(turns))}
+        filtered = bool(docs) and len(docs) < len(app.documents())
+        extra = (
+            TEXT[lc]["filter_notice"].format(n=len(docs))
+            if filtered and result["abstained"]
+            else ""
+        )
+        answer = {"role": "assistant", "content": answer_html(result, len(turns), extra)}
         yield [*chat, user, answer], turns, sources_html(turns, lc), ""
 
     def api_ask(
@@ -409,21 +563,25 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         with _errors_for_the_page(gr, "ask"):
             return app.ask(message, turns or [], docs, int(k_value))
 
-    def do_clear() -> tuple[Any, ...]:
-        return [], [], sources_html([], "nb"), ""
+    def do_clear(lang_name: str) -> tuple[Any, ...]:
+        hidden = gr.update(value=None, visible=False)
+        return [], [], sources_html([], _lang_code(lang_name)), "", hidden, hidden
 
-    def do_export(turns: list[dict[str, Any]], whole: bool, lang_name: str) -> tuple[str, Any]:
-        if not turns:
-            raise gr.Error("Ingen svar å eksportere ennå / nothing to export yet")
-        with _errors_for_the_page(gr, "export"):
-            return app.briefing(turns, whole, _lang_code(lang_name))
+    def do_export(turns: list[dict[str, Any]], whole: bool, lang_name: str) -> tuple[Any, Any]:
+        lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "export", lc):
+            markdown, files = app.briefing(turns, whole, lc)
+        return gr.update(value=markdown, visible=True), gr.update(value=files, visible=True)
 
     inputs = [w["question"], w["chatbot"], turns_state, w["doc_filter"], w["k"], lang]
     outputs = [w["chatbot"], turns_state, w["sources"], w["question"]]
     w["send"].click(respond, inputs, outputs, api_name="respond")
     w["question"].submit(respond, inputs, outputs, api_visibility="private")
-    w["clear"].click(do_clear, None, outputs, api_visibility="private")
+    w["examples"].click(
+        lambda sample: sample[0], [w["examples"]], [w["question"]], api_visibility="private"
+    ).then(respond, inputs, outputs, api_visibility="private")
     export_outputs = [w["export_md"], w["export_file"]]
+    w["clear"].click(do_clear, [lang], outputs + export_outputs, api_visibility="private")
     w["export_one"].click(
         lambda s, lg: do_export(s, False, lg),
         [turns_state, lang],
@@ -443,43 +601,51 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
 def _wire_documents(
     gr: Any, app: ChatApp, w: dict[str, Any], chat: dict[str, Any], lang: Any
 ) -> None:
-    def do_upload(paths: list[str] | None, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio injects progress through this default
-        with _errors_for_the_page(gr, "upload"):
-            message = app.upload(paths or [], lambda f, d: progress(f, desc=d))
-        choices = list(app.documents())
-        return (
-            app.doc_rows(),
-            message,
-            gr.update(choices=choices),
-            gr.update(choices=choices),
-            None,
-        )
+    def do_upload(
+        paths: list[str] | None,
+        lang_name: str,
+        chosen: list[str] | None,
+        progress: Any = gr.Progress(),  # noqa: B008 - Gradio injects progress through this default
+    ) -> tuple[Any, ...]:
+        lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "upload", lc):
+            message = app.upload(paths or [], lambda f, d: progress(f, desc=d), lc)
+        rows, remove_list, doc_filter, restore_list = _lists(gr, app, lc, chosen)
+        return rows, message, doc_filter, remove_list, None, restore_list
 
     def ask_confirm(doc_id: str | None, lang_name: str) -> tuple[Any, ...]:
         entry = app.documents().get(doc_id or "")
         if entry is None:
             return gr.update(visible=False), ""
         t = TEXT[_lang_code(lang_name)]
-        name = entry["title"] or Path(entry["file"]).name
-        text = t["remove_confirm"].format(title=name, doc_id=doc_id)
+        text = t["remove_confirm"].format(title=entry["title"], doc_id=doc_id)
         return gr.update(visible=True), text
 
-    def do_remove(doc_id: str | None) -> tuple[Any, ...]:
-        with _errors_for_the_page(gr, "remove"):
-            message = app.remove(doc_id or "")
-        rows, remove_list, doc_filter, restore_list = _lists(gr, app)
+    def do_remove(doc_id: str | None, lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:
+        lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "remove", lc):
+            message = app.remove(doc_id or "", lc)
+        rows, remove_list, doc_filter, restore_list = _lists(gr, app, lc, chosen)
         return rows, message, remove_list, doc_filter, gr.update(visible=False), restore_list
 
-    def do_restore(label: str | None) -> tuple[Any, ...]:
-        with _errors_for_the_page(gr, "restore"):
-            message = app.restore(label or "")
-        rows, remove_list, doc_filter, restore_list = _lists(gr, app)
+    def do_restore(label: str | None, lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:
+        lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "restore", lc):
+            message = app.restore(label or "", lc)
+        rows, remove_list, doc_filter, restore_list = _lists(gr, app, lc, chosen)
         return rows, message, remove_list, doc_filter, restore_list
 
     w["upload_btn"].click(
         do_upload,
-        [w["files"]],
-        [w["table"], w["status"], chat["doc_filter"], w["remove_choice"], w["files"]],
+        [w["files"], lang, chat["doc_filter"]],
+        [
+            w["table"],
+            w["status"],
+            chat["doc_filter"],
+            w["remove_choice"],
+            w["files"],
+            w["restore_choice"],
+        ],
         api_name="upload",
     )
     # Removing takes two clicks: the first names the document and asks; only "Yes" acts.
@@ -494,7 +660,7 @@ def _wire_documents(
     )
     w["confirm_btn"].click(
         do_remove,
-        [w["remove_choice"]],
+        [w["remove_choice"], lang, chat["doc_filter"]],
         [
             w["table"],
             w["status"],
@@ -507,7 +673,7 @@ def _wire_documents(
     )
     w["restore_btn"].click(
         do_restore,
-        [w["restore_choice"]],
+        [w["restore_choice"], lang, chat["doc_filter"]],
         [w["table"], w["status"], w["remove_choice"], chat["doc_filter"], w["restore_choice"]],
         api_name="restore",
     )

@@ -1,21 +1,39 @@
-"""Briefing export: answers as Markdown with numbered references, ready to paste."""
+"""Briefing export: a conversation's answers with one numbered reference list, as Markdown or
+as a Word document (.docx), ready to paste.
+
+* References are deduplicated by document and span over the whole briefing and numbered
+  once, in order of first use; every answer's ``[n]`` markers are renumbered to match.
+* Each quote appears once: a reference whose quote already stands in an exported answer
+  (extractive answers are the quoted sentences) gives only its location; one whose quote
+  does not (an LLM paraphrase) carries the quote.
+* Abstentions and near misses are marked as such, and so is every LLM sentence that failed
+  verification; nothing unsupported goes in unmarked.
+* Every label follows the UI language (``language``); the answers keep their own.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-_MARKER = re.compile(r"\[(\d+)\]")
-
-LABELS = {
+LABELS: dict[str, dict[str, str]] = {
     "nb": {
         "title": "Briefing fra helse-qa",
         "q": "Spørsmål",
         "a": "Svar",
         "refs": "Referanser",
         "page": "s.",
-        "none": "Ingen kilder: dokumentene svarte ikke på spørsmålet.",
+        "abstained": "Ikke besvart av dokumentene.",
+        "near_miss": "Ikke besvart av dokumentene. Nærmeste treff:",
+        "unsupported": "⚠ ikke støttet av kildene",
+        "quoted_nb": "Sitert fra norsk kilde.",
+        "quoted_en": "Sitert fra engelsk kilde.",
+        "none": "Ingen kilder: dokumentene besvarte ikke spørsmålene.",
+        "open": "«",
+        "close": "»",
     },
     "en": {
         "title": "Briefing from helse-qa",
@@ -23,30 +41,233 @@ LABELS = {
         "a": "Answer",
         "refs": "References",
         "page": "p.",
-        "none": "No sources: the documents did not answer the question.",
+        "abstained": "Not answered by the documents.",
+        "near_miss": "Not answered by the documents. Closest match:",
+        "unsupported": "⚠ not supported by the sources",
+        "quoted_nb": "Quoted from a Norwegian source.",
+        "quoted_en": "Quoted from an English source.",
+        "none": "No sources: the documents did not answer the questions.",
+        "open": "“",
+        "close": "”",
     },
 }
 
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER_RUN = re.compile(r"([ \t]*)(\[\d+\](?:[ \t]*\[\d+\])*)")
+# What may end a title, section or publisher before it is joined with ", " or ": ".
+_TRAILING = ":;,.-–— \t\r\n"
+_OTHER_LANGUAGE = {"nb": "en", "en": "nb"}
 
-def _renumber(text: str, offset: int) -> str:
-    def shift(match: re.Match[str]) -> str:
-        return f"[{int(match.group(1)) + offset}]"
 
-    return _MARKER.sub(shift, text)
+@dataclass(frozen=True)
+class Reference:
+    """One entry of the briefing's reference list."""
+
+    number: int
+    location: str  # title, publisher, year, page, section
+    quote: str  # "" when the quote already stands in an exported answer
 
 
-def _reference(number: int, c: Mapping[str, Any], doc: Mapping[str, Any], page_label: str) -> str:
-    parts = [str(doc.get("title") or c["title"])]
-    if doc.get("publisher"):
-        parts.append(str(doc["publisher"]))
-    if doc.get("year"):
-        parts.append(str(doc["year"]))
+@dataclass(frozen=True)
+class Segment:
+    """A piece of an answer line: its text, or (``flag``) a mark set after a sentence."""
+
+    text: str
+    flag: bool = False
+
+
+@dataclass(frozen=True)
+class BriefingTurn:
+    question: str
+    status: str  # "" | "abstained" | "near_miss": the label key shown before the answer
+    lines: tuple[tuple[Segment, ...], ...]  # the answer, line by line; () for an abstention
+    note: str  # e.g. "Quoted from a Norwegian source."
+
+
+@dataclass(frozen=True)
+class Briefing:
+    labels: Mapping[str, str]
+    turns: tuple[BriefingTurn, ...]
+    references: tuple[Reference, ...]
+
+
+def _clean(value: Any) -> str:
+    """Whitespace collapsed and trailing punctuation dropped, so joins never give '::'."""
+    return " ".join(str(value or "").split()).rstrip(_TRAILING)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _key(c: Mapping[str, Any]) -> tuple[str, ...]:
+    """What makes two citations the same reference: the document and the span."""
+    span = c.get("span")
+    if span:
+        return (str(c.get("doc_id", "")), str(int(span[0])), str(int(span[1])))
+    return (str(c.get("doc_id", "")), "", _normalise(str(c.get("quote", ""))))
+
+
+def _location(c: Mapping[str, Any], doc: Mapping[str, Any], page_label: str) -> str:
+    title = _clean(doc.get("title") or c.get("title") or c.get("doc_id"))
+    parts = [title]
+    for field in ("publisher", "year"):
+        if _clean(doc.get(field)):
+            parts.append(_clean(doc.get(field)))
     if c.get("page"):
         parts.append(f"{page_label} {c['page']}")
-    if c.get("section"):
-        parts.append(str(c["section"]))
-    quote = " ".join(str(c["quote"]).split())
-    return f"{number}. {', '.join(parts)}: «{quote}»"
+    section = " > ".join(
+        p for p in (_clean(s) for s in str(c.get("section") or "").split(" > ")) if p
+    )
+    if section and section.casefold() != title.casefold():
+        parts.append(section)
+    return ", ".join(p for p in parts if p)
+
+
+def _flagged(answer: str, sentences: Sequence[Mapping[str, Any]]) -> list[Segment]:
+    """The answer text with a mark after every sentence that failed verification."""
+    segments: list[Segment] = []
+    pos = 0
+    for s in sentences:
+        if s.get("supported", True):
+            continue
+        text = str(s.get("text", ""))
+        at = answer.find(text, pos) if text else -1
+        if at < 0:  # dropped from the answer (setting unsupported_sentences = "drop")
+            continue
+        segments += [Segment(answer[pos : at + len(text)]), Segment("", flag=True)]
+        pos = at + len(text)
+    segments.append(Segment(answer[pos:]))
+    return segments
+
+
+def _renumber(text: str, numbers: Mapping[int, int]) -> str:
+    """Local markers to briefing-wide numbers; unknown markers dropped, repeats merged."""
+
+    def run(match: re.Match[str]) -> str:
+        found = [numbers.get(int(n)) for n in _MARKER.findall(match.group(2))]
+        kept = [f"[{n}]" for n in dict.fromkeys(found) if n is not None]
+        if not kept:  # and the space before it
+            return ""
+        joiner = " " if re.search(r"\s", match.group(2)) else ""
+        return match.group(1) + joiner.join(kept)
+
+    return _MARKER_RUN.sub(run, text)
+
+
+@dataclass
+class _Draft:
+    """A turn before the briefing-wide numbers are known."""
+
+    turn: Mapping[str, Any]
+    citations: dict[int, Mapping[str, Any]]  # local number -> citation, in order of use
+    status: str
+    segments: list[Segment]  # the exported answer with local markers; [] if not exported
+
+
+def _draft(turn: Mapping[str, Any]) -> _Draft:
+    citations = list(turn.get("citations") or [])
+    answer = str(turn.get("answer", ""))
+    by_local = {int(c["number"]): c for c in citations}
+    # order of first use: markers in the text, then any citation no marker names
+    used = [int(n) for n in _MARKER.findall(answer) if int(n) in by_local]
+    used += [int(c["number"]) for c in citations]
+    abstained = bool(turn.get("abstained"))
+    status = ""
+    if abstained:
+        status = "near_miss" if turn.get("kind") == "near_miss" and citations else "abstained"
+    # a plain abstention's text only says what its mark says
+    exported = not abstained or bool(citations)
+    return _Draft(
+        turn,
+        {n: by_local[n] for n in dict.fromkeys(used)},
+        status,
+        _flagged(answer, turn.get("sentences") or []) if exported else [],
+    )
+
+
+def build(
+    turns: Sequence[Mapping[str, Any]],
+    documents: Mapping[str, Mapping[str, Any]],
+    language: str = "nb",
+) -> Briefing:
+    """The briefing's content, shared by :func:`to_markdown` and :func:`to_docx`.
+
+    Citations of the same document span are one reference; so are citations whose entries
+    would read the same (two sentences of one page and section, both quoted in answers).
+    """
+    labels = LABELS.get(language, LABELS["en"])
+    drafts = [_draft(turn) for turn in turns]
+    answers = _normalise(
+        _MARKER.sub(" ", " ".join(s.text for d in drafts for s in d.segments if not s.flag))
+    )
+    entries: dict[tuple[str, ...], Reference] = {}  # citation key -> its entry
+    numbers: dict[tuple[str, str], int] = {}  # (location, quote) -> briefing number
+    for d in drafts:
+        for c in d.citations.values():
+            key = _key(c)
+            if key in entries:
+                continue
+            doc = documents.get(str(c.get("doc_id", "")), {})
+            location = _location(c, doc, labels["page"])
+            quote = _normalise(str(c.get("quote", "")))
+            if _normalise(_MARKER.sub(" ", quote)) in answers:
+                quote = ""  # it stands in an answer already
+            number = numbers.setdefault((location, quote), len(numbers) + 1)
+            entries[key] = Reference(number, location, quote)
+    out_turns: list[BriefingTurn] = []
+    for d in drafts:
+        local = {n: entries[_key(c)].number for n, c in d.citations.items()}
+        pieces: list[list[Segment]] = [[]]
+        for seg in d.segments:
+            if seg.flag:
+                pieces[-1].append(seg)
+                continue
+            for i, part in enumerate(_renumber(seg.text, local).split("\n")):
+                if i:
+                    pieces.append([])
+                if part.strip():
+                    pieces[-1].append(Segment(part))
+        lines = tuple(tuple(_tidy(p)) for p in pieces if any(not s.flag for s in p))
+        note = ""
+        if d.turn.get("language_note") and lines:
+            source = _OTHER_LANGUAGE.get(str(d.turn.get("language", "")), "")
+            note = labels.get(f"quoted_{source}", "")
+        question = _normalise(str(d.turn.get("question", "")))
+        out_turns.append(BriefingTurn(question, d.status, lines, note))
+    unique = {r.number: r for r in entries.values()}
+    return Briefing(labels, tuple(out_turns), tuple(unique[n] for n in sorted(unique)))
+
+
+def _tidy(segments: Sequence[Segment]) -> list[Segment]:
+    """Line pieces trimmed at the line's ends (a line never starts or ends in a space)."""
+    out = list(segments)
+    if out and not out[0].flag:
+        out[0] = Segment(out[0].text.lstrip())
+    if out and not out[-1].flag:
+        out[-1] = Segment(out[-1].text.rstrip())
+    return [s for s in out if s.flag or s.text]
+
+
+def _quoted(text: str, labels: Mapping[str, str]) -> str:
+    inner = text.replace("«", "‘").replace("»", "’") if labels["open"] == "«" else text
+    return f"{labels['open']}{inner}{labels['close']}"
+
+
+def reference_text(ref: Reference, labels: Mapping[str, str]) -> str:
+    """``"3. Title, Publisher, 2018, p. 4, Section: “quote”"`` (no quote when it is shown)."""
+    line = f"{ref.number}. {ref.location}"
+    if not ref.quote:
+        return line
+    joiner = " " if ref.location.endswith(("?", "!")) else ": "
+    return f"{line}{joiner}{_quoted(ref.quote, labels)}"
+
+
+def _markdown_line(segments: Sequence[Segment], labels: Mapping[str, str]) -> str:
+    parts = []
+    for seg in segments:
+        parts.append(f"*({labels['unsupported']})*" if seg.flag else seg.text)
+    return " ".join(p.strip() for p in parts if p.strip())
 
 
 def to_markdown(
@@ -54,18 +275,69 @@ def to_markdown(
     documents: Mapping[str, Mapping[str, Any]],
     language: str = "nb",
 ) -> str:
-    """``turns``: answers as produced by ``Answer.to_dict()``; references are numbered
-    across the whole export, and each answer's markers are renumbered to match."""
-    text = LABELS.get(language, LABELS["en"])
-    lines = [f"# {text['title']}", ""]
-    references: list[str] = []
-    for turn in turns:
-        offset = len(references)
-        answer = _renumber(str(turn["answer"]), offset)
-        lines += [f"**{text['q']}:** {turn['question']}", "", f"**{text['a']}:** {answer}", ""]
-        for c in turn.get("citations", []):
-            doc = documents.get(str(c["doc_id"]), {})
-            references.append(_reference(offset + int(c["number"]), c, doc, text["page"]))
-    lines += [f"## {text['refs']}", ""]
-    lines += references or [text["none"]]
-    return "\n".join(lines) + "\n"
+    """``turns``: answers as produced by ``Answer.to_dict()``; ``documents``: doc_id -> catalog
+    facts (title, publisher, year); ``language``: the UI language, which sets every label."""
+    b = build(turns, documents, language)
+    t = b.labels
+    out = [f"# {t['title']}", ""]
+    for turn in b.turns:
+        out += [f"**{t['q']}:** {turn.question}", ""]
+        head = [f"*{t[turn.status]}*"] if turn.status else []
+        first = _markdown_line(turn.lines[0], t) if turn.lines else ""
+        out += [" ".join([f"**{t['a']}:**", *head, *([first] if first else [])]), ""]
+        for line in turn.lines[1:]:
+            out += [_markdown_line(line, t), ""]
+        if turn.note:
+            out += [f"*{turn.note}*", ""]
+    out += [f"## {t['refs']}", ""]
+    out += [reference_text(r, t) for r in b.references] or [t["none"]]
+    return "\n".join(out) + "\n"
+
+
+def to_docx(
+    turns: Sequence[Mapping[str, Any]],
+    documents: Mapping[str, Mapping[str, Any]],
+    language: str,
+    path: str | Path,
+) -> Path:
+    """The same briefing as :func:`to_markdown`, written to ``path`` as a Word document."""
+    from docx import Document  # only the export needs python-docx
+
+    b = build(turns, documents, language)
+    t = b.labels
+    doc = Document()
+    doc.core_properties.title = t["title"]
+    doc.add_heading(t["title"], level=1)
+
+    def add_line(paragraph: Any, segments: Sequence[Segment]) -> None:
+        for i, seg in enumerate(segments):
+            if i:
+                paragraph.add_run(" ")
+            if seg.flag:
+                paragraph.add_run(f"({t['unsupported']})").italic = True
+            else:
+                paragraph.add_run(seg.text.strip())
+
+    for turn in b.turns:
+        p = doc.add_paragraph()
+        p.add_run(f"{t['q']}: ").bold = True
+        p.add_run(turn.question)
+        p = doc.add_paragraph()
+        p.add_run(f"{t['a']}: ").bold = True
+        if turn.status:
+            p.add_run(t[turn.status]).italic = True
+            if turn.lines:
+                p.add_run(" ")
+        if turn.lines:
+            add_line(p, turn.lines[0])
+        for line in turn.lines[1:]:
+            add_line(doc.add_paragraph(), line)
+        if turn.note:
+            doc.add_paragraph().add_run(turn.note).italic = True
+    doc.add_heading(t["refs"], level=2)
+    for entry in [reference_text(r, t) for r in b.references] or [t["none"]]:
+        doc.add_paragraph(entry)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(target))
+    return target

@@ -34,7 +34,7 @@ TEXT: dict[str, dict[str, str]] = {
         "export_answer": "Eksporter siste svar",
         "export_all": "Eksporter hele samtalen",
         "export_md": "Briefing (Markdown)",
-        "export_file": "Last ned .md",
+        "export_file": "Last ned (.md og .docx)",
         "examples": "Eksempler",
         "no_sources": "Still et spørsmål: kildene vises her.",
         "closest": "Fant ikke svar. Nærmeste avsnitt som kan være relevante:",
@@ -51,6 +51,30 @@ TEXT: dict[str, dict[str, str]] = {
         "doc_table": "Indekserte dokumenter",
         "page": "s.",
         "question_n": "Spørsmål",
+        "n_sources": "{n} kilder",
+        "one_source": "1 kilde",
+        "no_answer": "ikke besvart",
+        "filter_notice": "Søket var begrenset til {n} valgte dokumenter; svaret kan stå i et "
+        "av de andre. Tøm filteret under «Filtre» og spør igjen.",
+        "nothing_to_export": "Ingen svar å eksportere ennå: still et spørsmål først.",
+        "internal_error": "Noe gikk galt på serveren; feilen er logget.",
+        "empty_question": "Spørsmålet er tomt: skriv et spørsmål.",
+        "long_question": "Spørsmålet er for langt (over {limit} tegn): forkort det.",
+        "error": "Feil: {detail}",
+        "error_title": "Feil",
+        "choose_files": "Velg én eller flere filer først.",
+        "bad_type": "{name}: filtypen støttes ikke - bruk {types}.",
+        "too_large": "{name}: større enn {mb} MB.",
+        "uploaded": "{added} lagt til, {updated} oppdatert ({names})",
+        "upload_skipped": "; hoppet over {skipped}",
+        "indexing": "Indekserer: {done} %",
+        "choose_remove": "Velg et dokument å fjerne først.",
+        "unknown_doc": "«{doc_id}» er ikke indeksert (lenger): listen er oppdatert.",
+        "removed_msg": "Fjernet {names}; filen ligger i documents/.removed/{date}/ "
+        "(kan gjenopprettes nedenfor).",
+        "choose_restore": "Velg et fjernet dokument å gjenopprette først.",
+        "restored_msg": "Gjenopprettet {name}; {added} lagt til.",
+        "no_pages": "–",
     },
     "en": {
         "title": "## helse-qa\nAsk about the Norwegian health-industry documents, in Norwegian or "
@@ -69,7 +93,7 @@ TEXT: dict[str, dict[str, str]] = {
         "export_answer": "Export last answer",
         "export_all": "Export whole conversation",
         "export_md": "Briefing (Markdown)",
-        "export_file": "Download .md",
+        "export_file": "Download (.md and .docx)",
         "examples": "Examples",
         "no_sources": "Ask a question: its sources appear here.",
         "closest": "No answer found. Closest passages that may be relevant:",
@@ -86,6 +110,30 @@ TEXT: dict[str, dict[str, str]] = {
         "doc_table": "Indexed documents",
         "page": "p.",
         "question_n": "Question",
+        "n_sources": "{n} sources",
+        "one_source": "1 source",
+        "no_answer": "not answered",
+        "filter_notice": "The search was limited to {n} chosen documents; the answer may be in "
+        "one of the others. Clear the filter under “Filters” and ask again.",
+        "nothing_to_export": "Nothing to export yet: ask a question first.",
+        "internal_error": "Something went wrong on the server; the error has been logged.",
+        "empty_question": "The question is empty: type a question.",
+        "long_question": "The question is too long (over {limit} characters): shorten it.",
+        "error": "Error: {detail}",
+        "error_title": "Could not do that",
+        "choose_files": "Choose one or more files first.",
+        "bad_type": "{name}: unsupported file type - use {types}.",
+        "too_large": "{name}: larger than {mb} MB.",
+        "uploaded": "{added} added, {updated} updated ({names})",
+        "upload_skipped": "; skipped {skipped}",
+        "indexing": "Indexing: {done} %",
+        "choose_remove": "Choose a document to remove first.",
+        "unknown_doc": "“{doc_id}” is not (or no longer) indexed: the list has been refreshed.",
+        "removed_msg": "Removed {names}; the file is in documents/.removed/{date}/ "
+        "(restore it below).",
+        "choose_restore": "Choose a removed document to restore first.",
+        "restored_msg": "Restored {name}; {added} added.",
+        "no_pages": "–",
     },
 }
 DOC_COLUMNS = {
@@ -93,7 +141,8 @@ DOC_COLUMNS = {
     "en": ["id", "title", "language", "pages", "chunks", "indexed"],
 }
 
-# Clicking a [n] marker opens and scrolls to its passage in the sources panel.
+# Clicking a [n] marker opens its passage (and the turn around it) in the sources panel and
+# scrolls to the marked sentence.
 JS = """
 () => {
   document.addEventListener('click', (event) => {
@@ -102,24 +151,39 @@ JS = """
     event.preventDefault();
     const target = document.getElementById(link.getAttribute('href').slice(1));
     if (!target) return;
-    target.open = true;
+    const source = target.closest('details.source');
+    let d = target.closest('details');
+    while (d) {
+      d.open = true;
+      d = d.parentElement ? d.parentElement.closest('details') : null;
+    }
     target.scrollIntoView({behavior: 'smooth', block: 'center'});
     document.querySelectorAll('.source.active').forEach((el) => el.classList.remove('active'));
-    target.classList.add('active');
+    if (source) source.classList.add('active');
   }, true);
 }
 """
 CSS = """
 .source { border-left: 3px solid #c7d2fe; padding: 4px 10px; margin: 8px 0; }
 .source.active { border-left-color: #4f46e5; background: #eef2ff; }
-.source summary { cursor: pointer; font-weight: 600; }
+.source summary, .turn > summary { cursor: pointer; }
+.source summary { font-weight: 600; }
 .source .meta { color: #555; font-size: 0.85em; }
 .source .passage { white-space: pre-wrap; margin-top: 6px; }
 .source mark { background: #fde68a; }
-.turn-heading { margin-top: 14px; font-size: 0.9em; color: #444; }
+.source .num { font-weight: 700; color: #4338ca; margin-right: 2px; }
+.turn { margin-top: 10px; }
+.turn > summary { font-size: 0.9em; color: #444; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.turn[open] > summary { white-space: normal; font-weight: 600; }
 .abstained { color: #92400e; }
 .unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
 .notice { color: #6b7280; font-size: 0.85em; }
+#sources { max-height: 80vh; overflow-y: auto; }
+@media (max-width: 640px) {
+  #sources { max-height: none; }
+  #title { min-width: 100% !important; }
+}
 """
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~-])")
@@ -137,8 +201,9 @@ def chat_html(answer_text: str, turn: int, abstained: bool) -> str:
     return f'<span class="abstained">{linked}</span>' if abstained else linked
 
 
-def answer_html(result: dict[str, Any], turn: int) -> str:
-    """A full answer: LLM sentences that the sources do not support are flagged."""
+def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> str:
+    """A full answer: LLM sentences that the sources do not support are flagged;
+    ``extra_notice`` is the page's own line under it (e.g. that a filter was on)."""
     if result.get("mode") == "llm" and result.get("sentences") and not result["abstained"]:
         parts = []
         for s in result["sentences"]:
@@ -158,60 +223,99 @@ def answer_html(result: dict[str, Any], turn: int) -> str:
         rendered = f'<span class="notice">{note}</span><br>' + rendered
     if result.get("notice"):
         rendered += f'<br><span class="notice">{html.escape(result["notice"])}</span>'
+    if extra_notice:
+        rendered += f'<br><span class="notice filter-notice">{html.escape(extra_notice)}</span>'
     return rendered
 
 
 def sources_html(turns: list[dict[str, Any]], lang: str) -> str:
-    """All cited passages, newest question first; quoted spans highlighted; all escaped."""
+    """The cited passages, newest question first and open, older questions folded to one line.
+
+    One entry per passage: every sentence of it that the answer cites is highlighted and
+    numbered (``id="src-<turn>-<n>"`` is the target of the answer's ``[n]`` link). All text
+    is escaped.
+    """
     t = TEXT[lang]
     if not turns:
         return f"<p>{html.escape(t['no_sources'])}</p>"
     parts: list[str] = []
-    for index in range(len(turns) - 1, -1, -1):
-        turn = turns[index]
-        answer = turn["answer"]
-        parts.append(
-            f'<div class="turn-heading">{html.escape(t["question_n"])} {index + 1}: '
-            f"{html.escape(answer['question'])}</div>"
-        )
-        passages = {p["chunk_id"]: p for p in answer["passages"]}
+    newest = len(turns) - 1
+    for index in range(newest, -1, -1):
+        answer = turns[index]["answer"]
+        blocks = _turn_blocks(answer, index + 1, t)
         if answer["abstained"] and not answer["citations"]:
-            parts.append(f'<p class="abstained">{html.escape(t["closest"])}</p>')
-            for i, p in enumerate(answer["passages"][:3], start=1):
-                parts.append(_source_block(f"{index + 1}-closest-{i}", f"{i}.", p, None, t, False))
-            continue
-        for c in answer["citations"]:
-            p = passages.get(c["chunk_id"])
-            if p is None:
-                continue
-            open_ = index == len(turns) - 1
-            parts.append(
-                _source_block(f"{index + 1}-{c['number']}", f"[{c['number']}]", p, c, t, open_)
-            )
+            count = t["no_answer"]
+        elif len(blocks) == 1:
+            count = t["one_source"]
+        else:
+            count = t["n_sources"].format(n=len(blocks))
+        summary = (
+            f"{html.escape(t['question_n'])} {index + 1}: "
+            f'<span class="q">{html.escape(answer["question"])}</span> ({html.escape(count)})'
+        )
+        open_ = " open" if index == newest else ""
+        parts.append(
+            f'<details class="turn" id="turn-{index + 1}"{open_}><summary>{summary}</summary>'
+            + "".join(blocks)
+            + "</details>"
+        )
     return "\n".join(parts)
+
+
+def _turn_blocks(answer: dict[str, Any], turn: int, t: dict[str, str]) -> list[str]:
+    if answer["abstained"] and not answer["citations"]:
+        closest = [f'<p class="abstained">{html.escape(t["closest"])}</p>']
+        for i, p in enumerate(answer["passages"][:3], start=1):
+            closest.append(_source_block(f"{turn}-closest-{i}", f"{i}.", p, [], t))
+        return closest
+    passages = {p["chunk_id"]: p for p in answer["passages"]}
+    cited: dict[str, list[dict[str, Any]]] = {}
+    for c in answer["citations"]:
+        if c["chunk_id"] in passages:
+            cited.setdefault(c["chunk_id"], []).append(c)
+    blocks = []
+    for chunk_id, citations in cited.items():
+        numbers = ", ".join(str(c["number"]) for c in citations)
+        blocks.append(
+            _source_block(
+                f"{turn}-passage-{citations[0]['number']}",
+                f"[{numbers}]",
+                passages[chunk_id],
+                citations,
+                t,
+                turn=turn,
+            )
+        )
+    return blocks
 
 
 def _source_block(
     ident: str,
     label: str,
     passage: dict[str, Any],
-    citation: dict[str, Any] | None,
+    citations: list[dict[str, Any]],
     t: dict[str, str],
-    open_: bool,
+    turn: int = 0,
 ) -> str:
+    """One passage with each cited sentence marked ``[n]`` (overlapping spans are merged
+    into the first one's mark)."""
     text = passage["text"]
-    if citation is not None:
-        start = citation["span"][0] - passage["span"][0]
-        end = citation["span"][1] - passage["span"][0]
-        body = (
-            html.escape(text[:start])
-            + "<mark>"
-            + html.escape(text[start:end])
-            + "</mark>"
-            + html.escape(text[end:])
+    base = passage["span"][0]
+    body: list[str] = []
+    at = 0
+    for c in sorted(citations, key=lambda c: c["span"][0]):
+        start = max(c["span"][0] - base, at)
+        end = min(c["span"][1] - base, len(text))
+        if end <= start:
+            body.append(f'<span class="num" id="src-{turn}-{c["number"]}">[{c["number"]}]</span>')
+            continue
+        body.append(html.escape(text[at:start]))
+        body.append(
+            f'<span class="num">[{c["number"]}]</span>'
+            f'<mark id="src-{turn}-{c["number"]}">{html.escape(text[start:end])}</mark>'
         )
-    else:
-        body = html.escape(text)
+        at = end
+    body.append(html.escape(text[at:]))
     where = ", ".join(
         x
         for x in (
@@ -221,14 +325,11 @@ def _source_block(
         if x
     )
     return (
-        f'<details class="source" id="src-{html.escape(ident)}"{" open" if open_ else ""}>'
+        f'<details class="source" id="src-{html.escape(ident)}" open>'
         f"<summary>{html.escape(label)} {html.escape(passage['title'])}</summary>"
         f'<div class="meta">{html.escape(where)}</div>'
-        f'<div class="passage">{body}</div></details>'
+        f'<div class="passage">{"".join(body)}</div></details>'
     )
 
 
-INTERNAL_ERROR = (
-    "Noe gikk galt på serveren; feilen er logget. / Something went wrong on the server; "
-    "the error has been logged."
-)
+INTERNAL_ERROR = {lang: TEXT[lang]["internal_error"] for lang in TEXT}

@@ -1,0 +1,290 @@
+"""The briefing export (web.briefing): Markdown and .docx from answer dicts, no model needed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from helse_qa.web.briefing import LABELS, to_docx, to_markdown
+
+DOCS = {
+    "rep": {"title": "Rapport om helseindustri", "publisher": "Innovasjon Norge", "year": 2018},
+    "news": {"title": "Health clusters join forces", "publisher": "Norway Health Tech"},
+}
+EXPORT = "The export grew by 15 percent in 2017."
+MEMBERS = "The merged cluster will have 370 members."
+
+
+def cite(number: int, quote: str, span: tuple[int, int], doc: str = "rep", **extra: Any) -> dict:
+    c = {
+        "number": number,
+        "chunk_id": f"{doc}:0001",
+        "doc_id": doc,
+        "title": DOCS[doc]["title"],
+        "page": 3,
+        "section": "2 Facts",
+        "quote": quote,
+        "span": list(span),
+    }
+    return c | extra
+
+
+def turn(question: str, answer: str, citations: list[dict], **extra: Any) -> dict:
+    t = {
+        "question": question,
+        "answer": answer,
+        "abstained": False,
+        "language": "en",
+        "citations": citations,
+        "mode": "extractive",
+        "sentences": [],
+        "notice": "",
+        "kind": "fact",
+        "language_note": "",
+    }
+    return t | extra
+
+
+def references(md: str) -> list[str]:
+    return md.split("\n## ", 1)[1].strip().splitlines()[2:]
+
+
+def test_briefing_markdown_numbers_references_across_turns():
+    """Moved from test_ui.py: numbering runs across turns; LLM-style quotes not in any
+    answer stay in their reference."""
+    turns = [
+        {
+            "question": "Q1",
+            "answer": "A [1] B [2]",
+            "citations": [
+                {
+                    "number": 1,
+                    "doc_id": "d",
+                    "title": "T",
+                    "page": 3,
+                    "section": "S",
+                    "quote": "q1",
+                },
+                {"number": 2, "doc_id": "d", "title": "T", "page": 4, "section": "", "quote": "q2"},
+            ],
+        },
+        {
+            "question": "Q2",
+            "answer": "C [1]",
+            "citations": [
+                {
+                    "number": 1,
+                    "doc_id": "e",
+                    "title": "U",
+                    "page": None,
+                    "section": "",
+                    "quote": "q3",
+                }
+            ],
+        },
+    ]
+    md = to_markdown(
+        turns, {"d": {"title": "T", "publisher": "Innovasjon Norge", "year": 2018}}, "nb"
+    )
+    assert "**Svar:** C [3]" in md
+    assert "1. T, Innovasjon Norge, 2018, s. 3, S: «q1»" in md
+    assert "3. U: «q3»" in md
+
+
+def test_same_sentence_cited_in_three_answers_is_one_reference():
+    turns = [
+        turn("How much did export grow?", f"{EXPORT} [1]", [cite(1, EXPORT, (100, 138))]),
+        turn(
+            "How many members?",
+            f"{MEMBERS} [1] {EXPORT} [2]",
+            [cite(1, MEMBERS, (10, 52), "news", page=None), cite(2, EXPORT, (100, 138))],
+        ),
+        turn("And the export?", f"{EXPORT} [1]", [cite(1, EXPORT, (100, 138))]),
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    refs = references(md)
+    assert refs == [
+        "1. Rapport om helseindustri, Innovasjon Norge, 2018, p. 3, 2 Facts",
+        "2. Health clusters join forces, Norway Health Tech, 2 Facts",
+    ]
+    assert f"**Answer:** {MEMBERS} [2] {EXPORT} [1]" in md
+    assert md.count(f"**Answer:** {EXPORT} [1]") == 2
+
+
+def test_each_quote_appears_once_for_extractive_answers():
+    other = "Both turnover and export grew."
+    turns = [
+        turn(
+            "Export?",
+            f"{EXPORT} [1] {other} [2]",
+            [cite(1, EXPORT, (100, 138)), cite(2, other, (200, 230), page=4)],
+        )
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    assert md.count(EXPORT) == 1 and md.count(other) == 1
+    assert "“" not in md and "«" not in md
+    assert len(references(md)) == 2
+
+
+def test_two_quoted_sentences_of_one_page_and_section_share_a_reference():
+    """Their entries would read the same (the quotes stand in the answer), so one number."""
+    other = "Both turnover and export grew."
+    turns = [
+        turn(
+            "Export?",
+            f"{EXPORT} [1] {other} [2]",
+            [cite(1, EXPORT, (100, 138)), cite(2, other, (200, 230))],
+        )
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    assert f"{EXPORT} [1] {other} [1]" in md
+    assert len(references(md)) == 1
+
+
+def test_llm_paraphrase_keeps_the_quote_and_adjacent_duplicate_markers_merge():
+    sentences = [
+        {"text": "Export rose by 15 % [1][2].", "supported": True, "reason": "supported by [1]"}
+    ]
+    turns = [
+        turn(
+            "Export?",
+            "Export rose by 15 % [1][2].",
+            [cite(1, EXPORT, (100, 138)), cite(2, EXPORT, (100, 138))],
+            mode="llm",
+            sentences=sentences,
+        )
+    ]
+    md = to_markdown(turns, DOCS, "nb")
+    assert "**Svar:** Export rose by 15 % [1]." in md
+    assert references(md) == [
+        f"1. Rapport om helseindustri, Innovasjon Norge, 2018, s. 3, 2 Facts: «{EXPORT}»"
+    ]
+
+
+def test_abstention_and_near_miss_are_marked():
+    near = f"The documents give the figure for 2017, not 2022: {EXPORT} [1]"
+    turns = [
+        turn(
+            "Export in 2022?",
+            near,
+            [cite(1, EXPORT, (100, 138))],
+            abstained=True,
+            kind="near_miss",
+        ),
+        turn(
+            "Chocolate cake?",
+            "I could not find this in the documents.",
+            [],
+            abstained=True,
+            kind="abstain",
+        ),
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    assert f"**Answer:** *Not answered by the documents. Closest match:* {near}" in md
+    assert "**Answer:** *Not answered by the documents.*\n" in md
+    assert "I could not find this" not in md  # the mark says it, in the UI language
+    assert len(references(md)) == 1  # the near miss's closest quote is still referenced
+    nb = to_markdown(turns, DOCS, "nb")
+    assert "*Ikke besvart av dokumentene. Nærmeste treff:*" in nb
+    assert "**Svar:** *Ikke besvart av dokumentene.*\n" in nb
+
+
+def test_unsupported_llm_sentence_is_marked():
+    good, bad = "Export rose by 15 percent. [1]", "It doubled in 2019. [1]"
+    turns = [
+        turn(
+            "Export?",
+            f"{good} {bad}",
+            [cite(1, EXPORT, (100, 138))],
+            mode="llm",
+            sentences=[
+                {"text": good, "supported": True, "reason": "supported by [1]"},
+                {"text": bad, "supported": False, "reason": "number 2019 not in passage [1]"},
+            ],
+        )
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    assert f"{good} {bad} *(⚠ not supported by the sources)*" in md
+    assert md.count("⚠") == 1
+    assert "*(⚠ ikke støttet av kildene)*" in to_markdown(turns, DOCS, "nb")
+
+
+NORWEGIAN = re.compile(r"Spørsmål|Svar|Referanser|Ikke|besvart|Nærmeste|støttet|Sitert|kilde|s\. 3")
+ENGLISH = re.compile(r"Question|Answer|References|Not answered|Closest|supported|Quoted|p\. 3")
+
+
+def _mixed_turns() -> list[dict]:
+    bad = "It doubled in 2019. [1]"
+    return [
+        turn("Export?", f"{EXPORT} [1]", [cite(1, EXPORT, (100, 138))], language_note="x"),
+        turn(
+            "Growth?",
+            bad,
+            [cite(1, EXPORT, (100, 138))],
+            mode="llm",
+            sentences=[{"text": bad, "supported": False, "reason": "number"}],
+        ),
+        turn("Cake?", "x", [], abstained=True, kind="abstain"),
+        turn(
+            "2022?",
+            f"{EXPORT} [1]",
+            [cite(1, EXPORT, (1, 9), page=5)],
+            abstained=True,
+            kind="near_miss",
+        ),
+    ]
+
+
+def test_labels_are_in_the_ui_language_only():
+    for lang, labels in LABELS.items():
+        text = " ".join(labels.values())
+        assert not (ENGLISH if lang == "nb" else NORWEGIAN).search(text), lang
+    en = to_markdown(_mixed_turns(), DOCS, "en")
+    nb = to_markdown(_mixed_turns(), DOCS, "nb")
+    assert not NORWEGIAN.search(en), NORWEGIAN.findall(en)
+    assert not ENGLISH.search(nb), ENGLISH.findall(nb)
+    assert "Quoted from a Norwegian source." in en and "Sitert fra norsk kilde." in nb
+
+
+def test_a_section_ending_in_a_colon_gives_no_double_colon():
+    turns = [
+        turn(
+            "Challenges?",
+            "Paraphrase [1]",
+            [cite(1, "In short:", (5, 14), section="4 Findings > 4.2 Challenges:", title="T:")],
+        )
+    ]
+    docs = {"rep": {"title": "Rapport:", "publisher": "Innovasjon Norge:", "year": 2018}}
+    for lang in ("nb", "en"):
+        md = to_markdown(turns, docs, lang)
+        assert "::" not in md
+        assert "Rapport, Innovasjon Norge, 2018" in md
+        assert "4 Findings > 4.2 Challenges: " in md
+
+
+def test_docx_round_trip(tmp_path):
+    import docx
+
+    turns = _mixed_turns()
+    path = to_docx(turns, DOCS, "en", tmp_path / "out" / "briefing.docx")
+    assert path == tmp_path / "out" / "briefing.docx" and path.is_file()
+    md = to_markdown(turns, DOCS, "en")
+    document = docx.Document(str(path))
+    paragraphs = [(p.style.name, p.text) for p in document.paragraphs]
+    headings = [text for style, text in paragraphs if style.startswith("Heading")]
+    assert headings == ["Briefing from helse-qa", "References"]
+    texts = [text for _, text in paragraphs]
+    assert "Question: Export?" in texts
+    assert f"Answer: {EXPORT} [1]" in texts
+    assert "Answer: Not answered by the documents." in texts
+    assert "Answer: It doubled in 2019. [1] (⚠ not supported by the sources)" in texts
+    refs = texts[texts.index("References") + 1 :]
+    assert refs == references(md)
+    assert len(refs) == 2  # two distinct spans in four turns
+    assert not NORWEGIAN.search("\n".join(texts))
+
+
+def test_no_references_says_so():
+    turns = [turn("Cake?", "I could not find this.", [], abstained=True, kind="abstain")]
+    md = to_markdown(turns, DOCS, "nb")
+    assert md.endswith("Ingen kilder: dokumentene besvarte ikke spørsmålene.\n")

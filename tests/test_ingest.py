@@ -60,11 +60,15 @@ def test_incremental_ingest(small_corpus, embedder):
     assert set(read_manifest(generation).documents) == {"notat", "ny"}
     store = generation_store(small_corpus.index_dir, generation, small_corpus.chroma_url)
     assert store.chunk_ids() and all(not cid.startswith("article:") for cid in store.chunk_ids())
-    if small_corpus.chroma_url:  # only the live generation's collections stay on the server
+    if small_corpus.chroma_url:
+        # the live generation's collections and, for questions still in flight on another
+        # instance, the previous one's stay on the server; older ones are dropped
         names = [c.name for c in make_client(None, small_corpus.chroma_url).list_collections()]
         mine = [n for n in names if n.startswith(_server_prefix(small_corpus.index_dir))]
+        previous = f"gen-{int(generation.name[4:]) - 1:06d}"
         assert sorted(mine) == sorted(
-            f"{_server_prefix(small_corpus.index_dir)}{generation.name}-{k}"
+            f"{_server_prefix(small_corpus.index_dir)}{g}-{k}"
+            for g in (previous, generation.name)
             for k in ("chunks", "sentences")
         )
 

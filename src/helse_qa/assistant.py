@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,21 @@ from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
-from helse_qa.errors import ConfigError, HelseQAError, IndexNotBuiltError, LLMError, QuestionError
+from helse_qa.errors import (
+    ConfigError,
+    HelseQAError,
+    IndexNotBuiltError,
+    LLMError,
+    QuestionError,
+    VectorStoreError,
+)
 from helse_qa.ingest.removal import RemovedFile
-from helse_qa.messages import ABSTAIN_MESSAGES, FALLBACK, FALLBACK_CONDENSE
+from helse_qa.messages import ABSTAIN_MESSAGES, DENSE_MISSING, FALLBACK, FALLBACK_CONDENSE
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM, make_llm
 from helse_qa.storage.bm25 import LexicalIndex
 from helse_qa.storage.layout import IndexLayout, Manifest, read_chunks, read_manifest
-from helse_qa.storage.vectors import generation_store
+from helse_qa.storage.vectors import generation_store, vector_problem
 from helse_qa.text.language import detect_language
 from helse_qa.types import RETRIEVAL_MODES, Answer, Chunk, Hit, IngestReport, RetrievalMode
 
@@ -108,6 +116,10 @@ class Assistant:
         self._llm: LLM | None = None
         self._scorer: AnswerScorer | None = None
         self._reload_lock = threading.RLock()
+        # Generations replaced by a reload, and how many questions still use each: a
+        # replaced generation's store is closed when its last question ends.
+        self._retired: list[_Index] = []
+        self._users: dict[int, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     @classmethod
@@ -132,9 +144,11 @@ class Assistant:
     def reload(self) -> None:
         """(Re)open the current index generation.
 
-        The previous store is not closed here: a question being answered in another thread
-        may still be reading it (its files stay readable until the last handle goes).
-        Reloads are serialised: an upload's ingest and a question may both reload at once.
+        The previous store is closed once no question uses it any more (a question being
+        answered in another thread keeps its generation; see ``_using_index``), so repeated
+        uploads do not leak a Chroma client each. Reloads are serialised: an upload's ingest
+        and a question may both reload at once. A store that does not hold this index's
+        vectors (another store, or lost data) raises VectorStoreError naming the fix.
         """
         with self._reload_lock:
             self._reload()
@@ -147,13 +161,56 @@ class Assistant:
         )
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
         store = generation_store(self.settings.index_dir, generation, self.settings.chroma_url)
+        problem = vector_problem(manifest, store, len(chunks))
+        if problem is not None:
+            # Never answer from half an index (BM25 alone would answer almost nothing).
+            store.close()
+            raise VectorStoreError(f"{problem} - {self._vector_fix(manifest)}")
         lexical = LexicalIndex.load(generation / "lexical")
         by_doc: dict[str, list[Chunk]] = {}
         for c in sorted(chunks.values(), key=lambda c: (c.doc_id, c.ordinal)):
             by_doc.setdefault(c.doc_id, []).append(c)
+        previous = self._index
         self._index = _Index(
             generation, manifest, Retriever(store, lexical, chunks, self.settings), by_doc
         )
+        if previous is not None:
+            self._retired.append(previous)
+            self._close_unused()
+
+    @contextmanager
+    def _using_index(self) -> Iterator[_Index]:
+        index = self.index
+        with self._reload_lock:
+            self._users[id(index)] = self._users.get(id(index), 0) + 1
+        try:
+            yield index
+        finally:
+            with self._reload_lock:
+                self._users[id(index)] -= 1
+                if not self._users[id(index)]:
+                    del self._users[id(index)]
+                self._close_unused()
+
+    def _close_unused(self) -> None:
+        """Close the stores of replaced generations that no question uses (lock held)."""
+        still: list[_Index] = []
+        for old in self._retired:
+            if self._users.get(id(old)):
+                still.append(old)
+            else:
+                old.retriever.store.close()
+        self._retired = still
+
+    def _vector_fix(self, manifest: Manifest) -> str:
+        fix = "run 'helse-qa ingest' to embed the documents again into the current store"
+        recorded = manifest.vectors
+        if recorded is not None and recorded.kind == "server":
+            if (self.settings.chroma_url or "").rstrip("/") != recorded.url.rstrip("/"):
+                fix += f", or set HELSE_QA_CHROMA_URL={recorded.url} again"
+        elif recorded is not None and self.settings.chroma_url:
+            fix += ", or unset HELSE_QA_CHROMA_URL to use the embedded store it was built in"
+        return fix
 
     def ingest(
         self,
@@ -201,10 +258,14 @@ class Assistant:
         return removed_files(self.settings.documents_dir)
 
     def close(self) -> None:
-        """Release the vector store client."""
-        if self._index is not None:
-            self._index.retriever.store.close()
-            self._index = None
+        """Release the vector store clients."""
+        with self._reload_lock:
+            for old in self._retired:
+                old.retriever.store.close()
+            self._retired = []
+            if self._index is not None:
+                self._index.retriever.store.close()
+                self._index = None
 
     @property
     def index(self) -> _Index:
@@ -319,20 +380,24 @@ class Assistant:
         q_vec, r_vec = vectors[0], vectors[-1]
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000
-        retriever = self.index.retriever
-        hits = retriever.search(
-            query, r_vec, k or self.settings.top_k, doc_ids, retrieval, query_language=language
-        )
-        t2 = time.perf_counter()
-        timings["retrieve"] = (t2 - t1) * 1000
-        answer = self._extractive(text, language, q_vec, hits, doc_ids)
-        answer = replace(answer, retrieval_query=query)
-        if self.settings.answer_mode == "llm" and hits:
-            try:
-                answer = yield from self._llm_answer(answer, hits)
-            except LLMError as exc:
-                notices.append(f"{exc} - {FALLBACK[language]}")
-                log.warning("LLM answer failed, extractive fallback: %s", exc)
+        # One generation answers the whole question, even if an upload publishes a newer
+        # one meanwhile; its store is closed once no question uses it any more.
+        with self._using_index() as index:
+            hits = index.retriever.search(
+                query, r_vec, k or self.settings.top_k, doc_ids, retrieval, query_language=language
+            )
+            t2 = time.perf_counter()
+            timings["retrieve"] = (t2 - t1) * 1000
+            if retrieval != "bm25" and hits and all(h.dense_rank is None for h in hits):
+                notices.append(DENSE_MISSING[language])  # logged as an error by the retriever
+            answer = self._extractive(index, text, language, q_vec, hits, doc_ids)
+            answer = replace(answer, retrieval_query=query)
+            if self.settings.answer_mode == "llm" and hits:
+                try:
+                    answer = yield from self._llm_answer(index, answer, hits)
+                except LLMError as exc:
+                    notices.append(f"{exc} - {FALLBACK[language]}")
+                    log.warning("LLM answer failed, extractive fallback: %s", exc)
         timings["answer"] = (time.perf_counter() - t2) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         yield replace(answer, notice=" ".join(notices), timings_ms=timings)
@@ -347,6 +412,7 @@ class Assistant:
 
     def _extractive(
         self,
+        index: _Index,
         question: str,
         language: str,
         q_vec: Any,
@@ -354,7 +420,7 @@ class Assistant:
         doc_ids: Sequence[str] | None,
     ) -> Answer:
         """Quote what answers: a fact, a list, an overview; a near miss; or abstain."""
-        retriever = self.index.retriever
+        retriever = index.retriever
         store = retriever.store
         learned = self.settings.answer_scorer == "learned"
         threshold = self.settings.abstain_threshold
@@ -379,9 +445,9 @@ class Assistant:
                 question, language, q_vec, chosen_hits, records, svecs, cvecs, self.scorer
             )
 
-        by_doc = self.index.by_doc
+        by_doc = index.by_doc
         if hits and is_overview_question(question):
-            kinds = {d: e.kind for d, e in self.index.manifest.documents.items()}
+            kinds = {d: e.kind for d, e in index.manifest.documents.items()}
             doc = overview_document(question, hits, doc_ids, kinds)
             doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
             records, svecs = store.sentence_vectors([h.chunk for h in doc_hits])
@@ -457,7 +523,9 @@ class Assistant:
             return ""
         return rewritten if 0 < len(rewritten) <= self.settings.max_question_chars else ""
 
-    def _llm_answer(self, extractive: Answer, hits: Sequence[Hit]) -> Generator[str, None, Answer]:
+    def _llm_answer(
+        self, index: _Index, extractive: Answer, hits: Sequence[Hit]
+    ) -> Generator[str, None, Answer]:
         """Stream the model's answer, then verify it sentence by sentence."""
         messages = answer_messages(extractive.question, hits, extractive.language)
         parts: list[str] = []
@@ -474,7 +542,7 @@ class Assistant:
             return replace(
                 extractive, text=abstain, citations=(), abstained=True, mode="llm", language_note=""
             )
-        retriever = self.index.retriever
+        retriever = index.retriever
         text, checks, citations, removed = verify(
             raw, hits, self.embedder, retriever.store, retriever.lexical.analyzer, self.settings
         )

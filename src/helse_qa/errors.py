@@ -38,3 +38,7 @@ class LLMError(HelseQAError):
 
 class PortError(HelseQAError):
     """The web app cannot serve on its port (taken by another program, or not allowed)."""
+
+
+class VectorStoreError(HelseQAError):
+    """The vector store does not hold this index's vectors (another store, or lost data)."""

@@ -16,6 +16,14 @@ FALLBACK = {
     "nb": "viser det uttrekte svaret i stedet.",
     "en": "showing the extractive answer instead.",
 }
+# Dense retrieval returned nothing although the index has passages: the answer rests on
+# word matches alone, which the user must know (helse-qa doctor finds the cause).
+DENSE_MISSING = {
+    "nb": "Vektorsøket ga ingen treff, så svaret bygger bare på ordsøk; vektorlageret kan "
+    "mangle data (kjør 'helse-qa doctor').",
+    "en": "The vector search returned nothing, so this answer rests on word matches alone; "
+    "the vector store may have lost data (run 'helse-qa doctor').",
+}
 FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
 
 

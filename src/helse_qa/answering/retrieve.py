@@ -66,6 +66,12 @@ class Retriever:
                     ),
                     key=lambda kv: -kv[1],
                 )
+            if not dense:
+                log.error(
+                    "dense retrieval returned nothing for %d searchable passages: the vector "
+                    "store has lost this index's vectors - run 'helse-qa doctor'",
+                    available,
+                )
         if mode in ("hybrid", "bm25"):
             lexical = self.lexical.search(lexical_query or query, n, allowed)
         return self._fuse(dense, lexical, k, mode)

@@ -35,6 +35,8 @@ from helse_qa.storage.layout import (
 )
 from helse_qa.storage.vectors import (
     chunk_sentences,
+    generation_store,
+    vector_problem,
 )
 from helse_qa.storage.writer import Generation, IndexWriter
 from helse_qa.text.language import detect_language
@@ -135,6 +137,11 @@ def _ingest(
     old: Manifest | None = read_manifest(current) if current is not None else None
     if old is not None and not rebuild:
         old.check_model(embedder.model_id, embedder.fingerprint, settings.index_dir)
+        assert current is not None
+        problem = _vectors_problem(settings, current, old)
+        if problem is not None:
+            log.warning("ingest: %s - embedding every document again into it", problem)
+            rebuild = True
     same_chunker = (
         old is not None
         and not rebuild
@@ -207,6 +214,15 @@ def _ingest(
         len(all_chunks),
     )
     return report
+
+
+def _vectors_problem(settings: Settings, generation: Path, manifest: Manifest) -> str | None:
+    """Does the current store hold this generation's vectors? (Before "unchanged" is said.)"""
+    store = generation_store(settings.index_dir, generation, settings.chroma_url)
+    try:
+        return vector_problem(manifest, store, sum(d.chunks for d in manifest.documents.values()))
+    finally:
+        store.close()
 
 
 def _update_generation(

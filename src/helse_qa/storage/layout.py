@@ -50,6 +50,36 @@ class DocumentEntry:
 
 
 @dataclass
+class VectorLocation:
+    """Where a generation's vectors live and how many each collection held at publication.
+
+    ``kind`` is "embedded" (a Chroma directory inside the generation) or "server" (a
+    ``chroma run`` at ``url``, in ``tenant``/``database``); ``collections`` maps the role
+    ("chunks", "sentences") to the collection's name, ``counts`` the role to its vectors.
+    """
+
+    kind: str
+    url: str = ""
+    tenant: str = ""
+    database: str = ""
+    collections: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if self.kind == "server":
+            return f"the Chroma server at {self.url} ({self.tenant}/{self.database})"
+        return "the embedded Chroma store inside the index directory"
+
+    def same_store(self, other: VectorLocation) -> bool:
+        return (self.kind, self.url.rstrip("/"), self.tenant, self.database) == (
+            other.kind,
+            other.url.rstrip("/"),
+            other.tenant,
+            other.database,
+        )
+
+
+@dataclass
 class Manifest:
     embedding_model: str
     model_fingerprint: str
@@ -60,6 +90,9 @@ class Manifest:
     version: int = MANIFEST_VERSION
     # False for retrieval-only indexes (benchmarks): no sentence vectors were stored.
     sentences: bool = True
+    # Where the vectors live, written when the generation is published (None: an index
+    # built before this was recorded; its vector counts are still checked on opening).
+    vectors: VectorLocation | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -69,7 +102,12 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         data: dict[str, Any] = json.loads(text)
         docs = {k: DocumentEntry(**v) for k, v in data.pop("documents", {}).items()}
-        return cls(documents=docs, **data)
+        vectors = data.pop("vectors", None)
+        return cls(
+            documents=docs,
+            vectors=VectorLocation(**vectors) if vectors else None,
+            **data,
+        )
 
     def check_model(self, model_id: str, fingerprint: str, index_dir: Path) -> None:
         """Refuse an index built with another embedding model."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from helse_qa import offline
 from helse_qa.errors import HelseQAError
+from helse_qa.storage.layout import Manifest, VectorLocation
 from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import Chunk, SentenceRecord
 
@@ -107,8 +108,9 @@ def _batched(n: int, size: int) -> list[tuple[int, int]]:
 class ChromaStore:
     """Chunks and their sentences in two cosine-space collections."""
 
-    def __init__(self, client: Any, prefix: str = "") -> None:
+    def __init__(self, client: Any, prefix: str = "", url: str | None = None) -> None:
         self._client = client
+        self._url = url or ""
         config = {"hnsw": {"space": "cosine"}}
         self._chunks = client.get_or_create_collection(
             f"{prefix}{CHUNKS}", configuration=config, embedding_function=None
@@ -189,6 +191,21 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._chunks.count())
 
+    def sentence_count(self) -> int:
+        return int(self._sentences.count())
+
+    def location(self) -> VectorLocation:
+        """Where these vectors live, with the count of each collection now."""
+        server = bool(self._url)
+        return VectorLocation(
+            kind="server" if server else "embedded",
+            url=self._url,
+            tenant=str(getattr(self._client, "tenant", "")) if server else "",
+            database=str(getattr(self._client, "database", "")) if server else "",
+            collections={CHUNKS: self._chunks.name, SENTENCES: self._sentences.name},
+            counts={CHUNKS: self.count(), SENTENCES: self.sentence_count()},
+        )
+
     def sentence_ids(self) -> set[str]:
         return set(self._sentences.get(include=[])["ids"])
 
@@ -261,26 +278,60 @@ def generation_store(
             cname = collection if isinstance(collection, str) else collection.name
             if cname.startswith(f"{base}{name}-"):
                 client.delete_collection(cname)
-    store = ChromaStore(client, prefix=f"{base}{name}-")
+    store = ChromaStore(client, prefix=f"{base}{name}-", url=chroma_url)
     if copy_from and copy_from != name:
-        store.copy_from(ChromaStore(client, prefix=f"{base}{copy_from}-"))
+        store.copy_from(ChromaStore(client, prefix=f"{base}{copy_from}-", url=chroma_url))
     return store
+
+
+def vector_problem(manifest: Manifest, store: ChromaStore, chunks: int) -> str | None:
+    """Why ``store`` cannot serve this generation (None when it can): the vectors were
+    written to another store (the server, or the embedded one), or its collections are
+    missing or short of what the generation holds (``chunks`` passages; the sentence count
+    as recorded at publication)."""
+    here = store.location()
+    recorded = manifest.vectors
+    if recorded is not None and not recorded.same_store(here):
+        return (
+            f"this index keeps its vectors in {recorded.describe()}, but the settings use "
+            f"{here.describe()}"
+        )
+    short = []
+    if here.counts[CHUNKS] < chunks:
+        short.append(f"{here.counts[CHUNKS]} of {chunks} passage vectors")
+    wanted = recorded.counts.get(SENTENCES, 0) if recorded is not None else 0
+    if here.counts[SENTENCES] < wanted:
+        short.append(f"{here.counts[SENTENCES]} of {wanted} sentence vectors")
+    if short:
+        return f"{here.describe()} holds only {' and '.join(short)} of this index"
+    return None
 
 
 def stale_server_collections(
     index_dir: Path, chroma_url: str | None, keep: str | None
 ) -> list[str]:
-    """This index's server collections of every generation but ``keep`` (server mode)."""
+    """This index's server collections that no instance needs any more (server mode): every
+    generation but ``keep`` and the one before it. The previous generation is kept until
+    the next publication, so that a question in flight on another app instance, which has
+    not switched yet, never finds its collections gone."""
     if not chroma_url:
         return []
     client = make_client(None, chroma_url)
     base = _server_prefix(index_dir)
     names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
-    return [
-        n
-        for n in names
-        if n.startswith(base) and (keep is None or not n.startswith(f"{base}{keep}-"))
-    ]
+    ours = [n for n in names if n.startswith(base)]
+    kept = {keep} if keep else set()
+    if keep:
+        older = sorted({g for g in (_generation_of(n, base) for n in ours) if g and g < keep})
+        kept.update(older[-1:])
+    return [n for n in ours if _generation_of(n, base) not in kept]
+
+
+def _generation_of(name: str, base: str) -> str:
+    """ "gen-000007" of "hq1a2b3c4d-gen-000007-chunks" ("" for a name of another shape)."""
+    rest = name.removeprefix(base)
+    generation = rest[: len("gen-000000")]
+    return generation if rest.startswith("gen-") and rest[len(generation) :][:1] == "-" else ""
 
 
 def drop_server_generations(index_dir: Path, chroma_url: str | None, keep: str | None) -> None:

@@ -95,6 +95,7 @@ class IndexWriter:
                 store = generation_store(settings.index_dir, work, settings.chroma_url, seed)
                 gen = Generation(work, store)
                 yield gen
+                _record_vectors(work, store)
                 store.close()  # release Chroma's files before the directory is renamed
                 store = None
                 gen.published = layout.commit(work)
@@ -111,3 +112,13 @@ class IndexWriter:
                     settings.index_dir, settings.chroma_url, keep=now.name if now else None
                 )
                 raise
+
+
+def _record_vectors(work: Path, store: ChromaStore) -> None:
+    """The manifest says where the generation's vectors live and how many there are, so
+    that opening it with another store, or after the store lost data, is refused."""
+    if not (work / "manifest.json").exists():
+        return
+    manifest = read_manifest(work)
+    manifest.vectors = store.location()
+    write_manifest(work, manifest)

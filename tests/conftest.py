@@ -64,58 +64,11 @@ def corpus_assistant(corpus_settings, embedder):
     return Assistant.open(corpus_settings, embedder=embedder)
 
 
-class ChromaServer:
-    """A real `chroma run` on a free loopback port; ``stop()`` ends it (idempotent)."""
-
-    def __init__(self, path: Path) -> None:
-        import shutil
-        import socket
-        import subprocess
-        import sys
-        import time
-        import urllib.request
-
-        exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self._log = (path / "server.log").open("wb")
-        self.proc = subprocess.Popen(
-            [exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"chroma run did not start: see {path / 'server.log'}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        import subprocess
-
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` shared by the client/server store tests."""
+    from helse_qa.evaluation.chroma import ChromaServer
+
     server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
     yield server.url
     server.stop()
@@ -124,6 +77,8 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture
 def own_chroma_server(tmp_path):
     """A real `chroma run` of this test's own, which the test may stop."""
+    from helse_qa.evaluation.chroma import ChromaServer
+
     server = ChromaServer(tmp_path)
     yield server
     server.stop()

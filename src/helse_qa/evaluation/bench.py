@@ -20,13 +20,11 @@ import json
 import logging
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from helse_qa.config import Settings
+from helse_qa.evaluation.chroma import ChromaServer
 from helse_qa.evaluation.measure import free_port, nearest_rank
 
 log = logging.getLogger(__name__)
@@ -204,25 +203,6 @@ def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> C
     return retriever.retrieve
 
 
-def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("chroma run did not start")
-
-
 def _cold_ask(index_dir: Path, documents: Path) -> float:
     env = {
         **os.environ,
@@ -295,12 +275,12 @@ def run_bench(
             sources.append(squad_index / (squad_index / "CURRENT").read_text().strip())
         cold_ask = _cold_ask(corpus_index, settings.documents_dir)
         cold_app = _cold_app(corpus_index, settings.documents_dir)
-        server = _start_chroma(tmp / "chroma-server") if with_server else None
+        server = ChromaServer(tmp / "chroma-server") if with_server else None
         try:
             labels: list[str] = ["corpus", *(str(n) for n in sizes)]
             for size in labels:
                 for mode in ["embedded", "server"] if server else ["embedded"]:
-                    url = server[1] if (server and mode == "server") else None
+                    url = server.url if (server and mode == "server") else None
                     index_dir = tmp / f"idx-{size}-{mode}"
                     if size == "corpus":
                         if url:
@@ -348,8 +328,7 @@ def run_bench(
                     log.info("bench %s", row)
         finally:
             if server:
-                server[0].terminate()
-                server[0].wait(timeout=20)
+                server.stop()
     return _write(out_dir, rows, lat, cold_ask, cold_app)
 
 

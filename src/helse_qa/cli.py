@@ -122,6 +122,34 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("eval/gold.jsonl"),
         help="gold JSONL file (default: eval/gold.jsonl)",
     )
+    ev.add_argument(
+        "--init-gold",
+        action="store_true",
+        help="write a commented template gold file at the --gold path (never overwrites) and "
+        "thresholds.toml beside it if missing, then stop",
+    )
+    ev.add_argument(
+        "--documents",
+        type=Path,
+        metavar="DIR",
+        help="evaluate over this documents folder instead of the settings' one; its index is "
+        "--index, else one kept for DIR in the cache (~/.cache/helse-qa/eval-index/), "
+        "brought up to date first - the project's index/ is never used",
+    )
+    ev.add_argument(
+        "--index",
+        type=Path,
+        metavar="DIR",
+        help="index folder for this evaluation (built or updated from the documents)",
+    )
+    ev.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="write JUnit XML: a suite per gold file (an item fails when its evidence is not "
+        "in the top k, with the question, evidence, ranks and answer) and a suite "
+        "'thresholds' (one case per --check metric)",
+    )
     ev.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
     answer_mode_arg(ev)
     ev.add_argument("--json", type=Path, metavar="OUT", help="write summary and items as JSON")
@@ -438,20 +466,85 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_settings(args: argparse.Namespace) -> Settings:
+    """The settings, with ``--documents`` / ``--index`` applied.
+
+    With ``--documents DIR`` the index is ``--index`` (or the global ``--index-dir``), else
+    the one kept for DIR in the cache: the settings' index_dir belongs to another corpus.
+    """
+    from helse_qa.evaluation.workspace import eval_index_dir
+
+    settings = _settings(args)
+    index = args.index or args.index_dir
+    if args.documents is not None:
+        if not args.documents.is_dir():
+            raise HelseQAError(
+                f"documents folder {args.documents} does not exist - pass --documents with "
+                "the folder of your documents"
+            )
+        index = index or eval_index_dir(settings.cache_dir, args.documents)
+        return settings.model_copy(update={"documents_dir": args.documents, "index_dir": index})
+    return settings.model_copy(update={"index_dir": index}) if index else settings
+
+
+def _read_limits(args: argparse.Namespace) -> dict[str, float]:
+    """The ``--check`` table, read before the (slow) evaluation so a typo fails at once."""
+    import tomllib
+
+    try:
+        tables = tomllib.loads(args.check.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise HelseQAError(f"cannot read thresholds {args.check}: {exc}") from exc
+    if args.check_table not in tables:
+        raise HelseQAError(
+            f"{args.check} has no table [{args.check_table}] - add it or pass "
+            f"--check-table with one of: {', '.join(tables) or '(none)'}"
+        )
+    limits = tables[args.check_table]
+    for metric, limit in limits.items():
+        if isinstance(limit, bool) or not isinstance(limit, int | float):
+            raise HelseQAError(
+                f"{args.check} [{args.check_table}]: {metric} = {limit!r} is not a number - "
+                f'write e.g. "{metric}" = 0.8'
+            )
+    return dict(limits)  # as written (2000 stays 2000 in the messages)
+
+
+def _open_for_eval(args: argparse.Namespace, settings: Settings) -> Assistant:
+    if args.documents is None:
+        return _open(settings)
+    # A user's corpus: bring its own index up to date (only changed files are embedded).
+    from helse_qa.assistant import Assistant
+    from helse_qa.models.embedding import load_embedder
+
+    assistant = Assistant(settings, load_embedder(settings))
+    report = assistant.ingest(progress=sys.stderr.isatty())
+    print(f"index {settings.index_dir}: {_report_line(report)}", file=sys.stderr)
+    return assistant
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     import shlex
 
     from helse_qa.evaluation import evaluate
     from helse_qa.evaluation.report import squad_table, systems_table, write_report
 
-    settings = _settings(args)
+    if args.init_gold:
+        from helse_qa.evaluation.workspace import write_templates
+
+        for path in write_templates(args.gold):
+            print(f"wrote {path}")
+        print(f"next: edit it, then helse-qa eval --gold {args.gold} --documents YOUR_DOCUMENTS")
+        return 0
+    settings = _eval_settings(args)
     items = evaluate.load_gold(args.gold)
+    limits = _read_limits(args) if args.check else None
     if settings.answer_mode == "llm":
         print(
             f"answer mode: llm ({settings.llm_backend}, model {settings.llm_model or '?'})",
             file=sys.stderr,
         )
-    assistant = _open(settings)
+    assistant = _open_for_eval(args, settings)
     main_run = evaluate.evaluate_assistant(assistant, items, k=args.k)
     runs = [main_run]
     if args.baselines:
@@ -478,20 +571,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.rank_table:
         args.rank_table.parent.mkdir(parents=True, exist_ok=True)
         args.rank_table.write_text(evaluate.rank_table(assistant, items) + "\n", encoding="utf-8")
-    if args.check:
-        import tomllib
+    checked = evaluate.threshold_results(main_run.summary(), limits) if limits is not None else []
+    if args.junit:
+        from helse_qa.evaluation import junit
 
-        try:
-            tables = tomllib.loads(args.check.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise HelseQAError(f"cannot read thresholds {args.check}: {exc}") from exc
-        if args.check_table not in tables:
-            raise HelseQAError(
-                f"{args.check} has no table [{args.check_table}] - add it or pass "
-                f"--check-table with one of: {', '.join(tables) or '(none)'}"
-            )
-        limits = tables[args.check_table]
-        failures = evaluate.check_thresholds(main_run.summary(), limits)
+        suites = [junit.gold_suite(str(args.gold), main_run, args.k)]
+        if limits is not None:
+            source = f"{args.check} [{args.check_table}]"
+            suites.append(junit.thresholds_suite(checked, source))
+        print(f"junit: {junit.write_junit(args.junit, suites)}")
+    if limits is not None:
+        failures = [r.line for r in checked if not r.ok]
         if failures:
             for line in failures:
                 print(f"quality gate: {line}", file=sys.stderr)

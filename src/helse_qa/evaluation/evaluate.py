@@ -7,7 +7,9 @@ Schema of a line (kept exactly, so other gold files work with the same command):
      "type": "fact" | "list" | "overview" | "near_miss" | "off_topic" | "follow_up" (optional)}
 
 Without ``type`` an item with a history is a follow-up, an unanswerable one a near miss and
-any other a fact question.
+any other a fact question. JSONL has no comments: keys starting with ``_`` (``"_comment"``)
+are ignored, and a line whose keys all start with ``_`` is a comment line (``helse-qa eval
+--init-gold`` writes a template that uses both).
 
 A retrieved passage is relevant when its text, whitespace collapsed, contains an evidence
 snippet (collapsed the same way). An answer fact must appear in the answer text,
@@ -88,6 +90,8 @@ def load_gold(path: Path) -> list[GoldItem]:
             continue
         try:
             raw = json.loads(line)
+            if isinstance(raw, dict) and raw and all(str(k).startswith("_") for k in raw):
+                continue  # a comment line
             item = GoldItem(
                 id=str(raw["id"]),
                 question=str(raw["question"]),
@@ -371,19 +375,51 @@ def _clean(value: float) -> float | None:
     return None if isinstance(value, float) and math.isnan(value) else round(value, 4)
 
 
-def check_thresholds(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
-    """Metrics below their minimum (latency metrics are maximums), as readable lines."""
-    failures = []
+@dataclass(frozen=True)
+class ThresholdResult:
+    """One metric of a thresholds table against its limit (latency metrics are maximums)."""
+
+    metric: str
+    limit: float
+    value: float | None  # None: not measured in this run
+
+    @property
+    def maximum(self) -> bool:
+        return self.metric.startswith("latency")
+
+    @property
+    def ok(self) -> bool:
+        if self.value is None:
+            return False
+        return self.value <= self.limit if self.maximum else self.value >= self.limit
+
+    @property
+    def line(self) -> str:
+        """``metric: value below the minimum limit`` (``above the maximum``, ``not measured``)."""
+        if self.value is None:
+            return f"{self.metric}: not measured"
+        if self.maximum:
+            side = "above" if not self.ok else "within"
+            return f"{self.metric}: {self.value:.1f} {side} the maximum {self.limit}"
+        side = "below" if not self.ok else "at or above"
+        return f"{self.metric}: {self.value:.3f} {side} the minimum {self.limit}"
+
+
+def threshold_results(
+    summary: dict[str, float], thresholds: dict[str, float]
+) -> list[ThresholdResult]:
+    """Every metric of ``thresholds`` with its measured value, in the table's order."""
+    results = []
     for metric, limit in thresholds.items():
         value = summary.get(metric)
-        if value is None or math.isnan(value):
-            failures.append(f"{metric}: not measured")
-        elif metric.startswith("latency"):
-            if value > limit:
-                failures.append(f"{metric}: {value:.1f} above the maximum {limit}")
-        elif value < limit:
-            failures.append(f"{metric}: {value:.3f} below the minimum {limit}")
-    return failures
+        measured = value is not None and not math.isnan(value)
+        results.append(ThresholdResult(metric, limit, value if measured else None))
+    return results
+
+
+def check_thresholds(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """Metrics below their minimum (latency metrics are maximums), as readable lines."""
+    return [r.line for r in threshold_results(summary, thresholds) if not r.ok]
 
 
 def rank_table(assistant: Assistant, items: Sequence[GoldItem], k: int = 10) -> str:

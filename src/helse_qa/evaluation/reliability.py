@@ -740,7 +740,7 @@ def run_report(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="helse-qa-reliability-") as tmp:
         root = Path(tmp)
-        log.warning("1/5 killing ingests (%d kills)", kills)
+        log.warning("1/6 killing ingests (%d kills)", kills)
         bar = tqdm(total=kills, desc="kills", unit="kill")
         kill = kill_loop(
             settings,
@@ -754,9 +754,9 @@ def run_report(
             on_trial=lambda _t: bar.update(1),
         )
         bar.close()
-        log.warning("2/5 bad documents")
+        log.warning("2/6 bad documents")
         bad, bad_seconds, good = bad_documents(settings, root / "bad", embedder)
-        log.warning("3/5 bad questions")
+        log.warning("3/6 bad questions")
         corpus = settings.model_copy(
             update={
                 "index_dir": root / "kill" / "index",
@@ -765,7 +765,7 @@ def run_report(
         )
         assistant = Assistant.open(corpus, embedder=embedder)
         questions = ask_bad_questions(assistant)
-        log.warning("4/5 %d clients for %.0f s during an upload", clients, seconds)
+        log.warning("4/6 %d clients for %.0f s during an upload", clients, seconds)
         port = free_port()
         demo = launch(assistant, port=port, block=False)
         try:
@@ -780,8 +780,12 @@ def run_report(
         finally:
             demo.close()
             assistant.close()
-        log.warning("5/5 web surface")
+        log.warning("5/6 web surface")
         web = web_checks(settings, embedder, root / "web")
+        log.warning("6/6 vector store location (real chroma run servers)")
+        from helse_qa.evaluation.store_cases import store_cases
+
+        stores = store_cases(settings, embedder, root / "stores")
 
     data = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
@@ -824,6 +828,7 @@ def run_report(
             "answered_from_upload": load.after_upload_answered,
         },
         "web": [asdict(w) for w in web],
+        "stores": [asdict(c) for c in stores],
     }
     (out / "reliability.json").write_text(
         json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -919,6 +924,8 @@ def _markdown(d: dict[str, Any]) -> str:
         f"| concurrent clients | {lo['clients']} clients × {lo['seconds']:.0f} s, "
         f"{lo['requests']} answers | {len(lo['errors'])} errors, {lo['misrouted']} misrouted | - |",
         f"| web surface | {len(d['web'])} checks | {web_fail} failed | - |",
+        f"| vector store location | {len(d.get('stores', []))} cases | "
+        f"{sum(not c['ok'] for c in d.get('stores', []))} failed | - |",
         "",
         "## 1. Killed ingests",
         "",
@@ -1013,7 +1020,23 @@ def _markdown(d: dict[str, Any]) -> str:
         "a question, shown as text; no script runs) is `tests/test_ui.py::"
         "test_markup_in_documents_and_questions_shows_as_text_in_the_browser`.",
         "",
+        "## 6. Vector store location",
+        "",
+        "Real `chroma run` servers started for the run (`evaluation/store_cases.py`): an index "
+        "opened with a store that does not hold its vectors must be refused with the fix, "
+        "`helse-qa ingest` must repair it, and a re-ingest on one instance must not break the "
+        "questions of another (the previous generation's server collections are kept until "
+        "the next publication).",
+        "",
+        "| case | expected | seen | ok |",
+        "|---|---|---|---|",
     ]
+    for c in d.get("stores", []):
+        lines.append(
+            f"| {_cell(c['case'])} | {_cell(c['expected'])} | {_cell(c['seen'][:240])} | "
+            f"{'yes' if c['ok'] else 'NO'} |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 

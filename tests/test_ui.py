@@ -360,8 +360,15 @@ def test_login_is_required_when_auth_is_set(corpus_settings, embedder):
     url = f"http://127.0.0.1:{port}/"
     demo = launch(assistant, host="127.0.0.1", port=port, block=False, auth=settings.auth_pairs())
     try:
-        for auth in (None, ("analytiker", "wrong"), ("nobody", "s3cret:pass")):
-            with pytest.raises(Exception):  # noqa: B017 - gradio_client raises several types
+        from gradio_client.exceptions import AuthenticationError
+
+        refusals = [
+            (None, AuthenticationError, "credentials were not provided"),
+            (("analytiker", "wrong"), ValueError, "Could not login"),
+            (("nobody", "s3cret:pass"), ValueError, "Could not login"),
+        ]
+        for auth, kind, message in refusals:
+            with pytest.raises(kind, match=message):
                 Client(url, verbose=False, auth=auth).predict(
                     "Hvor store var eksportinntektene i 2017?", [], [], 5, api_name="/ask"
                 )
@@ -410,7 +417,7 @@ def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embe
     assert report.requests >= 100 and report.sessions >= 20
     assert "1 added" in report.upload_message
     assert report.after_upload_answered > 0
-    assert report.percentile(0.5) <= report.percentile(0.95)
+    assert len(report.latencies) == report.requests  # every answer was timed
 
 
 def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_url):
@@ -657,3 +664,13 @@ def test_every_status_and_error_line_follows_the_language(app_url, lang):
     with pytest.raises(AppError) as info:
         client.predict("no-such-document", lang, [], api_name="/remove")
     assert t["unknown_doc"].format(doc_id="no-such-document") in str(info.value)
+
+
+def test_a_hostile_question_is_shown_as_text_in_the_chat():
+    from helse_qa.evaluation.reliability import live_markup
+    from helse_qa.web.render import question_html
+
+    hostile = '<img src=x onerror="alert(1)"> <script>alert(2)</script> [x](javascript:alert(3))'
+    shown = question_html(hostile)
+    assert live_markup(shown) == [] and "<img" not in shown and "<script" not in shown
+    assert "&lt;img src=x onerror=" in shown and "](javascript" not in shown

@@ -190,6 +190,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~-])")
 _ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
 
 
+def question_html(question: str) -> str:
+    """The user's question as the chat shows it: text, never markup (the chat renders
+    Markdown and HTML, so a question with tags would otherwise become live)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(question.strip(), quote=False))
+
+
 def chat_html(answer_text: str, turn: int, abstained: bool) -> str:
     """The answer for the chat window: escaped text, [n] markers linked to the sources panel."""
     safe = _MD_SPECIAL.sub(r"\\\1", html.escape(answer_text, quote=False))

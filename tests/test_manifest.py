@@ -56,3 +56,76 @@ def test_model_mismatch_says_how_to_rebuild(tmp_path):
 def test_manifest_json_roundtrip():
     m = _manifest()
     assert Manifest.from_json(m.to_json()) == m
+
+
+# The commit protocol under a crash at every step: a child process publishes a second
+# generation and dies (os._exit, like SIGKILL: no cleanup) at its Nth file-system step
+# (a write through Path.open, an fsync or an os.replace). Afterwards CURRENT must name the
+# old or the new generation, complete, never a missing or half-written one.
+_CRASH_CHILD = r"""
+import os, pathlib, sys
+from helse_qa.storage.layout import IndexLayout, Manifest, write_manifest
+
+root, crash_at = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+layout = IndexLayout(root)
+work = layout.begin()
+write_manifest(work, Manifest(embedding_model="new", model_fingerprint="f", dim=1,
+                              chunker_version="1", chunk_words=1))
+steps = 0
+
+def step():
+    global steps
+    steps += 1
+    if steps == crash_at:
+        os._exit(17)
+
+real_replace, real_fsync, real_open = os.replace, os.fsync, pathlib.Path.open
+
+class Writer:
+    def __init__(self, fh): self.fh = fh
+    def write(self, text):
+        step()
+        return self.fh.write(text)
+    def __getattr__(self, name): return getattr(self.fh, name)
+    def __enter__(self): return self
+    def __exit__(self, *exc): return self.fh.__exit__(*exc)
+
+def opened(self, mode="r", *args, **kwargs):
+    fh = real_open(self, mode, *args, **kwargs)
+    return Writer(fh) if ("w" in mode or "a" in mode) else fh
+
+os.replace = lambda *a, **k: (step(), real_replace(*a, **k))[1]
+os.fsync = lambda fd: (step(), real_fsync(fd))[1]
+pathlib.Path.open = opened
+layout.commit(work)
+print("completed", steps)
+"""
+
+
+def test_a_crash_at_any_step_of_a_commit_leaves_the_old_or_the_new_generation(tmp_path):
+    import subprocess
+    import sys
+
+    outcomes = []
+    for crash_at in range(1, 200):
+        root = tmp_path / f"crash-{crash_at}"
+        layout = IndexLayout(root)
+        work = layout.begin()
+        write_manifest(work, _manifest("old"))
+        old = layout.commit(work)
+        run = subprocess.run(
+            [sys.executable, "-c", _CRASH_CHILD, str(root), str(crash_at)],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode in (0, 17), run.stderr
+        current = layout.current()
+        assert current is not None, f"crash at step {crash_at}: CURRENT names no generation"
+        model = read_manifest(current).embedding_model
+        assert model in ("old", "new") and (current == old) == (model == "old")
+        outcomes.append(model)
+        if run.returncode == 0:
+            break
+    else:
+        pytest.fail("the commit never completed")
+    assert outcomes[0] == "old" and outcomes[-1] == "new" and len(outcomes) > 3

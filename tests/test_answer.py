@@ -125,3 +125,34 @@ def test_repeated_facts_are_quoted_once(corpus_assistant):
     answer = corpus_assistant.ask("When does the merger take effect?")
     dated = [c for c in answer.citations if "January 1, 2025" in c.quote]
     assert len(dated) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvor store var eksportinntektene i 2017?",
+        "How many members will the merged cluster have?",
+        "Hvem sitter i styringsgruppen?",
+        "Hva er utfordringene for norsk helseindustri?",
+        "What does the report say about the Nordic countries?",
+        "Hva var eksportinntektene i 2022?",
+    ],
+)
+def test_every_citation_is_one_whole_sentence_of_a_retrieved_passage(corpus_assistant, question):
+    """A quote is one whole sentence, or the items of a list (a list item is a line, so one
+    sentence each; the PDF's detached lists are quoted as one block): never a passage of
+    running text, never part of a sentence."""
+    from helse_qa.text.sentences import sentence_spans
+
+    answer = corpus_assistant.ask(question)
+    assert answer.citations, question
+    passages = {h.chunk.chunk_id: h.chunk for h in answer.passages}
+    for c in answer.citations:
+        chunk = passages[c.chunk_id]
+        spans = sentence_spans(chunk.text, chunk.start)
+        starts, ends = {a for a, _ in spans}, {b for _, b in spans}
+        assert c.start in starts and c.end in ends, (question, c.quote)  # whole sentences
+        inside = [(a, b) for a, b in spans if c.start <= a and b <= c.end]
+        if len(inside) > 1:  # a list block: every sentence in it is a line of its own
+            assert c.quote.count("\n") >= len(inside) - 1, (question, c.quote)
+        assert (c.start, c.end) != (chunk.start, chunk.end) or len(inside) == 1, c.quote

@@ -152,11 +152,16 @@ def kill_loop(
     seed: int = 7,
     rebuild_every: int = 3,
     on_trial: Callable[[KillTrial], None] | None = None,
+    delay_fraction: float = 1.0,
 ) -> KillReport:
     """SIGKILL ``helse-qa ingest`` at random points ``kills`` times, checking each time that
     the index still answers ``question`` (with ``expect`` in the answer), that nothing of the
     previous index was lost and that ``helse-qa doctor`` finds no disagreement; then run
-    one ingest to the end."""
+    one ingest to the end.
+
+    Kill times are drawn uniformly over ``delay_fraction`` of an uninterrupted ingest's
+    duration: 1.0 (the report) also hits the end of an ingest, its commit included; a test
+    that needs every kill to land while the ingest runs uses less."""
     from helse_qa.assistant import Assistant
     from helse_qa.ingest import doctor
     from helse_qa.ingest.pipeline import ingest
@@ -192,7 +197,8 @@ def kill_loop(
         before_gen = _current_name(settings)
         before = _doc_hashes(settings)
         change(n)
-        delay = rng.uniform(0, calibration["rebuild" if rebuild else "incremental"])
+        duration = calibration["rebuild" if rebuild else "incremental"]
+        delay = rng.uniform(0, delay_fraction * duration)
         child = _Child(_ingest_command(settings, rebuild), settings.chroma_url)
         child.started.wait(600)
         time.sleep(delay)
@@ -469,6 +475,15 @@ class LoadReport:
     upload_message: str = ""
     after_upload_answered: int = 0
     sessions: int = 0
+    # Where the time goes (issue 14): the server's time inside Assistant.ask_stream per
+    # answer (when load_test was given the assistant), the bytes of the chat and sources
+    # panel returned per turn of a conversation, this process's CPU seconds during the load
+    # (the app's too when it runs in this process) and, when the app was started with
+    # GRADIO_PROFILING=1, Gradio's own per-answer phases (queue wait, call, total) in ms.
+    answer_seconds: list[float] = field(default_factory=list)
+    payload_bytes: dict[int, list[int]] = field(default_factory=dict)
+    cpu_seconds: float | None = None
+    gradio_phases_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         """The ``q``-quantile (0..1) of the answer latencies, in seconds."""
@@ -495,19 +510,35 @@ def load_test(
     upload_question: tuple[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     turns_per_session: int = 8,
+    assistant: Any = None,
 ) -> LoadReport:
     """``clients`` gradio_client sessions chat through the app's /respond endpoint for
     ``seconds``; one more session uploads ``upload`` after ``upload_after`` seconds.
 
     Each session checks, after every answer, that its conversation holds exactly its own
-    questions, in order, and that the sources panel belongs to its latest question.
+    questions, in order, and that the sources panel belongs to its latest question. With
+    ``assistant`` (the app's, in this process) the time inside its ``ask_stream`` is
+    recorded per answer.
     """
+    import json
+    import ssl
+
     from gradio_client import Client, handle_file
 
     report = LoadReport(clients, seconds)
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
     upload_done = threading.Event()
+    # One TLS context for every client: gradio_client otherwise has httpx build one (and
+    # parse the CA bundle, ~50 ms of CPU) for every request and every new session, which on
+    # a shared machine is CPU taken from the app (issue 14). Certificates are still checked.
+    tls: Any = ssl.create_default_context()
+
+    def connect() -> Any:
+        return Client(url, verbose=False, auth=auth, ssl_verify=tls)
+
+    timed = _time_answers(assistant, report, lock) if assistant is not None else None
+    wall_start, cpu_start = time.time(), os.times()
+    deadline = time.monotonic() + seconds
 
     def session(n: int) -> None:
         client: Any = None
@@ -517,7 +548,7 @@ def load_test(
         while time.monotonic() < deadline:
             if client is None or len(sent) >= turns_per_session:
                 try:  # a new browser session: a new, empty conversation
-                    client = Client(url, verbose=False, auth=auth)
+                    client = connect()
                 except Exception as exc:  # counted, not raised
                     with lock:
                         report.errors.append(f"client {n}: connect: {type(exc).__name__}: {exc}")
@@ -544,9 +575,11 @@ def load_test(
             # The sources panel is rendered from the server-side conversation of this
             # session: its turn headings must be exactly this client's questions.
             ok = turn_questions(panel) == sent[::-1]
+            size = len(json.dumps([chat, panel], ensure_ascii=False).encode())
             with lock:
                 report.requests += 1
                 report.latencies.append(elapsed)
+                report.payload_bytes.setdefault(len(sent), []).append(size)
                 if not ok:
                     report.misrouted += 1
                 if expected is not None and expected in _plain(chat[-1]["content"]):
@@ -557,7 +590,7 @@ def load_test(
         assert upload is not None
         time.sleep(upload_after)
         try:
-            client = Client(url, verbose=False, auth=auth)
+            client = connect()
             t0 = time.perf_counter()
             result = client.predict([handle_file(str(upload))], "English", [], api_name="/upload")
             report.upload_seconds = time.perf_counter() - t0
@@ -573,9 +606,56 @@ def load_test(
         threads.append(threading.Thread(target=uploader))
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(seconds + 300)
+    try:
+        for t in threads:
+            t.join(seconds + 300)
+    finally:
+        if timed is not None:
+            timed()
+    cpu_end = os.times()
+    report.cpu_seconds = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
+    report.gradio_phases_ms = _gradio_phases(url, wall_start, auth, tls)
     return report
+
+
+def _time_answers(assistant: Any, report: LoadReport, lock: threading.Lock) -> Callable[[], None]:
+    """Record the time of every ``assistant.ask_stream`` run in ``report.answer_seconds``;
+    returns the function that stops recording."""
+    original = assistant.ask_stream
+
+    def ask_stream(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        yield from original(*args, **kwargs)
+        with lock:
+            report.answer_seconds.append(time.perf_counter() - t0)
+
+    assistant.ask_stream = ask_stream  # the instance's own, in front of the method
+    return lambda: vars(assistant).pop("ask_stream", None)
+
+
+def _gradio_phases(
+    url: str, since: float, auth: tuple[str, str] | None, tls: Any
+) -> dict[str, dict[str, float]]:
+    """Gradio's per-answer phases of the chat endpoint since ``since`` (epoch seconds),
+    when the app was started with GRADIO_PROFILING=1 (empty otherwise): p50/p95 in ms."""
+    import httpx
+
+    try:
+        with httpx.Client(verify=tls, timeout=30) as http:
+            if auth is not None:  # the app's login form sets the session cookie
+                http.post(f"{url}login", data={"username": auth[0], "password": auth[1]})
+            reply = http.get(f"{url}gradio_api/profiling/traces")
+    except httpx.HTTPError:
+        return {}
+    if reply.status_code != 200:
+        return {}
+    traces = [t for t in reply.json() if t["fn_name"] == "respond" and t["timestamp"] >= since]
+    phases: dict[str, dict[str, float]] = {}
+    for phase in ("queue_wait", "preprocess", "fn_call", "postprocess", "total"):
+        values = [float(t[f"{phase}_ms"]) for t in traces]
+        if values:
+            phases[phase] = {"p50": nearest_rank(values, 0.5), "p95": nearest_rank(values, 0.95)}
+    return phases
 
 
 _TURN_HEADING = re.compile(
@@ -776,6 +856,7 @@ def run_report(
                 seconds=seconds,
                 upload=upload_document(root / "upload"),
                 upload_question=("Hvor mange pasienter deltok i Tromsø-studien?", "4321"),
+                assistant=assistant,
             )
         finally:
             demo.close()
@@ -826,6 +907,18 @@ def run_report(
             "upload_s": round(load.upload_seconds or float("nan"), 1),
             "upload_message": load.upload_message,
             "answered_from_upload": load.after_upload_answered,
+            "answer_p50_s": round(nearest_rank(load.answer_seconds, 0.5), 3)
+            if load.answer_seconds
+            else None,
+            "answer_p95_s": round(nearest_rank(load.answer_seconds, 0.95), 3)
+            if load.answer_seconds
+            else None,
+            "payload_bytes": {
+                str(turn): round(nearest_rank(sizes, 0.5))
+                for turn, sizes in sorted(load.payload_bytes.items())
+            },
+            "cpu_ms_per_answer": round(1000 * (load.cpu_seconds or 0) / max(load.requests, 1)),
+            "gradio_phases_ms": load.gradio_phases_ms,
         },
         "web": [asdict(w) for w in web],
         "stores": [asdict(c) for c in stores],
@@ -834,8 +927,26 @@ def run_report(
         json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     path = out / "reliability.md"
-    path.write_text(_markdown(data), encoding="utf-8")
+    kept = _kept_sections(path.read_text(encoding="utf-8")) if path.exists() else ""
+    path.write_text(_markdown(data) + kept, encoding="utf-8")
     return path
+
+
+# Hand-written sections of reliability.md (measurements made once, by hand, with their own
+# commands) that a new run keeps, after its own sections.
+KEPT_SECTIONS = ("## Load test: where the time goes (issue 14)",)
+
+
+def _kept_sections(previous: str) -> str:
+    """The :data:`KEPT_SECTIONS` of a previous report, each up to the next ``## `` heading."""
+    kept = []
+    for heading in KEPT_SECTIONS:
+        start = previous.find("\n" + heading + "\n")
+        if start < 0:
+            continue
+        end = previous.find("\n## ", start + 1)
+        kept.append(previous[start + 1 : end if end >= 0 else None].rstrip() + "\n")
+    return "".join("\n" + k for k in kept)
 
 
 # The tags and attributes the app itself writes into the chat and the sources panel.
@@ -911,7 +1022,9 @@ def _markdown(d: dict[str, Any]) -> str:
         "# Reliability and security",
         "",
         f"Produced by `helse-qa reliability` (`make reliability`) on {d['machine']}, "
-        f"in {d['seconds']:.0f} s. Every figure below was measured in that run.",
+        f"in {d['seconds']:.0f} s. Every figure in sections 1-5 was measured in that run; "
+        "a section after them is a hand-made record with its own commands, kept when the "
+        "file is written again.",
         "",
         "| part | faults / inputs | errors seen | data lost |",
         "|---|---|---|---|",
@@ -1001,6 +1114,7 @@ def _markdown(d: dict[str, Any]) -> str:
         f"p95 {lo['p95_s']:.2f} s, max {lo['max_s']:.2f} s",
         f"- upload + ingest: {lo['upload_s']} s ({_cell(lo['upload_message'])}); questions "
         f"answered from the new document afterwards: {lo['answered_from_upload']}",
+        *_load_breakdown(lo),
         "",
         "The clients run in the same process as the app on this machine, so they compete "
         "with it for the CPU; the latencies are an upper bound for this hardware.",
@@ -1038,6 +1152,32 @@ def _markdown(d: dict[str, Any]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _load_breakdown(lo: dict[str, Any]) -> list[str]:
+    """Section 4's lines on where an answer's time goes (those the run measured)."""
+    lines = []
+    if lo.get("answer_p50_s") is not None:
+        lines.append(
+            f"- of that, inside `Assistant.ask` (server side): p50 {lo['answer_p50_s']:.3f} s, "
+            f"p95 {lo['answer_p95_s']:.3f} s; the rest is Gradio's queue, HTTP/SSE and the client"
+        )
+    phases = lo.get("gradio_phases_ms") or {}
+    if phases:
+        lines.append(
+            "- Gradio's own phases (GRADIO_PROFILING=1), p50 / p95 ms: "
+            + ", ".join(f"{k} {v['p50']:.0f} / {v['p95']:.0f}" for k, v in phases.items())
+        )
+    if lo.get("payload_bytes"):
+        lines.append(
+            "- bytes of chat + sources panel returned, by turn of a conversation (median): "
+            + ", ".join(f"{t}: {b:,}" for t, b in lo["payload_bytes"].items())
+        )
+    if lo.get("cpu_ms_per_answer"):
+        lines.append(
+            f"- CPU of this process (app + clients) per answer: {lo['cpu_ms_per_answer']} ms"
+        )
+    return lines
 
 
 def _cell(text: str) -> str:

@@ -6,7 +6,6 @@ Conversations live in per-browser-session ``gr.State``.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 import shutil
@@ -30,6 +29,7 @@ from helse_qa.web.render import (
     TEXT,
     answer_html,
     chat_html,
+    question_html,
     sources_html,
 )
 
@@ -530,7 +530,7 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         lc = _lang_code(lang_name)
         with _errors_for_the_page(gr, "respond", lc):
             app.check_question(message, lc)
-        user = {"role": "user", "content": html.escape(message.strip(), quote=False)}
+        user = {"role": "user", "content": question_html(message)}
         partial = ""
         result: dict[str, Any] = {}
         with _errors_for_the_page(gr, "respond", lc):

@@ -44,6 +44,15 @@ def _refused(settings: Settings, embedder: Embedder, *needles: str) -> tuple[boo
     return False, "opened without complaint"
 
 
+def _repaired(settings: Settings, embedder: Embedder, expected: str) -> StoreCase:
+    """The follow-up of a refused opening: `helse-qa ingest`, then a question."""
+    report = ingest(settings, embedder)
+    ok, seen = _answers(settings, embedder)
+    return StoreCase(
+        "... then `helse-qa ingest`", expected, f"{len(report.added)} added; {seen}", ok
+    )
+
+
 def store_cases(
     base: Settings, embedder: Embedder, workdir: Path, questions: int = 200
 ) -> list[StoreCase]:
@@ -70,16 +79,7 @@ def store_cases(
             ok,
         )
     )
-    report = ingest(embedded, embedder)
-    ok, seen = _answers(embedded, embedder)
-    cases.append(
-        StoreCase(
-            "... then `helse-qa ingest`",
-            "embeds again into the embedded store and answers",
-            f"{len(report.added)} added; {seen}",
-            ok,
-        )
-    )
+    cases.append(_repaired(embedded, embedder, "embeds again into the embedded store and answers"))
 
     with ChromaServer(workdir / "chroma-2") as server:
         # 2. the server loses a collection behind the index's back
@@ -92,16 +92,7 @@ def store_cases(
         cases.append(
             StoreCase("server collection dropped behind the index", "`ask` refuses", seen, ok)
         )
-        report = ingest(served, embedder)
-        ok, seen = _answers(served, embedder)
-        cases.append(
-            StoreCase(
-                "... then `helse-qa ingest`",
-                "repairs and answers",
-                f"{len(report.added)} added; {seen}",
-                ok,
-            )
-        )
+        cases.append(_repaired(served, embedder, "repairs and answers"))
 
         # 3. one instance re-ingests while another answers
         reader = Assistant.open(served, embedder=embedder)

@@ -183,5 +183,9 @@ def test_a_question_in_flight_on_another_instance_keeps_its_collections(
     # one publication later, the generation two back is dropped
     (settings.documents_dir / "ny.txt").write_text("Klyngen fikk 13 nye medlemmer i 2025.")
     writer.ingest()
+    # (the server is shared with other tests: only this index's collections count)
+    ours = _server_prefix(settings.index_dir)
     names = [c.name for c in make_client(None, chroma_server).list_collections()]
-    assert not [n for n in names if f"{pinned.generation.name}-" in n]
+    assert not [n for n in names if n.startswith(f"{ours}{pinned.generation.name}-")]
+    current = IndexLayout(settings.index_dir).require_current().name
+    assert {f"{ours}{current}-chunks", f"{ours}{current}-sentences"} <= set(names)

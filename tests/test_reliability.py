@@ -280,3 +280,20 @@ def test_known_attacks_are_shown_as_text():
     shown = "".join(parser.text)
     assert attack in shown and "<script>alert(2)</script>" in shown
     assert "<img" not in panel and "<script" not in panel
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def test_a_new_report_keeps_the_hand_made_load_profile_section():
+    heading = reliability.KEPT_SECTIONS[0]
+    previous = (
+        "# Reliability and security\n\n## 5. Web surface\n\n| a | b |\n\n"
+        f"{heading}\n\nBefore: p50 2.6 s.\n\n### Breakdown\n\n- ask 25 ms\n"
+    )
+    kept = reliability.kept_sections(previous)
+    assert kept.startswith(f"\n{heading}\n") and kept.endswith("- ask 25 ms\n")
+    assert "Web surface" not in kept
+    # Up to the next section only; nothing kept from a report without it.
+    assert reliability.kept_sections(previous + "\n## 6. Later\n\ntext\n").endswith("25 ms\n")
+    assert reliability.kept_sections("# Reliability and security\n\n## 5. Web surface\n") == ""

@@ -409,15 +409,24 @@ def test_twenty_clients_for_a_minute_while_a_document_is_ingested(tmp_path, embe
             seconds=60,
             upload=upload_document(tmp_path / "upload"),
             upload_question=("Hvor mange pasienter deltok i Tromsø-studien?", "4321"),
+            assistant=assistant,
         )
     finally:
         demo.close()
+    print(report.summary())  # pytest -s: the figures of eval/results/reliability.md, issue 14
     assert report.errors == [], report.errors[:5]
     assert report.misrouted == 0
     assert report.requests >= 100 and report.sessions >= 20
     assert "1 added" in report.upload_message
     assert report.after_upload_answered > 0
     assert len(report.latencies) == report.requests  # every answer was timed
+    # Where the time goes (issue 14): every answer's time inside the Assistant, and the
+    # bytes sent back, which grow with the conversation (whole chat and panel every turn).
+    assert len(report.answer_seconds) >= report.requests
+    assert report.cpu_seconds is not None and report.cpu_seconds > 0
+    sizes = {turn: min(s) for turn, s in report.payload_bytes.items()}
+    assert sizes[2] > sizes[1]
+    assert "ask_stream" not in vars(assistant)  # the timing wrapper is gone afterwards
 
 
 def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_url):

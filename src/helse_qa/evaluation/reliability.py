@@ -489,6 +489,25 @@ class LoadReport:
         """The ``q``-quantile (0..1) of the answer latencies, in seconds."""
         return nearest_rank(self.latencies, q) if self.latencies else float("nan")
 
+    def summary(self) -> str:
+        """One line: answers, errors, latency and where it goes (what was measured)."""
+        line = (
+            f"{self.requests} answers in {self.seconds:.0f} s "
+            f"({60 * self.requests / self.seconds:.0f}/min), {len(self.errors)} errors, "
+            f"{self.misrouted} misrouted; latency p50 {self.percentile(0.5):.2f} s, "
+            f"p95 {self.percentile(0.95):.2f} s"
+        )
+        if self.answer_seconds:
+            line += (
+                f"; inside Assistant.ask p50 {nearest_rank(self.answer_seconds, 0.5):.3f} s, "
+                f"p95 {nearest_rank(self.answer_seconds, 0.95):.3f} s"
+            )
+        if self.cpu_seconds is not None and self.requests:
+            line += f"; CPU {1000 * self.cpu_seconds / self.requests:.0f} ms/answer"
+        for name, phase in self.gradio_phases_ms.items():
+            line += f"; gradio {name} p50 {phase['p50']:.0f} ms p95 {phase['p95']:.0f} ms"
+        return line
+
 
 LOAD_QUESTIONS = [
     "Hvor store var eksportinntektene i 2017?",
@@ -927,7 +946,7 @@ def run_report(
         json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     path = out / "reliability.md"
-    kept = _kept_sections(path.read_text(encoding="utf-8")) if path.exists() else ""
+    kept = kept_sections(path.read_text(encoding="utf-8")) if path.exists() else ""
     path.write_text(_markdown(data) + kept, encoding="utf-8")
     return path
 
@@ -937,7 +956,7 @@ def run_report(
 KEPT_SECTIONS = ("## Load test: where the time goes (issue 14)",)
 
 
-def _kept_sections(previous: str) -> str:
+def kept_sections(previous: str) -> str:
     """The :data:`KEPT_SECTIONS` of a previous report, each up to the next ``## `` heading."""
     kept = []
     for heading in KEPT_SECTIONS:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -554,6 +555,20 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         answer = {"role": "assistant", "content": answer_html(result, len(turns), extra)}
         yield [*chat, user, answer], turns, sources_html(turns, lc), ""
 
+    def respond_once(
+        message: str,
+        chat: list[dict[str, Any]],
+        turns: list[dict[str, Any]],
+        docs: list[str],
+        k_value: float,
+        lang_name: str,
+    ) -> tuple[Any, ...]:
+        """``respond`` for the extractive mode, which has nothing to stream: one call and one
+        message per answer (a generator costs Gradio a second call and sends the whole chat
+        and sources panel twice)."""
+        *_, last = respond(message, chat, turns, docs, k_value, lang_name)
+        return last
+
     def api_ask(
         message: str,
         turns: list[dict[str, Any]] | None = None,
@@ -575,11 +590,12 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
 
     inputs = [w["question"], w["chatbot"], turns_state, w["doc_filter"], w["k"], lang]
     outputs = [w["chatbot"], turns_state, w["sources"], w["question"]]
-    w["send"].click(respond, inputs, outputs, api_name="respond")
-    w["question"].submit(respond, inputs, outputs, api_visibility="private")
+    handler = respond if app.assistant.settings.answer_mode == "llm" else respond_once
+    w["send"].click(handler, inputs, outputs, api_name="respond")
+    w["question"].submit(handler, inputs, outputs, api_visibility="private")
     w["examples"].click(
         lambda sample: sample[0], [w["examples"]], [w["question"]], api_visibility="private"
-    ).then(respond, inputs, outputs, api_visibility="private")
+    ).then(handler, inputs, outputs, api_visibility="private")
     export_outputs = [w["export_md"], w["export_file"]]
     w["clear"].click(do_clear, [lang], outputs + export_outputs, api_visibility="private")
     w["export_one"].click(
@@ -679,6 +695,21 @@ def _wire_documents(
     )
 
 
+ANALYTICS_EVERY = 100_000  # events between two rebuilds of Gradio's monitoring summary
+
+
+def _warm_up() -> None:
+    """Gradio sets matplotlib's backend around every event; the first time, that imports
+    matplotlib and pyplot (~0.9 s) on the server's event loop, holding up every session's
+    first answer. Done here, before the first question, instead."""
+    try:
+        import matplotlib
+
+        matplotlib.get_backend()
+    except ImportError:  # gradio runs without matplotlib too
+        pass
+
+
 def launch(
     assistant: Assistant,
     host: str | None = None,
@@ -701,7 +732,14 @@ def launch(
             host,
         )
     demo = build_app(assistant)
+    # Gradio rebuilds its monitoring summary (a pandas table of up to 10,000 past events)
+    # after every event: ~2.5 ms an answer at first, ~16 ms once 10,000 events are kept.
+    # Only the monitoring endpoint reads it, and that is off below: rebuilt rarely instead.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
+    # Four answers at a time: on two cores 2, 4, 8 or no limit gave the same throughput
+    # under the 20-client load test (1 gave less); see eval/results/reliability.md.
     demo.queue(default_concurrency_limit=4)
+    _warm_up()
     demo.launch(
         server_name=host,
         server_port=port,
@@ -709,6 +747,7 @@ def launch(
         inbrowser=False,
         prevent_thread_lock=not block,
         show_error=True,
+        enable_monitoring=False,
         quiet=True,
         auth=check_login(auth) if auth else None,
         max_file_size=MAX_UPLOAD_BYTES,

@@ -1041,7 +1041,7 @@ def _markdown(d: dict[str, Any]) -> str:
         "# Reliability and security",
         "",
         f"Produced by `helse-qa reliability` (`make reliability`) on {d['machine']}, "
-        f"in {d['seconds']:.0f} s. Every figure in sections 1-5 was measured in that run; "
+        f"in {d['seconds']:.0f} s. Every figure in sections 1-6 was measured in that run; "
         "a section after them is a hand-made record with its own commands, kept when the "
         "file is written again.",
         "",

@@ -15,8 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from helse_qa.config import Settings
-from helse_qa.errors import DocumentError, HelseQAError
+from helse_qa.errors import ConfigError, DocumentError, HelseQAError
 from helse_qa.ingest.catalog import CATALOG_FILE, load_catalog
 from helse_qa.ingest.chunking import CHUNKER_VERSION, chunk_document
 from helse_qa.ingest.readers import (
@@ -26,7 +28,7 @@ from helse_qa.ingest.readers import (
     parse_document,
     title_from_path,
 )
-from helse_qa.models.embedding import Embedder
+from helse_qa.models.embedding import Embedder, InContextEmbedder
 from helse_qa.storage.layout import (
     DocumentEntry,
     IndexLayout,
@@ -147,6 +149,7 @@ def _ingest(
         and not rebuild
         and old.chunker_version == CHUNKER_VERSION
         and old.chunk_words == settings.chunk_words
+        and (old.sentence_encoding == settings.sentence_encoding or not old.sentences)
     )
     old_docs = old.documents if (old is not None and not rebuild) else {}
 
@@ -252,6 +255,7 @@ def _update_generation(
             chunk_words=settings.chunk_words,
             documents=dict(kept_docs),
             sentences=with_sentences,
+            sentence_encoding=settings.sentence_encoding,
         )
         kept_chunks = [c for c in gen.read_chunks() if c.doc_id in manifest.documents]
         for doc_id in drop:
@@ -318,11 +322,35 @@ def _embed_documents(
             if on_progress is not None:
                 on_progress(done / total, f"embedded {done}/{total} passages and sentences")
 
-        chunk_vectors = embedder.embed_passages([c.embedding_text for c in chunks], tick)
-        sentence_vectors = embedder.embed_passages(sentence_texts, tick)
+        texts = [c.embedding_text for c in chunks]
+        if with_sentences and settings.sentence_encoding == "in-context":
+            chunk_vectors, sentence_vectors = _in_context(embedder, chunks, texts, tick)
+        else:
+            chunk_vectors = embedder.embed_passages(texts, tick)
+            sentence_vectors = embedder.embed_passages(sentence_texts, tick)
     gen.store.add_chunks(chunks, chunk_vectors)
     gen.store.add_sentences(sentences, sentence_vectors)
     return chunks
+
+
+def _in_context(
+    embedder: Embedder, chunks: list[Chunk], texts: list[str], tick: Callable[[int], None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk vectors and, from the same encoder pass, the vectors of their sentences in the
+    order :func:`chunk_sentences` gives them (``sentence_encoding = "in-context"``)."""
+    if not isinstance(embedder, InContextEmbedder):
+        raise ConfigError(
+            f"sentence_encoding 'in-context' needs an embedder with embed_in_context; "
+            f"{type(embedder).__name__} has none. Set HELSE_QA_SENTENCE_ENCODING=separate."
+        )
+    spans = []
+    for chunk, text in zip(chunks, texts, strict=True):
+        offset = len(text) - len(chunk.text) - chunk.start  # the chunk text ends embedding_text
+        spans.append([(r.start + offset, r.end + offset) for r in chunk_sentences(chunk)])
+    chunk_vectors, per_chunk = embedder.embed_in_context(texts, spans, tick)
+    if not any(len(v) for v in per_chunk):
+        return chunk_vectors, np.zeros((0, chunk_vectors.shape[1]), dtype=np.float32)
+    return chunk_vectors, np.vstack([v for v in per_chunk if len(v)])
 
 
 def build_index(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,6 +39,22 @@ class Embedder(Protocol):
     def embed_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None
     ) -> np.ndarray: ...
+
+
+Spans = Sequence[tuple[int, int]]
+
+
+@runtime_checkable
+class InContextEmbedder(Protocol):
+    """An embedder that can also give each sentence a vector from its passage's own
+    encoder pass (``sentence_encoding = "in-context"``): no second pass for sentences."""
+
+    def embed_in_context(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        progress: ProgressFn | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 @dataclass(frozen=True)
@@ -169,6 +185,67 @@ class SentenceTransformerEmbedder:
                 progress(len(idx))
         return out
 
+    def embed_in_context(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        progress: ProgressFn | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors exactly as :meth:`embed_passages` (mean of the token states of
+        prompt + text), and for each passage one vector per ``(start, end)`` character span
+        of its text: the mean of the same pass's token states inside the span. A span whose
+        tokens fell past the model's length limit is encoded on its own instead. ``progress``
+        counts passages and sentences, like two calls to :meth:`embed_passages` would."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        model = self._model
+        tokenizer = model.tokenizer
+        max_length = int(model.get_max_seq_length() or 512)
+        prompt = self._passage_prompt
+        passages = np.zeros((len(texts), self.dim), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        leftovers: list[tuple[int, int, str]] = []  # (passage, span index, sentence text)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), self._batch):
+            idx = order[begin : begin + self._batch]
+            enc = tokenizer(
+                [prompt + texts[i] for i in idx],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_offsets_mapping=True,
+            )
+            offsets = enc.pop("offset_mapping")
+            with torch.inference_mode():
+                states = model[0].auto_model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            passages[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            for row, i in enumerate(idx):
+                o = offsets[row]
+                real = o[:, 1] > o[:, 0]
+                limit = int(o[real, 1].max()) if bool(real.any()) else 0  # last char encoded
+                vectors = np.zeros((len(spans[i]), self.dim), dtype=np.float32)
+                for j, (a, b) in enumerate(spans[i]):
+                    a, b = a + len(prompt), b + len(prompt)
+                    inside = (real & (o[:, 0] >= a) & (o[:, 1] <= b)).nonzero().flatten()
+                    if b > limit or not len(inside):  # truncated away, or no token of its own
+                        leftovers.append((i, j, texts[i][a - len(prompt) : b - len(prompt)]))
+                        continue
+                    v = states[row, inside].mean(0)
+                    vectors[j] = torch.nn.functional.normalize(v, dim=-1).numpy()
+                sentences[i] = vectors
+            if progress is not None:
+                progress(len(idx) + sum(len(spans[i]) for i in idx))
+        if leftovers:
+            alone = self._encode([t for *_, t in leftovers], prompt, self._batch)
+            for (i, j, _), v in zip(leftovers, alone, strict=True):
+                sentences[i][j] = v
+        return passages, sentences
+
 
 class DefaultE5Embedder:
     """The default model, split by job for speed.
@@ -207,6 +284,17 @@ class DefaultE5Embedder:
             if self._passages is None:
                 self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
         return self._passages.embed_passages(texts, progress)
+
+    def embed_in_context(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        progress: ProgressFn | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        with self._lock:
+            if self._passages is None:
+                self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
+        return self._passages.embed_in_context(texts, spans, progress)
 
 
 def load_embedder(settings: Settings) -> Embedder:

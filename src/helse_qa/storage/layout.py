@@ -90,6 +90,9 @@ class Manifest:
     version: int = MANIFEST_VERSION
     # False for retrieval-only indexes (benchmarks): no sentence vectors were stored.
     sentences: bool = True
+    # How the sentence vectors were made (Settings.sentence_encoding); indexes from before
+    # the setting existed encoded every sentence separately.
+    sentence_encoding: str = "separate"
     # Where the vectors live, written when the generation is published (None: an index
     # built before this was recorded; its vector counts are still checked on opening).
     vectors: VectorLocation | None = None

@@ -1,0 +1,92 @@
+"""Sentence vectors from the passage's own encoder pass (issue 15, ``sentence_encoding =
+"in-context"``): passage vectors unchanged, one sentence vector per stored sentence, spans
+past the model's length limit encoded on their own, and a change of the setting re-embeds."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from tests.helpers import ARTICLE
+
+from helse_qa.config import Settings
+from helse_qa.ingest.pipeline import ingest
+from helse_qa.storage.layout import IndexLayout, read_chunks, read_manifest
+from helse_qa.storage.vectors import chunk_sentences, generation_store
+from helse_qa.text.sentences import sentence_spans
+
+TEXTS = [
+    "Helseklyngen fikk 140 medlemmer i 2024. Eksporten av diagnostikk økte med 12 prosent.",
+    "Norway Health Tech will lead the merged cluster. Its CEO is Lena Nymo Helli.",
+]
+
+
+def test_passage_vectors_are_unchanged_and_each_sentence_gets_its_own(embedder):
+    spans = [list(sentence_spans(t)) for t in TEXTS]
+    assert [len(s) for s in spans] == [2, 2]
+    passages, sentences = embedder.embed_in_context(TEXTS, spans)
+    alone = embedder.embed_passages(TEXTS)
+    assert np.allclose(passages, alone, atol=1e-5)
+    assert [v.shape for v in sentences] == [(2, embedder.dim), (2, embedder.dim)]
+    flat = np.vstack(sentences)
+    assert np.allclose(np.linalg.norm(flat, axis=1), 1.0, atol=1e-5)
+    separate = embedder.embed_passages([t[a:b] for t, sp in zip(TEXTS, spans) for a, b in sp])
+    agreement = (flat * separate).sum(1)
+    # Same meaning, other context: close to the separate vector, but not the passage's.
+    assert agreement.min() > 0.8
+    assert not np.allclose(flat[0], flat[1], atol=1e-3)
+    # They still tell a passage's sentences apart for a question about one of them.
+    for question, best in (
+        ("Who is the CEO?", 3),
+        ("Hvor mange medlemmer fikk helseklyngen?", 0),
+    ):
+        q = embedder.embed_queries([question])[0]
+        passage = 0 if best < 2 else 1
+        pair = sentences[passage] @ q
+        assert int(pair.argmax()) == best % 2, (question, pair)
+
+
+def test_a_span_past_the_length_limit_is_encoded_on_its_own(embedder):
+    long = " ".join(["Helseindustrien vokser raskt i Norge."] * 120)  # far over 512 tokens
+    text = long + " Eksportinntektene var 3,4 milliarder kroner i 2017."
+    spans = [list(sentence_spans(text))]
+    _, sentences = embedder.embed_in_context([text], spans)
+    a, b = spans[0][-1]
+    alone = embedder.embed_passages([text[a:b]])[0]
+    assert float(sentences[0][-1] @ alone) > 0.9999  # truncated away: its own pass
+    assert float(sentences[0][0] @ alone) < 0.99
+
+
+def test_ingest_in_context_stores_every_sentence_and_a_change_reembeds(tmp_path, embedder):
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    settings = Settings(
+        documents_dir=docs, index_dir=tmp_path / "index", sentence_encoding="in-context"
+    )
+    report = ingest(settings, embedder)
+    generation = IndexLayout(settings.index_dir).require_current()
+    manifest = read_manifest(generation)
+    assert manifest.sentence_encoding == "in-context"
+    store = generation_store(settings.index_dir, generation, None)
+    chunks = read_chunks(generation)
+    wanted = [r for c in chunks for r in chunk_sentences(c)]
+    records, vectors = store.sentence_vectors(chunks)
+    assert len(records) == len(wanted) == store.sentence_count() > len(chunks)
+    # The stored vector of each sentence is its in-context one, not its separate one.
+    texts = {r.sentence_id: r.text_in(c) for c in chunks for r in chunk_sentences(c)}
+    separate = embedder.embed_passages([texts[r.sentence_id] for r in records])
+    agreement = (vectors * separate).sum(1)
+    assert agreement.max() < 0.9999 and agreement.min() > 0.6
+    store.close()
+    # Switching the setting back embeds every document again (nothing counts as unchanged).
+    again = ingest(settings.model_copy(update={"sentence_encoding": "separate"}), embedder)
+    assert again.unchanged == () and again.added + again.updated
+    assert report.added
+    generation = IndexLayout(settings.index_dir).require_current()
+    assert read_manifest(generation).sentence_encoding == "separate"
+    store = generation_store(settings.index_dir, generation, None)
+    records, vectors = store.sentence_vectors(read_chunks(generation))
+    separate = embedder.embed_passages([texts[r.sentence_id] for r in records])
+    assert np.allclose((vectors * separate).sum(1), 1.0, atol=1e-4)
+    store.close()

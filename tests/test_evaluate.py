@@ -201,7 +201,10 @@ def test_llama_index_baseline_runs_offline(corpus_settings, embedder):
     run = llama_index_baseline(corpus_settings, embedder, load_gold(QUICK), k=5)
     summary = run.summary()
     assert summary["items"] == 12
-    assert 0.0 < summary["hit@5"] <= 1.0
+    # It really ranks: measured hit@1 0.75 and hit@5 0.917 on these 12 questions; a random
+    # order of its ~10 nodes (1,024-token chunks of a 30 kB corpus) gives hit@1 about 0.1.
+    assert summary["hit@1"] >= 0.6 and summary["hit@5"] >= 0.8
+    assert summary["mrr"] >= 0.6
 
 
 def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):

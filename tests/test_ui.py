@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
-from tests.helpers import DOCUMENTS, ROOT
+from tests.helpers import DOCUMENTS
 
 from helse_qa.evaluation.measure import free_port
 from helse_qa.web.app import safe_upload_name
@@ -153,11 +154,18 @@ def test_upload_names_are_generated():
     assert "/" not in name and ".." not in name and name.endswith(".txt")
 
 
-def test_headless_browser_shows_answer_markers_and_sources(app_url):
+def _shots(tmp_path: Path) -> Path:
+    """Where screenshots go: a temporary folder, or the folder in HELSE_QA_SCREENSHOTS
+    (``make screenshots`` sets eval/results, the tracked pictures the README shows)."""
+    folder = os.environ.get("HELSE_QA_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path
+
+
+def test_headless_browser_shows_answer_markers_and_sources(app_url, tmp_path):
     assert CHROMIUM.exists(), "Debian's chromium is missing: run 'make browser' (apt-get)"
     from playwright.sync_api import sync_playwright
 
-    shot = ROOT / "eval" / "results" / "ui.png"
+    shot = _shots(tmp_path) / "ui.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -572,11 +580,12 @@ def test_lists_are_fresh_after_a_reload_and_in_other_open_sessions(app_url, clie
         browser.close()
 
 
-def test_the_chat_in_both_languages_at_three_widths(app_url):
+def test_the_chat_in_both_languages_at_three_widths(app_url, tmp_path):
     """Every string the page writes follows the switch (labels, examples, the empty panel
     after "New conversation", error toasts, filter notice); on a phone the cited passage is
     within one screen of its answer; the download slot appears only with a file.
-    Screenshots go to eval/results/ui-<width>.png (shown in the README)."""
+    Screenshots ui-<width>.png go to a temporary folder (``make screenshots``: eval/results,
+    shown in the README)."""
     from playwright.sync_api import sync_playwright
 
     from helse_qa.web.render import EXAMPLES, TEXT
@@ -585,7 +594,7 @@ def test_the_chat_in_both_languages_at_three_widths(app_url):
         lang: {v for k, v in TEXT[lang].items() if v != TEXT[other][k] and len(v) > 3}
         for lang, other in (("nb", "en"), ("en", "nb"))
     }
-    results = ROOT / "eval" / "results"
+    results = _shots(tmp_path)
     with sync_playwright() as p:
         browser, page = _browser(p)
         page.goto(app_url[0])

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run chat test test-fast setup lint typecheck pytest browser gate report ingest clean bench reliability \
+.PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
 	wheel-check ci-extra
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
@@ -64,6 +64,13 @@ report: $(STAMP)
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --baselines --squad $(SQUAD) \
 		--report eval/results --json eval/results/latest.json \
 		--rank-table eval/results/ranks.md
+	$(MAKE) screenshots
+
+# The README's pictures of the chat (eval/results/ui*.png), from the browser tests; a plain
+# `make test` writes its screenshots to a temporary folder and leaves the tracked ones alone.
+screenshots: $(STAMP)
+	HELSE_QA_SCREENSHOTS=eval/results $(BIN)/python -m pytest -q tests/test_ui.py \
+		-k "headless_browser or three_widths"
 
 setup: $(STAMP)
 

@@ -30,7 +30,8 @@ def test_passage_vectors_are_unchanged_and_each_sentence_gets_its_own(embedder):
     assert [v.shape for v in sentences] == [(2, embedder.dim), (2, embedder.dim)]
     flat = np.vstack(sentences)
     assert np.allclose(np.linalg.norm(flat, axis=1), 1.0, atol=1e-5)
-    separate = embedder.embed_passages([t[a:b] for t, sp in zip(TEXTS, spans) for a, b in sp])
+    pieces = [t[a:b] for t, sp in zip(TEXTS, spans, strict=True) for a, b in sp]
+    separate = embedder.embed_passages(pieces)
     agreement = (flat * separate).sum(1)
     # Same meaning, other context: close to the separate vector, but not the passage's.
     assert agreement.min() > 0.8

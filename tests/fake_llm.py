@@ -18,6 +18,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     raw: bytes | None = None  # send these bytes as the body instead (malformed output)
+    word_delay: float = 0.0  # seconds between two streamed words (a slow or stalled server)
 
 
 @dataclass
@@ -75,8 +76,13 @@ class FakeOpenAI:
                                 {"index": 0, "delta": {"content": piece}, "finish_reason": None}
                             ],
                         }
-                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                        self.wfile.flush()
+                        try:
+                            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                            self.wfile.flush()
+                        except OSError:  # the client hung up (a stopped answer)
+                            return
+                        if reply.word_delay:
+                            time.sleep(reply.word_delay)
                     end = {
                         "id": "c1",
                         "object": "chat.completion.chunk",

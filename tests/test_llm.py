@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from tests.fake_llm import FakeOpenAI, Reply
@@ -112,9 +113,12 @@ def test_sentence_without_citation_is_unsupported(fake, corpus_settings, embedde
     assistant = _assistant(corpus_settings, embedder, fake.url)
     fake.script.append(Reply("The clusters will have 370 members."))
     answer = assistant.ask("How many members will the merged cluster have?")
-    assert answer.sentences and not answer.sentences[0].supported
-    assert answer.sentences[0].reason == "no citation"
-    assert answer.abstained  # nothing supported: shown as an abstention with passages
+    # Nothing supported: the model's text is not the answer, and it is no abstention either
+    # (the documents do answer): the extractive answer, with the reason in English.
+    assert answer.mode == "extractive" and not answer.abstained
+    assert "370" in answer.text and answer.citations
+    assert "could not be checked against the sources" in answer.notice
+    assert "none of its sentences was supported" in answer.notice
 
 
 def test_model_says_not_found(fake, corpus_settings, embedder):
@@ -190,9 +194,9 @@ def test_injected_instructions_stay_data(fake, tmp_path, corpus_settings, embedd
     user = fake.requests[-1]["messages"][1]["content"]
     assert "Ignore the rules above" in user  # the text is passed on, inside a passage ...
     assert user.count("</passage>") == user.count("<passage ")  # ... it cannot close it early
-    assert answer.abstained and "HACKED" in answer.text  # echoed instruction: unsupported
-    assert answer.sentences and not answer.sentences[0].supported
-    assert answer.citations == ()
+    # The echoed instruction is unsupported: never the answer, the extractive one is shown.
+    assert "HACKED" not in answer.text and answer.mode == "extractive"
+    assert "ingen av setningene var støttet av kildene" in answer.notice
 
 
 def test_marker_helpers():
@@ -249,3 +253,60 @@ def test_cli_streams_and_eval_llm_mode(fake, corpus_settings, corpus_assistant, 
     )
     assert out.returncode == 0, out.stderr
     assert "supported_sentence_share" in out.stdout
+
+
+# -- a model that misbehaves (issue 16) ----------------------------------------------------
+
+LOOPING = (
+    "Answer: Lena Nymo Helli <passages> Question: Who is the CEO of Norway Health Tech? "
+    "[/INST] Answer: Lena Nymo Helli <passages> Question: Who is the CEO? " * 40
+)
+
+
+def test_bounds_are_sent_to_the_server(fake, corpus_settings, embedder):
+    assistant = _assistant(corpus_settings, embedder, fake.url, llm_max_tokens=123)
+    fake.script.append(Reply("Eksportinntektene var 23,6 milliarder kroner i 2017 [1]."))
+    assistant.ask("Hvor store var eksportinntektene i 2017?")
+    request = fake.requests[-1]
+    assert request["max_tokens"] == 123
+    assert request["stop"] == ["<passage", "Question:", "[/INST]", "<start_of_turn>"]
+
+
+def test_a_looping_echo_stops_early_and_falls_back(fake, corpus_settings, embedder):
+    assistant = _assistant(corpus_settings, embedder, fake.url)
+    fake.script.append(Reply(LOOPING))
+    events = list(assistant.ask_stream("Hvor mange medlemmer får den sammenslåtte klyngen?"))
+    streamed = "".join(e for e in events if isinstance(e, str))
+    answer = events[-1]
+    assert "<passages>" not in streamed and len(streamed) < 40  # cut at the first echo
+    assert answer.mode == "extractive" and not answer.abstained and answer.citations
+    assert "Språkmodellens svar kunne ikke kontrolleres mot kildene" in answer.notice
+    assert "chat-malen" in answer.notice and "uttrekte svaret" in answer.notice
+    assert "Lena" not in answer.text
+
+
+def test_a_slow_stream_is_cut_at_the_deadline(fake, corpus_settings, embedder):
+    assistant = _assistant(corpus_settings, embedder, fake.url, llm_deadline=1.0)
+    words = " ".join(f"ord{i}" for i in range(200))
+    fake.script.append(Reply(f"Eksporten [1] {words}.", word_delay=0.05))
+    started = time.monotonic()
+    answer = assistant.ask("How large were the export revenues in 2017?")
+    took = time.monotonic() - started
+    assert took < 3.0, took
+    assert answer.mode == "extractive" and "23,6 milliarder kroner" in answer.text
+    assert "it took over 1 s" in answer.notice
+
+
+def test_mostly_unsupported_answers_fall_back(fake, corpus_settings, embedder):
+    assistant = _assistant(corpus_settings, embedder, fake.url)
+    n = _marker_for(assistant.ask(EXPORT_Q), "23,6 milliarder")
+    fake.script.append(
+        Reply(
+            f"The export revenues were 23,6 milliarder kroner in 2017 [{n}]. "
+            f"Exports were 99 milliarder kroner in 2030 [{n}]. "
+            f"The industry employs 1 million people [{n}]."
+        )
+    )
+    answer = assistant.ask(EXPORT_Q)
+    assert answer.mode == "extractive" and "23,6 milliarder kroner" in answer.text
+    assert "only 1 of 3 sentences were supported" in answer.notice

@@ -27,6 +27,7 @@ from helse_qa.answering.extractive import (
     score_sentences,
     select,
 )
+from helse_qa.answering.guard import StreamGuard, guarded
 from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.prompts import answer_messages, condense_messages
 from helse_qa.answering.retrieve import Retriever
@@ -42,7 +43,15 @@ from helse_qa.errors import (
     VectorStoreError,
 )
 from helse_qa.ingest.removal import RemovedFile
-from helse_qa.messages import ABSTAIN_MESSAGES, DENSE_MISSING, FALLBACK, FALLBACK_CONDENSE
+from helse_qa.messages import (
+    ABSTAIN_MESSAGES,
+    DENSE_MISSING,
+    FALLBACK,
+    FALLBACK_CONDENSE,
+    LLM_REJECTED,
+    LLM_STOPPED,
+    say,
+)
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM, make_llm
 from helse_qa.storage.bm25 import LexicalIndex
@@ -60,6 +69,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+def _rejected(reason: str, language: str, **values: Any) -> str:
+    """Why the language model's answer is not shown, in the question's language."""
+    why = say(LLM_STOPPED[reason], language).format(**values)
+    return say(LLM_REJECTED, language).format(why=why)
 
 
 _FOLLOW_UP_START = re.compile(
@@ -526,16 +541,22 @@ class Assistant:
     def _llm_answer(
         self, index: _Index, extractive: Answer, hits: Sequence[Hit]
     ) -> Generator[str, None, Answer]:
-        """Stream the model's answer, then verify it sentence by sentence."""
-        messages = answer_messages(extractive.question, hits, extractive.language)
-        parts: list[str] = []
-        for delta in self.llm.stream(messages):
-            parts.append(delta)
-            yield delta
-        raw = "".join(parts).strip()
+        """Stream the model's answer under a guard (deadline, length, loops, echoes), then
+        verify it sentence by sentence. An answer that was stopped, or whose sentences are
+        mostly unsupported, is rejected: LLMError with a line in the question's language,
+        and the caller shows the extractive answer."""
+        language = extractive.language
+        messages = answer_messages(extractive.question, hits, language)
+        settings = self.settings
+        guard = StreamGuard(deadline=settings.llm_deadline, max_chars=6 * settings.llm_max_tokens)
+        yield from guarded(self.llm.stream(messages), guard)
+        if guard.stopped is not None:
+            log.warning("LLM answer stopped (%s) at %d characters", guard.stopped, len(guard.text))
+            raise LLMError(_rejected(guard.stopped, language, seconds=settings.llm_deadline))
+        raw = guard.kept
         if not raw:
             raise LLMError("the language model returned an empty or malformed answer")
-        abstain = ABSTAIN_MESSAGES.get(extractive.language, ABSTAIN_MESSAGES["en"])
+        abstain = ABSTAIN_MESSAGES.get(language, ABSTAIN_MESSAGES["en"])
         if _normalise(abstain) in _normalise(raw) or any(
             _normalise(m) == _normalise(raw) for m in ABSTAIN_MESSAGES.values()
         ):
@@ -550,14 +571,10 @@ class Assistant:
             log.info("removed citation markers to missing passages: %s", removed)
         supported = [c for c in checks if c.supported]
         if not supported:
-            return replace(
-                extractive,
-                text=text or abstain,
-                citations=citations,
-                abstained=True,
-                mode="llm",
-                language_note="",
-                sentences=checks,
+            raise LLMError(_rejected("unsupported", language))
+        if 2 * len(supported) < len(checks):
+            raise LLMError(
+                _rejected("few-supported", language, supported=len(supported), total=len(checks))
             )
         return replace(
             extractive,

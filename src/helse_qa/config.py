@@ -164,6 +164,19 @@ class Settings(BaseModel):
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model.")
     llm_context_window: int = Field(8192, ge=512, description="The model's context window.")
+    llm_max_tokens: int = Field(
+        400,
+        ge=16,
+        le=8192,
+        description="Most tokens the model may write for one answer (sent as max_tokens, or "
+        "Ollama's num_predict); the stream is also cut locally at about 6 characters a token.",
+    )
+    llm_deadline: float = Field(
+        45.0,
+        gt=0,
+        description="Seconds one LLM answer may take in all, streaming included (llm_timeout "
+        "bounds each wait for the server); past it the extractive answer is shown.",
+    )
     unsupported_sentences: Literal["flag", "drop"] = Field(
         "flag",
         description="LLM answers: show unsupported sentences flagged, or drop them.",

@@ -24,6 +24,33 @@ DENSE_MISSING = {
     "en": "The vector search returned nothing, so this answer rests on word matches alone; "
     "the vector store may have lost data (run 'helse-qa doctor').",
 }
+# The language model's answer was stopped or could not be checked: the extractive answer is
+# shown instead, with this line (then FALLBACK). {why} is one of LLM_STOPPED's lines.
+LLM_REJECTED = {
+    "nb": "Språkmodellens svar kunne ikke kontrolleres mot kildene ({why})",
+    "en": "The language model's answer could not be checked against the sources ({why})",
+}
+LLM_STOPPED = {
+    "echo": {
+        "nb": "den gjentok spørsmålet eller chat-malen",
+        "en": "it echoed the prompt or its chat template",
+    },
+    "repetition": {"nb": "den gjentok seg selv", "en": "it repeated itself"},
+    "no-citations": {"nb": "den viste ikke til noen kilde", "en": "it cited no source"},
+    "too-long": {"nb": "den stoppet ikke", "en": "it did not stop"},
+    "deadline": {
+        "nb": "den ble ikke ferdig innen {seconds:g} s",
+        "en": "it took over {seconds:g} s",
+    },
+    "unsupported": {
+        "nb": "ingen av setningene var støttet av kildene",
+        "en": "none of its sentences was supported by the sources",
+    },
+    "few-supported": {
+        "nb": "bare {supported} av {total} setninger var støttet av kildene",
+        "en": "only {supported} of {total} sentences were supported by the sources",
+    },
+}
 FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
 
 

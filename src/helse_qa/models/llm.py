@@ -17,6 +17,11 @@ from helse_qa import offline
 from helse_qa.config import Settings
 from helse_qa.errors import LLMError
 
+# Sent as stop sequences: where a model starts echoing the prompt's structure or its chat
+# template's turn markers, the answer is over (OpenAI accepts at most four). The stream
+# guard (answering/guard.py) watches for these and more on our side too.
+SERVER_STOPS = ["<passage", "Question:", "[/INST]", "<start_of_turn>"]
+
 log = logging.getLogger(__name__)
 
 
@@ -98,6 +103,7 @@ def make_llm(settings: Settings) -> LLM:
             request_timeout=settings.llm_timeout,
             context_window=settings.llm_context_window,
             temperature=0.0,
+            additional_kwargs={"num_predict": settings.llm_max_tokens, "stop": SERVER_STOPS},
         )
         return LlamaIndexLLM(llm, settings, f"ollama:{settings.llm_model}")
     from llama_index.llms.openai_like import OpenAILike
@@ -117,5 +123,7 @@ def make_llm(settings: Settings) -> LLM:
         is_chat_model=True,
         context_window=settings.llm_context_window,
         temperature=0.0,
+        max_tokens=settings.llm_max_tokens,
+        additional_kwargs={"stop": SERVER_STOPS},
     )
     return LlamaIndexLLM(llm, settings, f"openai:{settings.llm_model}")

@@ -254,3 +254,30 @@ def test_squad_benchmark_on_a_tiny_file(tmp_path, corpus_settings, embedder):
     assert answers["first_quote_contains"] <= answers["answer_containment"]
     assert answers["answered_rate"] >= answers["answer_containment"]
     assert 1.0 <= answers["quotes_per_answer"] <= 3.0
+
+
+def test_quote_support_judges_the_quoted_sentences_not_the_passage(corpus_assistant):
+    from helse_qa.evaluation.evaluate import GoldItem, collapse, evaluate_assistant
+    from helse_qa.text.sentences import sentence_spans
+
+    question = "Hvor store var eksportinntektene i 2017?"
+    answer = corpus_assistant.ask(question)
+    cited = answer.citations[0]
+    passage = next(h.chunk for h in answer.passages if h.chunk.chunk_id == cited.chunk_id)
+    quoted = collapse(" ".join(c.quote for c in answer.citations))
+    other = next(
+        s
+        for a, b in sentence_spans(passage.text)
+        if len((s := passage.text[a:b]).split()) > 5 and collapse(s) not in quoted
+    )
+    items = [
+        GoldItem("quoted", question, True, (cited.quote,), ()),
+        GoldItem("same-passage", question, True, (other,), ()),
+    ]
+    run = evaluate_assistant(corpus_assistant, items, k=5)
+    by_id = {r.item.id: r for r in run.results}
+    assert by_id["quoted"].supported and by_id["quoted"].quote_supported
+    # The right passage, but its quoted sentences do not hold this evidence.
+    assert by_id["same-passage"].supported and not by_id["same-passage"].quote_supported
+    summary = run.summary()
+    assert summary["citation_support"] == 1.0 and summary["quote_support"] == 0.5

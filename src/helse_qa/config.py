@@ -164,6 +164,12 @@ class Settings(BaseModel):
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model.")
     llm_context_window: int = Field(8192, ge=512, description="The model's context window.")
+    llm_system_role: bool = Field(
+        True,
+        description="Send the rules as a system message (True) or at the top of the user "
+        "message (False: for chat templates without a system role, such as Gemma's, which "
+        "llama.cpp applies by dropping the system message).",
+    )
     llm_max_tokens: int = Field(
         400,
         ge=16,

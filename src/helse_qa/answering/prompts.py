@@ -46,6 +46,18 @@ def answer_messages(question: str, hits: Sequence[Hit], language: str) -> list[d
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The system message's text put at the top of the first user message, for chat
+    templates without a system role."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    elif system:
+        rest.insert(0, {"role": "user", "content": system})
+    return rest
+
+
 def condense_messages(question: str, history: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     turns = "\n".join(f"{t['role']}: {t['content']}" for t in history[-6:])
     return [

@@ -54,6 +54,18 @@ def test_each_template_marker_is_an_echo(marker):
     assert guard.kept == "It has 370 members [1]."
 
 
+def test_the_rules_echoed_back_are_an_echo():
+    rules = "You answer questions about documents on the Norwegian health industry.\n\nRules:"
+    guard = StreamGuard(echo_of=rules)
+    said = "It has 370 members [1]. You answer questions about documents on the Norwegian"
+    assert _feed(guard, said) == ECHO
+    assert guard.kept == "It has 370 members [1]."
+    # a passage's own words are not rules: quoting them is what an answer does
+    guard = StreamGuard(echo_of=rules)
+    quote = "The cluster will represent 370 members in the health industry [1]."
+    assert _feed(guard, quote) is None
+
+
 def test_a_repeated_sentence_stops_before_the_repeat():
     guard = StreamGuard()
     sentence = "The merged cluster will have about 370 members [1]."

@@ -554,7 +554,12 @@ class Assistant:
         language = extractive.language
         messages = self._for_template(answer_messages(extractive.question, hits, language))
         settings = self.settings
-        guard = StreamGuard(deadline=settings.llm_deadline, max_chars=6 * settings.llm_max_tokens)
+        rules = answer_messages(extractive.question, [], language)[0]["content"]
+        for said in ABSTAIN_MESSAGES.values():  # the one line of the rules an answer may be
+            rules = rules.replace(said, "|")
+        guard = StreamGuard(
+            deadline=settings.llm_deadline, max_chars=6 * settings.llm_max_tokens, echo_of=rules
+        )
         yield from guarded(self.llm.stream(messages), guard)
         if guard.stopped is not None:
             log.warning("LLM answer stopped (%s) at %d characters", guard.stopped, len(guard.text))

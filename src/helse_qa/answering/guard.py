@@ -53,7 +53,8 @@ DEADLINE = "deadline"
 class StreamGuard:
     """Feed it deltas; ``stopped`` says why the stream must end (None: go on).
 
-    - ``echo``: the text contains a marker of the prompt or chat template;
+    - ``echo``: the text contains a marker of the prompt or chat template, or an
+      ``ngram``-word sequence of ``echo_of`` (the prompt's rules: never part of an answer);
     - ``repetition``: a sentence of at least ``min_words`` words comes again, or an
       ``ngram``-word sequence occurs ``ngram_repeats`` times;
     - ``no-citations``: ``uncited_sentences`` complete sentences without any ``[n]`` marker;
@@ -68,10 +69,16 @@ class StreamGuard:
     min_words: int = 4
     ngram: int = 8
     ngram_repeats: int = 3
+    echo_of: str = ""
     started: float = field(default_factory=time.monotonic)
     text: str = ""
     stopped: str | None = None
     _kept: int | None = None
+    _rules: set[tuple[str, ...]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        words = _WORD.findall(self.echo_of.lower())
+        self._rules = {tuple(words[i : i + self.ngram]) for i in range(len(words) - self.ngram + 1)}
 
     def feed(self, delta: str) -> str | None:
         """Add ``delta``; return the stop reason once there is one."""
@@ -104,6 +111,11 @@ class StreamGuard:
             return
         if self.check_time():
             return
+        spans = [(m.start(), m.group().lower()) for m in _WORD.finditer(text)]
+        for i in range(len(spans) - self.ngram + 1) if self._rules else ():
+            if tuple(w for _, w in spans[i : i + self.ngram]) in self._rules:
+                self._stop(ECHO, spans[i][0])
+                return
         if len(text) > self.max_chars:
             self._stop(TOO_LONG, self.max_chars)
             return

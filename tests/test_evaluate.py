@@ -281,3 +281,28 @@ def test_quote_support_judges_the_quoted_sentences_not_the_passage(corpus_assist
     assert by_id["same-passage"].supported and not by_id["same-passage"].quote_supported
     summary = run.summary()
     assert summary["citation_support"] == 1.0 and summary["quote_support"] == 0.5
+
+
+def test_citation_validity_checks_quotes_against_the_source_file(tmp_path, embedder):
+    import shutil
+
+    from tests.helpers import ARTICLE
+
+    from helse_qa.assistant import Assistant
+    from helse_qa.config import Settings
+    from helse_qa.evaluation.evaluate import GoldItem, evaluate_assistant
+
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    source = docs / "article.txt"
+    shutil.copy(ARTICLE, source)
+    settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
+    assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
+    item = GoldItem("m", "How many members will the merged cluster have?", True, ("370",), ())
+    before = evaluate_assistant(assistant, [item]).summary()
+    assert before["citation_validity"] == 1.0 and before["answered_rate"] == 1.0
+    # The file changes under the index: the quotes (from the indexed text) are no longer in
+    # the original, which the metric now sees (it used to compare the text with itself).
+    source.write_text(source.read_text(encoding="utf-8").replace("370", "371"), encoding="utf-8")
+    after = evaluate_assistant(assistant, [item]).summary()
+    assert after["citation_validity"] < 1.0

@@ -3,7 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers import ARTICLE, REPORT, collapse, dehyphenated_raw, make_docx, make_pdf
+from tests.helpers import (
+    ARTICLE,
+    DOCUMENTS,
+    REPORT,
+    collapse,
+    dehyphenated_raw,
+    make_docx,
+    make_pdf,
+)
 
 from helse_qa.errors import DocumentError
 from helse_qa.ingest.readers import join_lines, looks_like_pdf_text, parse_document
@@ -222,3 +230,45 @@ def test_uncataloged_file_gets_title_and_language(tmp_path: Path):
     assert doc.info.doc_id == "min-rapport-2024"
     assert doc.info.title == "Min rapport 2024"
     assert doc.info.language == "nb"
+
+
+# -- quotes against the original file (issue 17) -------------------------------------------
+
+
+def test_the_parsers_joins_are_undone_and_nothing_else():
+    from helse_qa.ingest.readers import found_in_source, join_lines
+
+    raw_lines = [
+        "Den norske helse-",
+        "industrien vokste med  12 prosent i 2017, og samarbeidet om helse-",
+        "IKT og FoU-",
+        "investeringer økte.",
+    ]
+    raw = "\n".join(raw_lines)
+    parsed = join_lines(raw_lines)
+    assert "helseindustrien" in parsed and "helse-IKT" in parsed
+    assert "FoU-investeringer" in parsed
+    assert found_in_source(parsed, raw)
+    assert found_in_source("1 Innledning", "\n1 | Innledning\n")
+    # any other change is not in the source: a figure, a letter, a space, a hyphen
+    for changed in (
+        parsed.replace("12", "13"),
+        parsed.replace("vokste", "vokse"),
+        parsed.replace("helseindustrien", "helse industrien"),
+        parsed.replace("samarbeidet", "samar-beidet"),
+    ):
+        assert not found_in_source(changed, raw), changed
+    assert not found_in_source("", raw) and not found_in_source("   ", raw)
+
+
+def test_every_sentence_of_the_corpus_is_found_in_its_source_file():
+    from helse_qa.ingest.readers import decode_text, found_in_source
+    from helse_qa.text.sentences import sentence_spans
+
+    for path in sorted(DOCUMENTS.glob("*.txt")):
+        parsed = parse_document(path)
+        raw = decode_text(path.read_bytes(), path.name)
+        sentences = [parsed.text[a:b] for a, b in sentence_spans(parsed.text)]
+        assert len(sentences) > 20
+        missing = [s for s in sentences if not found_in_source(s, raw)]
+        assert missing == [], (path.name, missing[:3])

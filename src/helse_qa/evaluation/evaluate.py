@@ -32,6 +32,7 @@ from typing import Any
 from helse_qa.assistant import Assistant
 from helse_qa.errors import HelseQAError
 from helse_qa.evaluation.measure import nearest_rank
+from helse_qa.ingest.readers import decode_text, found_in_source
 from helse_qa.text.language import detect_language
 from helse_qa.types import Answer, Hit
 from helse_qa.types import RetrievalMode as Mode
@@ -261,12 +262,28 @@ def _relevant_in_corpus(assistant: Assistant, snippets: Sequence[str]) -> int:
     return sum(1 for c in assistant.chunks() if relevant(c.text, snippets))
 
 
+TEXT_SOURCES = (".txt", ".md")
+
+
+def source_text(assistant: Assistant, doc_id: str) -> str | None:
+    """The raw text of a document's source file, for checking quotes against the original
+    (None for formats whose text comes from an extractor: PDF, HTML, Word)."""
+    entry = assistant.manifest.documents.get(doc_id)
+    if entry is None:
+        return None
+    path = assistant.settings.documents_dir / entry.file
+    if path.suffix.lower() not in TEXT_SOURCES or not path.is_file():
+        return None
+    return decode_text(path.read_bytes(), path.name)
+
+
 def evaluate_assistant(
     assistant: Assistant, items: Sequence[GoldItem], k: int = 5, name: str = "helse-qa hybrid"
 ) -> SystemRun:
     """Ask every item (history included) through ``Assistant.ask`` and score it."""
     run = SystemRun(name)
     texts: dict[str, str] = {}
+    sources: dict[str, str | None] = {}
     for item in items:
         started = time.perf_counter()
         answer = assistant.ask(item.question, item.history, k=k)
@@ -280,7 +297,11 @@ def evaluate_assistant(
         for c in answer.citations:
             if c.doc_id not in texts:
                 texts[c.doc_id] = assistant.document_text(c.doc_id)
-            valid += texts[c.doc_id][c.start : c.end] == c.quote
+                sources[c.doc_id] = source_text(assistant, c.doc_id)
+            source = sources[c.doc_id]
+            valid += texts[c.doc_id][c.start : c.end] == c.quote and (
+                source is None or found_in_source(c.quote, source)
+            )
         cited = {c.chunk_id for c in answer.citations}
         supported = any(
             relevant(h.chunk.text, item.evidence)

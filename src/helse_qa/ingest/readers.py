@@ -89,6 +89,42 @@ def join_lines(lines: Iterable[str]) -> str:
     return out
 
 
+def source_pattern(quote: str) -> re.Pattern[str]:
+    """A pattern that finds ``quote`` (text as the parser gave it) in the raw source text:
+    :func:`join_lines` and the whitespace clean-up undone, nothing else.
+
+    - a run of whitespace in the quote matches any run of whitespace (spaces, tabs, line
+      breaks: wrapped lines were joined with one space or kept with a line break);
+    - between two letters there may be a hyphen and a line break ("helse-\\nindustriens"
+      was joined to "helseindustriens");
+    - after a hyphen there may be a line break ("helse-\\nIKT" -> "helse-IKT");
+    - a chapter line's bar is dropped ("1 | Innledning" -> "1 Innledning").
+
+    Everything else must be in the source character for character: a quote whose words or
+    figures the parser changed in any other way is not found.
+    """
+    parts: list[str] = []
+    previous = ""
+    for char in quote:
+        if char.isspace():
+            if previous != " ":
+                parts.append(r"(?:\s+\|)?\s+")  # "1 | Innledning" -> "1 Innledning"
+            previous = " "
+            continue
+        if previous.isalpha() and char.isalpha():
+            parts.append(r"(?:-[ \t\u00a0]*\r?\n[ \t\u00a0]*)?")
+        elif previous == "-":
+            parts.append(r"(?:[ \t\u00a0]*\r?\n[ \t\u00a0]*)?")
+        parts.append(re.escape(char))
+        previous = char
+    return re.compile("".join(parts).strip())
+
+
+def found_in_source(quote: str, source: str) -> bool:
+    """Whether ``quote`` is in the raw ``source`` text, up to :func:`source_pattern`."""
+    return bool(quote.strip()) and source_pattern(quote.strip()).search(source) is not None
+
+
 class _TextBuilder:
     """Accumulates paragraphs, page starts and headings with exact offsets."""
 

@@ -90,11 +90,10 @@ screenshots: $(STAMP)
 setup: $(STAMP)
 
 # torch is installed first and pinned: an unpinned torch pulls several GB of CUDA wheels.
+# The virtualenv: torch==2.13.0 first, then the package (uv, or pip with
+# HELSE_QA_INSTALLER=pip or when uv cannot be installed; see scripts/setup_venv.sh).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	bash scripts/setup_venv.sh $(PYTHON) $(VENV)
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -98,11 +98,14 @@ def main() -> None:
         "| metric | value |",
         "|---|---|",
     ]
+    fallbacks = sum(1 for r in run.results if r.answer and r.answer.mode != "llm")
     for metric in METRICS:
         value = summary.get(metric)
         shown = "-" if value is None or value != value else f"{value:.3f}"
-        if metric == "llm_fallbacks" and value is not None:
-            shown = f"{int(value)} of {len(items)}"
+        if metric == "llm_fallbacks":
+            shown = f"{fallbacks} of {len(items)}"
+        elif metric == "supported_sentence_share" and shown == "-":
+            shown = "- (no answer of the model was kept)"
         lines.append(f"| {metric} | {shown} |")
     lines += [
         f"| answer time p50 / p95 (s) | {statistics.median(seconds):.1f} / "

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The virtualenv behind `make setup` / `make run` / `make test`:
+#   scripts/setup_venv.sh PYTHON VENV
+# torch==2.13.0 first (an unpinned torch pulls several GB of CUDA wheels), then the package
+# with its dev tools. The installer is uv (from PyPI, installed into the venv), which resolves
+# and installs several times faster than pip; pip is the fallback when uv cannot be installed,
+# and HELSE_QA_INSTALLER=pip chooses it. pip's find-links (PIP_FIND_LINKS, e.g. a local wheel
+# of a CPU torch) are passed on to uv. Prints how long each step took.
+set -euo pipefail
+python=${1:-python3}
+venv=${2:-.venv}
+bin=$venv/bin
+started=$SECONDS
+step() { echo "setup: $1 ($((SECONDS - started)) s)"; }
+
+"$python" -m venv "$venv"
+installer=${HELSE_QA_INSTALLER:-uv}
+if [ "$installer" = uv ] && "$bin/python" -m pip install --quiet uv; then
+    links=()
+    for link in ${PIP_FIND_LINKS:-}; do links+=(--find-links "$link"); done
+    step "uv installed"
+    "$bin/uv" pip install --python "$bin/python" --quiet "${links[@]}" torch==2.13.0
+    step "torch installed"
+    "$bin/uv" pip install --python "$bin/python" --quiet "${links[@]}" -e '.[dev]'
+else
+    [ "$installer" = uv ] && echo "setup: uv could not be installed - using pip"
+    "$bin/python" -m pip install --quiet --upgrade pip
+    "$bin/python" -m pip install --quiet torch==2.13.0
+    step "torch installed"
+    "$bin/python" -m pip install --quiet -e '.[dev]'
+fi
+step "helse-qa and its dev tools installed with $installer"

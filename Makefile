@@ -69,6 +69,7 @@ test-fast: $(STAMP) lint typecheck
 # The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
 # eval/answers.jsonl: list, overview and near-miss questions (issue 12), gated on their own.
 gate: $(STAMP)
+	$(BIN)/helse-qa ingest
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --check eval/thresholds.toml --json eval/results/ci.json
 	$(BIN)/helse-qa eval --gold eval/answers.jsonl --check eval/thresholds.toml \
 		--check-table answers --json eval/results/ci-answers.json

@@ -155,3 +155,28 @@ def test_a_file_without_catalog_title_or_heading_is_titled_by_its_name(tmp_path,
     assert [d.title for d in manifest.documents.values()] == ["Klynge notat 2025"]
     answer = Assistant.open(settings, embedder=embedder).ask("Hvor mange nye medlemmer?")
     assert answer.citations and answer.citations[0].title == "Klynge notat 2025"
+
+
+def test_index_differences_name_new_changed_and_removed_files(tmp_path, embedder):
+    import shutil
+
+    from tests.helpers import ARTICLE
+
+    from helse_qa.ingest.pipeline import index_differences
+
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    (docs / "notat.txt").write_text("Klyngen fikk 12 nye medlemmer i 2025.", encoding="utf-8")
+    settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
+    assert index_differences(settings) == ["no index built yet"]
+    ingest(settings, embedder)
+    assert index_differences(settings) == []
+    (docs / "notat.txt").write_text("Klyngen fikk 13 nye medlemmer i 2025.", encoding="utf-8")
+    (docs / "ny.txt").write_text("Et nytt notat om eksport i 2025.", encoding="utf-8")
+    (docs / "article.txt").unlink()
+    assert index_differences(settings) == [
+        "new: ny.txt",
+        "removed: article.txt",
+        "changed: notat.txt",
+    ]

@@ -512,6 +512,17 @@ def _read_limits(args: argparse.Namespace) -> dict[str, float]:
 
 def _open_for_eval(args: argparse.Namespace, settings: Settings) -> Assistant:
     if args.documents is None:
+        # The gate measures the index of these documents, never a stale or foreign one.
+        from helse_qa.ingest.pipeline import index_differences
+
+        differences = index_differences(settings)
+        if differences and differences != ["no index built yet"]:
+            shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
+            raise HelseQAError(
+                f"the index in {settings.index_dir} was not built from the files in "
+                f"{settings.documents_dir} ({shown}) - run 'helse-qa ingest' first (make gate "
+                "does), or pass --documents DIR to evaluate another folder"
+            )
         return _open(settings)
     # A user's corpus: bring its own index up to date (only changed files are embedded).
     from helse_qa.assistant import Assistant

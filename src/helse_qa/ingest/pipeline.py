@@ -56,6 +56,20 @@ class SourceFile:
     content_hash: str
 
 
+def index_differences(settings: Settings) -> list[str]:
+    """How the current index differs from the files in ``documents_dir`` (empty: it was built
+    from exactly these files, by content hash). Files that cannot be ingested are left out."""
+    current = IndexLayout(settings.index_dir).current()
+    if current is None:
+        return ["no index built yet"]
+    indexed = {e.file: e.content_hash for e in read_manifest(current).documents.values()}
+    found = {s.info.path: s.content_hash for s in discover(settings.documents_dir, [])}
+    out = [f"new: {f}" for f in sorted(set(found) - set(indexed))]
+    out += [f"removed: {f}" for f in sorted(set(indexed) - set(found))]
+    out += [f"changed: {f}" for f in sorted(set(found) & set(indexed)) if found[f] != indexed[f]]
+    return out
+
+
 def discover(documents_dir: Path, skipped: list[tuple[str, str]]) -> list[SourceFile]:
     """Every ingestible file in ``documents_dir`` (recursively), with its catalog entry."""
     if not documents_dir.is_dir():

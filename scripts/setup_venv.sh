@@ -16,6 +16,10 @@ step() { echo "setup: $1 ($((SECONDS - started)) s)"; }
 "$python" -m venv "$venv"
 installer=${HELSE_QA_INSTALLER:-uv}
 if [ "$installer" = uv ] && "$bin/python" -m pip install --quiet uv; then
+    # Copies, not uv's default hard links into its cache: some packages refuse to read
+    # multiply-linked files (llama-index's bundled NLTK stopwords raised "refusing
+    # multiply-linked file" in a fresh-clone test run).
+    export UV_LINK_MODE=copy
     links=()
     for link in ${PIP_FIND_LINKS:-}; do links+=(--find-links "$link"); done
     step "uv installed"

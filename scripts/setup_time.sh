@@ -12,12 +12,16 @@ installer=${1:-uv}
 cache=${2:-warm}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/helse-qa-setup-XXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+run_pid=""
+# make run's server is a grandchild: end the whole process group it runs in.
+trap '[ -n "$run_pid" ] && kill -- "-$run_pid" 2>/dev/null; rm -rf "$work"' EXIT
 git clone --quiet "$here" "$work/repo"
 if [ "$cache" = cold ]; then rm -rf "${UV_CACHE_DIR:-$HOME/.cache/uv}"; fi
 port=$("$here/.venv/bin/python" -c "from helse_qa.evaluation.measure import free_port; print(free_port())")
 started=$(date +%s.%N)
-(cd "$work/repo" && HELSE_QA_INSTALLER=$installer make run PORT="$port" >"$work/run.log" 2>&1) &
+(cd "$work/repo" && HELSE_QA_INSTALLER=$installer exec setsid make run PORT="$port" \
+    >"$work/run.log" 2>&1) &
+run_pid=$!
 "$here/.venv/bin/python" - "$port" "$started" <<'PY'
 import sys, time, urllib.request
 port, started = int(sys.argv[1]), float(sys.argv[2])

@@ -280,10 +280,14 @@ class DefaultE5Embedder:
     def embed_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None
     ) -> np.ndarray:
+        return self._passage_model().embed_passages(texts, progress)
+
+    def _passage_model(self) -> SentenceTransformerEmbedder:
+        """The sentence-transformers model for passages, loaded on first use."""
         with self._lock:
             if self._passages is None:
                 self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
-        return self._passages.embed_passages(texts, progress)
+            return self._passages
 
     def embed_in_context(
         self,
@@ -291,10 +295,7 @@ class DefaultE5Embedder:
         spans: Sequence[Spans],
         progress: ProgressFn | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        with self._lock:
-            if self._passages is None:
-                self._passages = SentenceTransformerEmbedder(self._ref, self._settings)
-        return self._passages.embed_in_context(texts, spans, progress)
+        return self._passage_model().embed_in_context(texts, spans, progress)
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 from tests.helpers import ARTICLE
 
+from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
 from helse_qa.ingest.pipeline import ingest
 from helse_qa.storage.layout import IndexLayout, read_chunks, read_manifest
@@ -90,4 +91,66 @@ def test_ingest_in_context_stores_every_sentence_and_a_change_reembeds(tmp_path,
     records, vectors = store.sentence_vectors(read_chunks(generation))
     separate = embedder.embed_passages([texts[r.sentence_id] for r in records])
     assert np.allclose((vectors * separate).sum(1), 1.0, atol=1e-4)
+    store.close()
+
+
+def test_on_demand_ingest_stores_no_sentences_and_answers_as_separate_does(tmp_path, embedder):
+    """``sentence_encoding = "on-demand"``: ingest embeds passages only; the answer path
+    embeds the retrieved passages' sentences once (cached) and gives the same answers as an
+    index whose sentence vectors were made at ingest."""
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    lazy = Settings(documents_dir=docs, index_dir=tmp_path / "lazy", sentence_encoding="on-demand")
+    eager = lazy.model_copy(
+        update={"index_dir": tmp_path / "eager", "sentence_encoding": "separate"}
+    )
+    report = ingest(lazy, embedder)
+    stages = dict(report.stages)
+    assert "chunk vectors" in stages and "sentence vectors" not in stages
+    eager_stages = dict(ingest(eager, embedder).stages)
+    assert eager_stages["sentence vectors"] > 0
+    generation = IndexLayout(lazy.index_dir).require_current()
+    manifest = read_manifest(generation)
+    assert manifest.sentence_encoding == "on-demand" and manifest.sentences is False
+    store = generation_store(lazy.index_dir, generation, None)
+    assert store.sentence_count() == 0 and store.count() == len(read_chunks(generation))
+    store.close()
+
+    questions = [
+        "Who is the CEO of Norway Health Tech?",
+        "Hvor mange medlemmer får den nye klyngen?",
+        "How many employees work in the Swedish health industry?",
+    ]
+    on_demand = Assistant.open(lazy, embedder=embedder)
+    stored = Assistant.open(eager, embedder=embedder)
+    try:
+        for question in questions:
+            a, b = on_demand.ask(question), stored.ask(question)
+            assert (a.text, a.abstained, a.kind) == (b.text, b.abstained, b.kind), question
+            assert [c.quote for c in a.citations] == [c.quote for c in b.citations]
+        assert on_demand.sentence_vectors.embedded > 0
+        assert stored.sentence_vectors.embedded == 0  # the index held every sentence
+        before = on_demand.sentence_vectors.embedded
+        on_demand.ask(questions[0])
+        assert on_demand.sentence_vectors.embedded == before  # cached, not embedded again
+    finally:
+        on_demand.close()
+        stored.close()
+
+
+def test_switching_from_on_demand_to_separate_embeds_the_sentences(tmp_path, embedder):
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    shutil.copy(ARTICLE, docs / "article.txt")
+    settings = Settings(
+        documents_dir=docs, index_dir=tmp_path / "index", sentence_encoding="on-demand"
+    )
+    ingest(settings, embedder)
+    again = ingest(settings.model_copy(update={"sentence_encoding": "separate"}), embedder)
+    assert again.unchanged == () and again.added + again.updated
+    generation = IndexLayout(settings.index_dir).require_current()
+    store = generation_store(settings.index_dir, generation, None)
+    chunks = read_chunks(generation)
+    assert store.sentence_count() == sum(len(chunk_sentences(c)) for c in chunks) > 0
     store.close()

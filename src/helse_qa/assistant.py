@@ -32,6 +32,7 @@ from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
+from helse_qa.answering.sentence_vectors import SentenceVectors
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
 from helse_qa.errors import (
@@ -130,6 +131,9 @@ class Assistant:
         self._index: _Index | None = None
         self._llm: LLM | None = None
         self._scorer: AnswerScorer | None = None
+        # Sentence vectors the index does not hold (sentence_encoding = "on-demand"), made
+        # for the passages a question retrieves and cached for the life of the process.
+        self.sentence_vectors = SentenceVectors(embedder)
         self._reload_lock = threading.RLock()
         # Generations replaced by a reload, and how many questions still use each: a
         # replaced generation's store is closed when its last question ends.
@@ -465,7 +469,7 @@ class Assistant:
             kinds = {d: e.kind for d, e in index.manifest.documents.items()}
             doc = overview_document(question, hits, doc_ids, kinds)
             doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
-            records, svecs = store.sentence_vectors([h.chunk for h in doc_hits])
+            records, svecs = self.sentence_vectors.get(store, [h.chunk for h in doc_hits])
             ranked = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(doc_hits)}
             sentences = [
                 ScoredSentence(r, r.text_in(hit.chunk), hit, rank, 0.0)
@@ -478,7 +482,7 @@ class Assistant:
         else:
             scored: list[ScoredSentence] = []
             if hits:
-                records, svecs = store.sentence_vectors([h.chunk for h in hits])
+                records, svecs = self.sentence_vectors.get(store, [h.chunk for h in hits])
                 scored = scored_for(hits, learned, records, svecs)
                 veto = self.settings.learned_veto
                 if scored and not learned and veto is not None:

@@ -208,6 +208,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-server", action="store_true", help="skip the Chroma server runs")
     bench.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the ingest comparison (a few minutes): replaces bench.md's ingest section",
+    )
+    bench.add_argument(
         "--out",
         type=Path,
         default=Path("eval/results"),
@@ -610,7 +615,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     squad = args.squad if args.squad and args.squad.is_file() else None
     if squad is None:
         print(f"note: {args.squad} not found - NorQuAD is left out", file=sys.stderr)
-    path = run_bench(settings, squad, args.sizes, args.out, with_server=not args.no_server)
+    if args.ingest_only:
+        from helse_qa.evaluation.bench import run_ingest_bench
+
+        path = run_ingest_bench(settings, squad, args.out)
+    else:
+        path = run_bench(settings, squad, args.sizes, args.out, with_server=not args.no_server)
     print(path.read_text(encoding="utf-8"))
     return 0
 

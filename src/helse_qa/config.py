@@ -56,12 +56,15 @@ class Settings(BaseModel):
     query_prompt: str = Field(QUERY_PROMPT, description="Prefix for questions (e5 convention).")
     passage_prompt: str = Field(PASSAGE_PROMPT, description="Prefix for passages (e5 convention).")
     embed_batch_size: int = Field(16, ge=1, le=512, description="Passages per embedding batch.")
-    sentence_encoding: Literal["separate", "in-context"] = Field(
+    sentence_encoding: Literal["separate", "in-context", "on-demand"] = Field(
         "separate",
         description=(
-            "How ingest makes the sentence vectors answers are picked with: 'separate' "
-            "encodes every sentence on its own after its passage; 'in-context' takes them "
-            "from the passage's own encoder pass (mean of its tokens' states), no second pass."
+            "How the sentence vectors answers are picked with are made: 'separate' "
+            "encodes every sentence on its own at ingest, after its passage; 'in-context' "
+            "takes them from the passage's own encoder pass (mean of its tokens' states), no "
+            "second pass; 'on-demand' stores none at ingest and encodes the retrieved "
+            "passages' sentences (as 'separate' would) when a question needs them, cached "
+            "in memory."
         ),
     )
     chunk_words: int = Field(

@@ -260,6 +260,9 @@ class IngestReport:
     skipped: tuple[tuple[str, str], ...] = ()  # (file name, reason)
     chunks: int = 0
     seconds: float = 0.0
+    # Where the time went, seconds per stage in the order they ran ("parse",
+    # "chunk vectors", "sentence vectors", "vector store", "bm25", ...).
+    stages: tuple[tuple[str, float], ...] = ()
 
     @property
     def changed(self) -> bool:

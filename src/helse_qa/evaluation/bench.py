@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,43 +78,62 @@ class IngestRow:
     megabytes: float
     seconds: float
     peak_rss_mb: float
+    encoding: str = "separate"
+    load_s: float = 0.0  # loading the passage model (before the ingest's own seconds)
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def chunks_per_s(self) -> float:
         return self.chunks / self.seconds if self.seconds else 0.0
 
 
-def _child_ingest(documents: Path | None, squad: Path | None, index_dir: Path) -> IngestRow:
-    """Run one real ingest in a fresh process and read its wall time and peak RSS."""
+# Ingest is compared with sentence vectors made at ingest (the previous default) and on
+# demand (made at answer time for the retrieved passages only), side by side in one run.
+ENCODINGS = ("separate", "on-demand")
+
+
+def _child_ingest(
+    documents: Path | None, squad: Path | None, index_dir: Path, encoding: str = "separate"
+) -> IngestRow:
+    """Run one real ingest in a fresh process and read its wall time, stages and peak RSS."""
     code = (
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
         "from helse_qa.config import Settings\n"
         "from helse_qa.models.embedding import load_embedder\n"
         "args = json.loads(sys.argv[1])\n"
-        "s = Settings(documents_dir=Path(args['docs'] or '.'), index_dir=Path(args['index']))\n"
+        "s = Settings(documents_dir=Path(args['docs'] or '.'), index_dir=Path(args['index']),\n"
+        "             sentence_encoding=args['encoding'])\n"
+        "t = time.perf_counter()\n"
         "e = load_embedder(s)\n"
+        "e.embed_passages(['warm-up'])  # loads the passage model\n"
+        "load = time.perf_counter() - t\n"
         "t = time.perf_counter()\n"
         "if args['squad']:\n"
         "    from helse_qa.evaluation.baselines import load_squad, squad_documents\n"
         "    from helse_qa.ingest.pipeline import build_index\n"
         "    ctx, _ = load_squad(Path(args['squad']))\n"
         "    docs = squad_documents(ctx)\n"
+        "    parse = time.perf_counter() - t\n"
         "    r = build_index(s, e, docs, with_sentences=True)\n"
         "    mb = sum(len(d.text.encode()) for d in docs) / 1e6\n"
+        "    stages = {'parse': parse, **dict(r.stages)}\n"
         "else:\n"
         "    from helse_qa.ingest.pipeline import ingest\n"
         "    r = ingest(s, e)\n"
         "    mb = sum(p.stat().st_size for p in Path(args['docs']).rglob('*.txt')) / 1e6\n"
+        "    stages = dict(r.stages)\n"
         "secs = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(json.dumps({'chunks': r.chunks, 'mb': mb, 'secs': secs, 'rss': rss}))\n"
+        "print(json.dumps({'chunks': r.chunks, 'mb': mb, 'secs': secs, 'rss': rss,\n"
+        "                  'load': load, 'stages': stages}))\n"
     )
     arg = json.dumps(
         {
             "docs": str(documents) if documents else None,
             "squad": str(squad) if squad else None,
             "index": str(index_dir),
+            "encoding": encoding,
         }
     )
     out = subprocess.run(
@@ -123,8 +142,65 @@ def _child_ingest(documents: Path | None, squad: Path | None, index_dir: Path) -
     data = json.loads(out.stdout.strip().splitlines()[-1])
     name = "NorQuAD contexts" if squad else "corpus (documents/)"
     return IngestRow(
-        name, int(data["chunks"]), float(data["mb"]), float(data["secs"]), float(data["rss"])
+        name,
+        int(data["chunks"]),
+        float(data["mb"]),
+        float(data["secs"]),
+        float(data["rss"]),
+        encoding,
+        float(data["load"]),
+        {k: float(v) for k, v in data["stages"].items()},
     )
+
+
+def _ingest_rows(
+    settings: Settings, squad: Path | None, tmp: Path
+) -> tuple[list[IngestRow], dict[str, float]]:
+    """Each corpus ingested with every encoding, one after the other, in fresh processes;
+    and how close the on-demand sentence vectors are to the ones stored at ingest."""
+    rows: list[IngestRow] = []
+    corpora: list[tuple[str, Path | None, Path | None]] = [("corpus", settings.documents_dir, None)]
+    if squad is not None:
+        corpora.append(("squad", None, squad))
+    for label, docs, sq in corpora:
+        for encoding in ENCODINGS:
+            index_dir = (
+                tmp / f"{label}-index"
+                if encoding == "separate"
+                else tmp / (f"{label}-index-{encoding}")
+            )
+            rows.append(_child_ingest(docs, sq, index_dir, encoding))
+    label = "squad" if squad is not None else "corpus"
+    agreement = _on_demand_agreement(
+        settings, tmp / f"{label}-index", tmp / f"{label}-index-on-demand"
+    )
+    return rows, agreement
+
+
+def _on_demand_agreement(settings: Settings, stored: Path, on_demand: Path) -> dict[str, float]:
+    """Cosine of the sentence vectors made on demand (over the on-demand index, up to 60
+    chunks) to those the separate ingest stored for the same sentences."""
+    from helse_qa.answering.sentence_vectors import SentenceVectors
+    from helse_qa.models.embedding import load_embedder
+    from helse_qa.storage.layout import read_chunks
+    from helse_qa.storage.vectors import generation_store
+
+    def current(index_dir: Path) -> Path:
+        return index_dir / (index_dir / "CURRENT").read_text().strip()
+
+    chunks = read_chunks(current(on_demand))[:60]
+    a = generation_store(stored, current(stored), None)
+    b = generation_store(on_demand, current(on_demand), None)
+    try:
+        records, old = a.sentence_vectors(chunks)
+        made = SentenceVectors(load_embedder(settings))
+        new_records, new = made.get(b, chunks)
+    finally:
+        a.close()
+        b.close()
+    by_id = {r.sentence_id: v for r, v in zip(new_records, new, strict=True)}
+    cos = [float(v @ by_id[r.sentence_id]) for r, v in zip(records, old, strict=True)]
+    return {"sentences": float(len(cos)), "min": min(cos), "mean": statistics.fmean(cos)}
 
 
 def _synthetic(sources: Sequence[Path], size: int, settings: Settings) -> Any:
@@ -262,16 +338,14 @@ def run_bench(
 
     embedder = load_embedder(settings)
     questions = _questions(50)
-    rows: list[IngestRow] = []
     lat: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        rows, agreement = _ingest_rows(settings, squad, tmp)
         corpus_index = tmp / "corpus-index"
-        rows.append(_child_ingest(settings.documents_dir, None, corpus_index))
         sources = [corpus_index / (corpus_index / "CURRENT").read_text().strip()]
         if squad is not None:
             squad_index = tmp / "squad-index"
-            rows.append(_child_ingest(None, squad, squad_index))
             sources.append(squad_index / (squad_index / "CURRENT").read_text().strip())
         cold_ask = _cold_ask(corpus_index, settings.documents_dir)
         cold_app = _cold_app(corpus_index, settings.documents_dir)
@@ -329,12 +403,92 @@ def run_bench(
         finally:
             if server:
                 server.stop()
-    return _write(out_dir, rows, lat, cold_ask, cold_app)
+    return _write(out_dir, rows, agreement, lat, cold_ask, cold_app)
+
+
+def run_ingest_bench(settings: Settings, squad: Path | None, out_dir: Path) -> Path:
+    """Only the ingest comparison: replaces the ingest section of ``bench.md`` (and the
+    ``ingest`` entries of ``bench.json``), leaving the other sections as they were."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        rows, agreement = _ingest_rows(settings, squad, Path(tmp_name))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "bench.md"
+    section = "\n".join(_ingest_section(rows, agreement, only=True))
+    text = md.read_text(encoding="utf-8") if md.is_file() else "# helse-qa benchmark\n\n"
+    start = text.find(_INGEST_HEADING)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    md.write_text(text, encoding="utf-8")
+    js = out_dir / "bench.json"
+    data = json.loads(js.read_text(encoding="utf-8")) if js.is_file() else {}
+    data["ingest"] = [r.__dict__ for r in rows]
+    data["on_demand_agreement"] = agreement
+    js.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return md
+
+
+_INGEST_HEADING = "## Ingest"
+
+
+def _ingest_section(
+    rows: list[IngestRow], agreement: dict[str, float], only: bool = False
+) -> list[str]:
+    when = (
+        f"Measured by `helse-qa bench --ingest-only` on {time.strftime('%Y-%m-%d')} "
+        f"({os.cpu_count()} CPU cores); the sections below may be older. "
+        if only
+        else ""
+    )
+    lines = [
+        f"{_INGEST_HEADING} (fresh process per row; seconds from the loaded passage model "
+        "to the published index)",
+        "",
+        f'{when}Each corpus is ingested with `sentence_encoding = "separate"` (sentence '
+        'vectors made at ingest, the previous default) and `"on-demand"` (passages only; '
+        "the retrieved passages' sentences are embedded when a question needs them), one "
+        "after the other in the same run. Speed-up: chunks/s against the separate row.",
+        "",
+        "| corpus | sentence_encoding | chunks | MB of text | model load (s) | seconds | "
+        "chunks/s | speed-up | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    base: dict[str, float] = {}
+    for r in rows:
+        base.setdefault(r.name, r.chunks_per_s)
+        speed = r.chunks_per_s / base[r.name] if base[r.name] else 0.0
+        lines.append(
+            f"| {r.name} | {r.encoding} | {r.chunks} | {r.megabytes:.2f} | {r.load_s:.1f} | "
+            f"{r.seconds:.1f} | {r.chunks_per_s:.1f} | {speed:.2f}x | {r.peak_rss_mb:.0f} |"
+        )
+    stages = list(dict.fromkeys(k for r in rows for k in r.stages))
+    lines += [
+        "",
+        "Where the seconds went (s per stage; parse of NorQuAD = building its documents "
+        "from the JSON):",
+        "",
+        "| corpus | sentence_encoding | " + " | ".join(stages) + " |",
+        "|---|---|" + "---|" * len(stages),
+    ]
+    for r in rows:
+        cells = [f"{r.stages[k]:.2f}" if k in r.stages else "-" for k in stages]
+        lines.append(f"| {r.name} | {r.encoding} | " + " | ".join(cells) + " |")
+    if agreement:
+        lines += [
+            "",
+            f"Sentence vectors made on demand against those stored by the separate ingest, "
+            f"same sentences ({agreement['sentences']:.0f} of them): cosine mean "
+            f"{agreement['mean']:.6f}, min {agreement['min']:.6f}.",
+        ]
+    return [*lines, ""]
 
 
 def _write(
     out_dir: Path,
     rows: list[IngestRow],
+    agreement: dict[str, float],
     lat: list[dict[str, Any]],
     cold_ask: float,
     cold_app: float,
@@ -350,18 +504,8 @@ def _write(
         "insert and query costs are real and their embedding cost is the one measured on the "
         "real corpora.",
         "",
-        "## Ingest (fresh process: load the passage model, parse, chunk, embed chunks and "
-        "sentences, store, BM25)",
-        "",
-        "| corpus | chunks | MB of text | seconds | chunks/s | MB/s | peak RSS (MB) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r.name} | {r.chunks} | {r.megabytes:.2f} | {r.seconds:.1f} | "
-            f"{r.chunks_per_s:.1f} | {r.megabytes / r.seconds:.3f} | "
-            f"{r.peak_rss_mb:.0f} |"
-        )
+    lines += _ingest_section(rows, agreement)
     lines += [
         "",
         "## Warm query latency (ms, 50 questions, k = 5)",
@@ -400,6 +544,7 @@ def _write(
         json.dumps(
             {
                 "ingest": [r.__dict__ for r in rows],
+                "on_demand_agreement": agreement,
                 "latency": lat,
                 "cold_ask_s": cold_ask,
                 "cold_app_s": cold_app,

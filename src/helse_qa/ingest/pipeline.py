@@ -163,19 +163,23 @@ def _ingest(
         and not rebuild
         and old.chunker_version == CHUNKER_VERSION
         and old.chunk_words == settings.chunk_words
+        and old.sentences == _embeds_sentences(settings, True)
         and (old.sentence_encoding == settings.sentence_encoding or not old.sentences)
     )
     old_docs = old.documents if (old is not None and not rebuild) else {}
 
     to_index: list[ParsedDocument] = []
     unchanged: list[str] = []
+    stages: dict[str, float] = {}
     for source in sources:
         prev = old_docs.get(source.info.doc_id)
         if same_chunker and prev is not None and prev.content_hash == source.content_hash:
             unchanged.append(source.info.doc_id)
             continue
         try:
+            parse_started = time.perf_counter()
             parsed = parse_document(source.path, source.info, settings.max_document_chars)
+            _add(stages, "parse", parse_started)
         except Exception as exc:  # one bad file never stops the others
             if isinstance(exc, DocumentError):
                 reason = str(exc).split(": ", 1)[-1]
@@ -211,6 +215,7 @@ def _ingest(
         drop=[*removed, *updated],
         progress=progress,
         on_progress=on_progress,
+        stages=stages,
     )
     report = IngestReport(
         added=tuple(added),
@@ -220,6 +225,7 @@ def _ingest(
         skipped=tuple(skipped),
         chunks=len(all_chunks),
         seconds=time.perf_counter() - started,
+        stages=tuple(stages.items()),
     )
     log.info(
         "ingest: %d added, %d updated, %d removed, %d unchanged, %d skipped, %d chunks",
@@ -253,14 +259,19 @@ def _update_generation(
     progress: bool,
     on_progress: Callable[[float, str], None] | None = None,
     with_sentences: bool = True,
+    stages: dict[str, float] | None = None,
 ) -> list[Chunk]:
     """Apply an ingest's changes in one index transaction (published atomically).
 
     ``kept_docs`` stay as they are, ``drop`` are removed, ``to_index`` are (re)embedded.
     On any failure (or Ctrl-C) the working copy is discarded and the current index stays.
-    Returns every chunk of the new generation.
+    Returns every chunk of the new generation; adds the seconds of each stage to ``stages``.
     """
+    stages = {} if stages is None else stages
+    with_sentences = _embeds_sentences(settings, with_sentences)
+    mark = time.perf_counter()
     with IndexWriter(settings).begin(copy_current=copy_current) as gen:
+        _add(stages, "open working copy", mark)
         manifest = Manifest(
             embedding_model=embedder.model_id,
             model_fingerprint=embedder.fingerprint,
@@ -275,7 +286,7 @@ def _update_generation(
         for doc_id in drop:
             gen.remove_document(doc_id)
         new_chunks = _embed_documents(
-            to_index, settings, embedder, gen, progress, on_progress, with_sentences
+            to_index, settings, embedder, gen, progress, on_progress, with_sentences, stages
         )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         counts = Counter(c.doc_id for c in new_chunks)
@@ -295,10 +306,28 @@ def _update_generation(
                 indexed_at=now,
             )
         all_chunks = sorted([*kept_chunks, *new_chunks], key=lambda c: (c.doc_id, c.ordinal))
+        mark = time.perf_counter()
         gen.write_bm25(all_chunks)
+        _add(stages, "bm25", mark)
+        mark = time.perf_counter()
         gen.write_chunks(all_chunks)
         gen.write_manifest(manifest)
+        mark = _add(stages, "chunks and manifest", mark)
+    _add(stages, "publish", mark)
     return all_chunks
+
+
+def _add(stages: dict[str, float], stage: str, since: float) -> float:
+    """Add the seconds since ``since`` to ``stage``; returns now."""
+    now = time.perf_counter()
+    stages[stage] = stages.get(stage, 0.0) + now - since
+    return now
+
+
+def _embeds_sentences(settings: Settings, with_sentences: bool) -> bool:
+    """Whether ingest stores sentence vectors: not for a retrieval-only index, and not with
+    ``sentence_encoding = "on-demand"`` (answering embeds the retrieved passages' sentences)."""
+    return with_sentences and settings.sentence_encoding != "on-demand"
 
 
 def _embed_documents(
@@ -309,7 +338,10 @@ def _embed_documents(
     progress: bool,
     on_progress: Callable[[float, str], None] | None,
     with_sentences: bool = True,
+    stages: dict[str, float] | None = None,
 ) -> list[Chunk]:
+    stages = {} if stages is None else stages
+    mark = time.perf_counter()
     chunks: list[Chunk] = []
     sentences: list[SentenceRecord] = []
     sentence_texts: list[str] = []
@@ -321,6 +353,7 @@ def _embed_documents(
             records = chunk_sentences(chunk)
             sentences += records
             sentence_texts += [r.text_in(chunk) for r in records]
+    mark = _add(stages, "chunking", mark)
     total = len(chunks) + len(sentences)
     if total == 0:
         return chunks
@@ -339,11 +372,17 @@ def _embed_documents(
         texts = [c.embedding_text for c in chunks]
         if with_sentences and settings.sentence_encoding == "in-context":
             chunk_vectors, sentence_vectors = _in_context(embedder, chunks, texts, tick)
+            mark = _add(stages, "chunk and sentence vectors", mark)
         else:
             chunk_vectors = embedder.embed_passages(texts, tick)
+            mark = _add(stages, "chunk vectors", mark)
             sentence_vectors = embedder.embed_passages(sentence_texts, tick)
+            if sentence_texts:
+                mark = _add(stages, "sentence vectors", mark)
     gen.store.add_chunks(chunks, chunk_vectors)
-    gen.store.add_sentences(sentences, sentence_vectors)
+    if sentences:
+        gen.store.add_sentences(sentences, sentence_vectors)
+    _add(stages, "vector store", mark)
     return chunks
 
 
@@ -380,6 +419,7 @@ def build_index(
     Without sentence vectors the index serves retrieval only (``Assistant.retrieve``).
     """
     started = time.perf_counter()
+    stages: dict[str, float] = {}
     chunks = _update_generation(
         settings,
         embedder,
@@ -389,9 +429,11 @@ def build_index(
         drop=[],
         progress=progress,
         with_sentences=with_sentences,
+        stages=stages,
     )
     return IngestReport(
         added=tuple(d.info.doc_id for d in docs),
         chunks=len(chunks),
         seconds=time.perf_counter() - started,
+        stages=tuple(stages.items()),
     )

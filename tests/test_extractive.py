@@ -276,3 +276,47 @@ def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
     assert language_note([norwegian], "en") == "Quoted from the Norwegian source."
     assert language_note([english], "nb") == "Sitert fra engelsk kilde."
     assert language_note([english, norwegian], "en") == ""
+
+
+def _scored(texts_and_probabilities):
+    """ScoredSentences of one synthetic passage, in the given order (best first)."""
+    from helse_qa.answering.extractive import ScoredSentence
+    from helse_qa.types import Chunk, Hit, SentenceRecord
+
+    text = " ".join(t for t, _ in texts_and_probabilities)
+    chunk = Chunk("d:0", "d", "Rapport", "nb", text, 0, len(text), None, (), 0)
+    hit = Hit(chunk, 1.0)
+    out, start = [], 0
+    for sentence, probability in texts_and_probabilities:
+        record = SentenceRecord("d:0", "d", start, start + len(sentence))
+        out.append(ScoredSentence(record, sentence, hit, 1, probability))
+        start += len(sentence) + 1
+    return out
+
+
+SELECT_SENTENCES = [
+    ("Eksportinntektene økte kraftig i perioden fram mot 2017.", 0.90),
+    ("Bransjen peker på flere forhold som har betydning for veksten.", 0.33),
+    ("Rapporten bygger på intervjuer med mange aktører i næringen.", 0.20),
+]
+
+
+@pytest.mark.parametrize(("threshold", "further"), [(0.35, 0.3), (0.35, 0.0), (0.5, 0.2)])
+def test_a_runner_up_below_the_abstention_threshold_is_never_quoted(threshold, further):
+    """The best sentence clears the threshold; the runners-up do not, even though they are
+    within ``further`` of the best: an answer quotes only sentences that clear it."""
+    from helse_qa.answering.extractive import select
+    from helse_qa.text.analysis import Analyzer
+
+    scored = _scored(SELECT_SENTENCES)
+    question = "hvordan utviklet eksporten seg?"
+    chosen = select(question, scored, threshold, further, 3, "nb", Analyzer())
+    assert chosen.kind == "fact"
+    assert [s.text for s in chosen.chosen] == [SELECT_SENTENCES[0][0]]
+    # ... and a runner-up that clears both the threshold and the relative floor is quoted
+    lifted = _scored([SELECT_SENTENCES[0], (SELECT_SENTENCES[1][0], 0.8)])
+    both = select(question, lifted, threshold, further, 3, "nb", Analyzer())
+    assert len(both.chosen) == 2
+    # a best sentence below the threshold: abstain
+    low = _scored([(SELECT_SENTENCES[0][0], threshold - 0.01)])
+    assert select(question, low, threshold, further, 3, "nb", Analyzer()).kind == "abstain"

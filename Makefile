@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
-	wheel-check ci-extra llm-check
+	wheel-check ci-extra llm-check mutation
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
 # command line; otherwise the settings decide (HELSE_QA_PORT/HELSE_QA_HOST, helse-qa.toml,
@@ -119,6 +119,14 @@ ingest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_core.py
+
+# Mutation testing of the storage writer and the citation check (issue 17), not part of
+# `make test`: cosmic-ray mutates each module one change at a time in a clone of HEAD and runs
+# its focused tests; survivors are listed in eval/results/mutation.md.
+mutation: $(STAMP)
+	$(BIN)/python -c "import cosmic_ray" 2>/dev/null || $(BIN)/python -m pip install --quiet \
+		"cosmic-ray==8.7.0"
+	$(BIN)/python scripts/mutation.py
 
 # Fault injection and load (about 5 minutes): eval/results/reliability.md and .json.
 reliability: $(STAMP)

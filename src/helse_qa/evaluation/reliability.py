@@ -153,6 +153,7 @@ def kill_loop(
     rebuild_every: int = 3,
     on_trial: Callable[[KillTrial], None] | None = None,
     delay_fraction: float = 1.0,
+    until_landed: bool = False,
 ) -> KillReport:
     """SIGKILL ``helse-qa ingest`` at random points ``kills`` times, checking each time that
     the index still answers ``question`` (with ``expect`` in the answer), that nothing of the
@@ -161,7 +162,10 @@ def kill_loop(
 
     Kill times are drawn uniformly over ``delay_fraction`` of an uninterrupted ingest's
     duration: 1.0 (the report) also hits the end of an ingest, its commit included; a test
-    that needs every kill to land while the ingest runs uses less."""
+    that needs every kill to land while the ingest runs uses less, and ``until_landed``:
+    an ingest that ended before its kill is recorded as a trial (not killed) and another
+    trial follows, with half the delay each time, until ``kills`` kills have landed (at most
+    three times as many trials)."""
     from helse_qa.assistant import Assistant
     from helse_qa.ingest import doctor
     from helse_qa.ingest.pipeline import ingest
@@ -192,19 +196,24 @@ def kill_loop(
         calibration["rebuild" if rebuild else "incremental"] = seconds
 
     trials: list[KillTrial] = []
-    for n in range(kills):
+    scale = 1.0
+    for n in range(3 * kills if until_landed else kills):
+        if until_landed and sum(t.killed for t in trials) >= kills:
+            break
         rebuild = rebuild_every > 0 and n % rebuild_every == rebuild_every - 1
         before_gen = _current_name(settings)
         before = _doc_hashes(settings)
         change(n)
         duration = calibration["rebuild" if rebuild else "incremental"]
-        delay = rng.uniform(0, delay_fraction * duration)
+        delay = rng.uniform(0, delay_fraction * duration) * scale
         child = _Child(_ingest_command(settings, rebuild), settings.chroma_url)
         child.started.wait(600)
         time.sleep(delay)
         killed = child.proc.poll() is None
         if killed:
             child.proc.send_signal(signal.SIGKILL)
+        else:
+            scale /= 2  # it ran faster than calibrated: the next kill comes sooner
         child.wait()
         problems: list[str] = []
         report = doctor.check(settings, embedder)
@@ -240,7 +249,7 @@ def kill_loop(
         if on_trial is not None:
             on_trial(trial)
 
-    change(kills)
+    change(len(trials))
     final_problems: list[str] = []
     rc, _, lines = _run_child(settings, False)
     if rc != 0:

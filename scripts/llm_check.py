@@ -1,7 +1,7 @@
 """LLM mode against a real model (issue 16): the first real figures, however modest.
 
     .venv/bin/python scripts/llm_check.py [--gold eval/quickcheck.jsonl]
-        [--python .venv-llm/bin/python] [--out eval/results/llm-gemma-270m.md]
+        [--python .venv-llm/bin/python] [--out REPORT]
 
 Starts llama-cpp-python's OpenAI-compatible server with the packaged Gemma 3 270M model
 (``make llm-check`` builds .venv-llm first), answers every gold item in LLM mode over the
@@ -54,9 +54,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "quickcheck.jsonl")
     parser.add_argument("--python", type=Path, default=ROOT / ".venv-llm" / "bin" / "python")
-    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "llm-gemma-270m.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="report (default eval/results/llm-gemma-270m.md for the gold set, "
+        "llm-gemma-270m-<name>.md for another file)",
+    )
     parser.add_argument("--deadline", type=float, default=45.0)
     args = parser.parse_args()
+    if args.out is None:
+        suffix = "" if args.gold.stem == "gold" else f"-{args.gold.stem}"
+        args.out = ROOT / "eval" / "results" / f"llm-gemma-270m{suffix}.md"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     offline.apply()
     items = load_gold(args.gold)

@@ -22,6 +22,14 @@ TEXTS = [
 ]
 
 
+def _article_settings(tmp_path, encoding: str, index: str = "index") -> Settings:
+    """Settings over a documents folder holding the English article alone."""
+    docs = tmp_path / "documents"
+    docs.mkdir(exist_ok=True)
+    shutil.copy(ARTICLE, docs / "article.txt")
+    return Settings(documents_dir=docs, index_dir=tmp_path / index, sentence_encoding=encoding)
+
+
 def test_passage_vectors_are_unchanged_and_each_sentence_gets_its_own(embedder):
     spans = [list(sentence_spans(t)) for t in TEXTS]
     assert [len(s) for s in spans] == [2, 2]
@@ -60,12 +68,7 @@ def test_a_span_past_the_length_limit_is_encoded_on_its_own(embedder):
 
 
 def test_ingest_in_context_stores_every_sentence_and_a_change_reembeds(tmp_path, embedder):
-    docs = tmp_path / "documents"
-    docs.mkdir()
-    shutil.copy(ARTICLE, docs / "article.txt")
-    settings = Settings(
-        documents_dir=docs, index_dir=tmp_path / "index", sentence_encoding="in-context"
-    )
+    settings = _article_settings(tmp_path, "in-context")
     report = ingest(settings, embedder)
     generation = IndexLayout(settings.index_dir).require_current()
     manifest = read_manifest(generation)
@@ -98,10 +101,7 @@ def test_on_demand_ingest_stores_no_sentences_and_answers_as_separate_does(tmp_p
     """``sentence_encoding = "on-demand"``: ingest embeds passages only; the answer path
     embeds the retrieved passages' sentences once (cached) and gives the same answers as an
     index whose sentence vectors were made at ingest."""
-    docs = tmp_path / "documents"
-    docs.mkdir()
-    shutil.copy(ARTICLE, docs / "article.txt")
-    lazy = Settings(documents_dir=docs, index_dir=tmp_path / "lazy", sentence_encoding="on-demand")
+    lazy = _article_settings(tmp_path, "on-demand", "lazy")
     eager = lazy.model_copy(
         update={"index_dir": tmp_path / "eager", "sentence_encoding": "separate"}
     )
@@ -140,12 +140,7 @@ def test_on_demand_ingest_stores_no_sentences_and_answers_as_separate_does(tmp_p
 
 
 def test_switching_from_on_demand_to_separate_embeds_the_sentences(tmp_path, embedder):
-    docs = tmp_path / "documents"
-    docs.mkdir()
-    shutil.copy(ARTICLE, docs / "article.txt")
-    settings = Settings(
-        documents_dir=docs, index_dir=tmp_path / "index", sentence_encoding="on-demand"
-    )
+    settings = _article_settings(tmp_path, "on-demand")
     ingest(settings, embedder)
     again = ingest(settings.model_copy(update={"sentence_encoding": "separate"}), embedder)
     assert again.unchanged == () and again.added + again.updated

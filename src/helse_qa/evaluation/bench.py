@@ -87,9 +87,14 @@ class IngestRow:
         return self.chunks / self.seconds if self.seconds else 0.0
 
 
-# Ingest is compared with sentence vectors made at ingest (the previous default) and on
-# demand (made at answer time for the retrieved passages only), side by side in one run.
+# Ingest is compared with sentence vectors made at ingest (the default) and on demand (made
+# at answer time for the retrieved passages only), side by side in one run.
 ENCODINGS = ("separate", "on-demand")
+
+
+def _index_dir(tmp: Path, label: str, encoding: str) -> Path:
+    """Where the bench builds ``label``'s index with ``encoding`` (the default: no suffix)."""
+    return tmp / (f"{label}-index" if encoding == "separate" else f"{label}-index-{encoding}")
 
 
 def _child_ingest(
@@ -164,15 +169,10 @@ def _ingest_rows(
         corpora.append(("squad", None, squad))
     for label, docs, sq in corpora:
         for encoding in ENCODINGS:
-            index_dir = (
-                tmp / f"{label}-index"
-                if encoding == "separate"
-                else tmp / (f"{label}-index-{encoding}")
-            )
-            rows.append(_child_ingest(docs, sq, index_dir, encoding))
+            rows.append(_child_ingest(docs, sq, _index_dir(tmp, label, encoding), encoding))
     label = "squad" if squad is not None else "corpus"
     agreement = _on_demand_agreement(
-        settings, tmp / f"{label}-index", tmp / f"{label}-index-on-demand"
+        settings, _index_dir(tmp, label, "separate"), _index_dir(tmp, label, "on-demand")
     )
     return rows, agreement
 
@@ -182,15 +182,13 @@ def _on_demand_agreement(settings: Settings, stored: Path, on_demand: Path) -> d
     chunks) to those the separate ingest stored for the same sentences."""
     from helse_qa.answering.sentence_vectors import SentenceVectors
     from helse_qa.models.embedding import load_embedder
-    from helse_qa.storage.layout import read_chunks
+    from helse_qa.storage.layout import IndexLayout, read_chunks
     from helse_qa.storage.vectors import generation_store
 
-    def current(index_dir: Path) -> Path:
-        return index_dir / (index_dir / "CURRENT").read_text().strip()
-
-    chunks = read_chunks(current(on_demand))[:60]
-    a = generation_store(stored, current(stored), None)
-    b = generation_store(on_demand, current(on_demand), None)
+    on_demand_gen = IndexLayout(on_demand).require_current()
+    chunks = read_chunks(on_demand_gen)[:60]
+    a = generation_store(stored, IndexLayout(stored).require_current(), None)
+    b = generation_store(on_demand, on_demand_gen, None)
     try:
         records, old = a.sentence_vectors(chunks)
         made = SentenceVectors(load_embedder(settings))
@@ -335,6 +333,7 @@ def run_bench(
 ) -> Path:
     from helse_qa.assistant import Assistant
     from helse_qa.models.embedding import load_embedder
+    from helse_qa.storage.layout import IndexLayout
 
     embedder = load_embedder(settings)
     questions = _questions(50)
@@ -342,11 +341,10 @@ def run_bench(
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rows, agreement = _ingest_rows(settings, squad, tmp)
-        corpus_index = tmp / "corpus-index"
-        sources = [corpus_index / (corpus_index / "CURRENT").read_text().strip()]
+        corpus_index = _index_dir(tmp, "corpus", "separate")
+        sources = [IndexLayout(corpus_index).require_current()]
         if squad is not None:
-            squad_index = tmp / "squad-index"
-            sources.append(squad_index / (squad_index / "CURRENT").read_text().strip())
+            sources.append(IndexLayout(_index_dir(tmp, "squad", "separate")).require_current())
         cold_ask = _cold_ask(corpus_index, settings.documents_dir)
         cold_app = _cold_app(corpus_index, settings.documents_dir)
         server = ChromaServer(tmp / "chroma-server") if with_server else None
@@ -447,7 +445,7 @@ def _ingest_section(
         "to the published index)",
         "",
         f'{when}Each corpus is ingested with `sentence_encoding = "separate"` (sentence '
-        'vectors made at ingest, the previous default) and `"on-demand"` (passages only; '
+        'vectors made at ingest, the default) and `"on-demand"` (passages only; '
         "the retrieved passages' sentences are embedded when a question needs them), one "
         "after the other in the same run. Speed-up: chunks/s against the separate row.",
         "",

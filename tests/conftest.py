@@ -115,4 +115,11 @@ def small_corpus(request, tmp_path):
         "# Notat om eksport\n\nEksporten av medisinsk utstyr vokste med 12 prosent i 2023.\n",
         encoding="utf-8",
     )
-    return Settings(documents_dir=docs, index_dir=tmp_path / "index", chroma_url=url)
+    # Sentence vectors stored at ingest (not the on-demand default): the ingest, doctor and
+    # store tests check that they are written, counted, repaired and removed in both stores.
+    return Settings(
+        documents_dir=docs,
+        index_dir=tmp_path / "index",
+        chroma_url=url,
+        sentence_encoding="separate",
+    )

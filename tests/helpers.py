@@ -72,3 +72,21 @@ def make_docx(path: Path, heading: str, paragraphs: list[str]) -> Path:
         document.add_paragraph(text)
     document.save(str(path))
     return path
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many passages it was asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.fingerprint = inner.fingerprint
+        self.dim = inner.dim
+        self.passages = 0
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts, progress=None):
+        self.passages += len(texts)
+        return self.inner.embed_passages(texts, progress)

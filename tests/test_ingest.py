@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from tests.helpers import CountingEmbedder
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
@@ -12,24 +13,6 @@ from helse_qa.errors import IndexNotBuiltError
 from helse_qa.ingest.pipeline import ingest
 from helse_qa.storage.layout import IndexLayout, read_manifest
 from helse_qa.storage.vectors import _server_prefix, generation_store, make_client
-
-
-class CountingEmbedder:
-    """The real embedder, counting how many passages it was asked to embed."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.fingerprint = inner.fingerprint
-        self.dim = inner.dim
-        self.passages = 0
-
-    def embed_queries(self, texts):
-        return self.inner.embed_queries(texts)
-
-    def embed_passages(self, texts, progress=None):
-        self.passages += len(texts)
-        return self.inner.embed_passages(texts, progress)
 
 
 def test_incremental_ingest(small_corpus, embedder):

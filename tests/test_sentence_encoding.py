@@ -5,10 +5,17 @@ past the model's length limit encoded on their own, and a change of the setting 
 from __future__ import annotations
 
 import shutil
+import threading
 
 import numpy as np
-from tests.helpers import ARTICLE
+from tests.helpers import ARTICLE, CountingEmbedder
 
+from helse_qa.answering.sentence_vectors import (
+    MERGE_AFTER_FILES,
+    DiskCache,
+    SentenceVectors,
+    disk_cache_folder,
+)
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
 from helse_qa.ingest.pipeline import ingest
@@ -149,3 +156,112 @@ def test_switching_from_on_demand_to_separate_embeds_the_sentences(tmp_path, emb
     chunks = read_chunks(generation)
     assert store.sentence_count() == sum(len(chunk_sentences(c)) for c in chunks) > 0
     store.close()
+
+
+def test_on_demand_is_the_default():
+    assert Settings().sentence_encoding == "on-demand"
+
+
+def test_the_disk_cache_serves_the_next_process_and_survives_a_broken_file(tmp_path, embedder):
+    """A second SentenceVectors over the same folder (the next `helse-qa ask`) embeds
+    nothing; a truncated cache file is skipped, its sentences embedded again."""
+    settings = _article_settings(tmp_path, "on-demand")
+    ingest(settings, embedder)
+    generation = IndexLayout(settings.index_dir).require_current()
+    store = generation_store(settings.index_dir, generation, None)
+    chunks = read_chunks(generation)[:2]
+    folder = disk_cache_folder(settings.index_dir, embedder.fingerprint, settings.passage_prompt)
+    try:
+        first = SentenceVectors(CountingEmbedder(embedder), disk=DiskCache(folder))
+        records, vectors = first.get(store, chunks)
+        n = len({r.text_in(c) for c in chunks for r in chunk_sentences(c)})
+        assert first.embedded == n > 0 and len(list(folder.glob("*.npz"))) == 1
+
+        counting = CountingEmbedder(embedder)
+        second = SentenceVectors(counting, disk=DiskCache(folder))
+        again_records, again_vectors = second.get(store, chunks)
+        assert counting.passages == 0 and second.embedded == 0
+        assert again_records == records and np.array_equal(again_vectors, vectors)
+
+        # Another model or prompt has a folder of its own.
+        assert disk_cache_folder(settings.index_dir, embedder.fingerprint, "x: ") != folder
+
+        (cache_file,) = folder.glob("*.npz")
+        cache_file.write_bytes(cache_file.read_bytes()[:100])  # a torn write
+        counting = CountingEmbedder(embedder)
+        third = SentenceVectors(counting, disk=DiskCache(folder))
+        _, third_vectors = third.get(store, chunks)
+        assert counting.passages == n
+        assert np.allclose(third_vectors, vectors, atol=1e-5)
+    finally:
+        store.close()
+
+
+def test_many_cache_files_are_merged_into_one_and_kept_within_bounds(tmp_path):
+    folder = tmp_path / "cache"
+    rng = np.random.default_rng(0)
+    writer = DiskCache(folder)
+    for i in range(MERGE_AFTER_FILES + 1):
+        writer.save({f"{i:040d}": rng.standard_normal(4).astype(np.float32)})
+    assert len(list(folder.glob("*.npz"))) == MERGE_AFTER_FILES + 1
+    loaded = DiskCache(folder).load()
+    assert sorted(loaded) == [f"{i:040d}" for i in range(MERGE_AFTER_FILES + 1)]
+    assert len(list(folder.glob("*.npz"))) == 1
+    assert DiskCache(folder).load().keys() == loaded.keys()
+    # a bounded merge keeps the newest entries
+    for i in range(MERGE_AFTER_FILES + 1):
+        writer.save({f"{100 + i:040d}": rng.standard_normal(4).astype(np.float32)})
+    kept = DiskCache(folder, max_entries=5).load()
+    assert len(kept) == MERGE_AFTER_FILES + 1 + 33  # loaded whole, then merged to 5 on disk
+    assert sorted(DiskCache(folder).load()) == [f"{100 + i:040d}" for i in range(28, 33)]
+
+
+def test_warm_up_embeds_every_sentence_once_and_questions_then_embed_none(tmp_path, embedder):
+    settings = _article_settings(tmp_path, "on-demand")
+    ingest(settings, embedder)
+    assistant = Assistant.open(settings, embedder=embedder)
+    try:
+        chunks = read_chunks(IndexLayout(settings.index_dir).require_current())
+        unique = {r.text_in(c) for c in chunks for r in chunk_sentences(c)}
+        assert assistant.warm_sentence_vectors() == len(unique) > 0
+        assert assistant.warm_sentence_vectors() == 0
+        before = assistant.sentence_vectors.embedded
+        assistant.ask("Who is the CEO of Norway Health Tech?")
+        assert assistant.sentence_vectors.embedded == before
+    finally:
+        assistant.close()
+    other = _article_settings(tmp_path, "on-demand", "other-index")  # an empty disk cache
+    ingest(other, embedder)
+    fresh = Assistant.open(other, embedder=embedder)
+    try:
+        stop = threading.Event()
+        stop.set()
+        assert fresh.warm_sentence_vectors(stop) == 0  # stopped before its first batch
+        assert fresh.warm_sentence_vectors() == len(unique)
+    finally:
+        fresh.close()
+
+
+def test_the_app_warms_the_cache_in_the_background_only_when_on_demand(tmp_path, embedder):
+    from helse_qa.web.app import ChatApp
+
+    settings = _article_settings(tmp_path, "on-demand")
+    ingest(settings, embedder)
+    assistant = Assistant.open(settings, embedder=embedder)
+    try:
+        app = ChatApp(assistant)
+        thread = app.warm_sentences()
+        assert thread is not None
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert assistant.sentence_vectors.embedded > 0
+        assert assistant.warm_sentence_vectors() == 0  # nothing left to embed
+    finally:
+        assistant.close()
+    separate = _article_settings(tmp_path, "separate", "index-separate")
+    ingest(separate, embedder)
+    eager = Assistant.open(separate, embedder=embedder)
+    try:
+        assert ChatApp(eager).warm_sentences() is None
+    finally:
+        eager.close()

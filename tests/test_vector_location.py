@@ -27,7 +27,13 @@ def _settings(tmp_path, url: str | None = None) -> Settings:
     if not docs.exists():
         docs.mkdir()
         shutil.copy(ARTICLE, docs / "article.txt")
-    return Settings(documents_dir=docs, index_dir=tmp_path / "index", chroma_url=url)
+    # Stored sentence vectors, so that both collections of a generation are checked.
+    return Settings(
+        documents_dir=docs,
+        index_dir=tmp_path / "index",
+        chroma_url=url,
+        sentence_encoding="separate",
+    )
 
 
 def _manifest(settings: Settings) -> Manifest:

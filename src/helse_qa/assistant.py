@@ -32,7 +32,7 @@ from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
-from helse_qa.answering.sentence_vectors import SentenceVectors
+from helse_qa.answering.sentence_vectors import DiskCache, SentenceVectors, disk_cache_folder
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
 from helse_qa.errors import (
@@ -132,8 +132,11 @@ class Assistant:
         self._llm: LLM | None = None
         self._scorer: AnswerScorer | None = None
         # Sentence vectors the index does not hold (sentence_encoding = "on-demand"), made
-        # for the passages a question retrieves and cached for the life of the process.
-        self.sentence_vectors = SentenceVectors(embedder)
+        # for the passages a question retrieves, cached in memory and under the index folder.
+        disk = DiskCache(
+            disk_cache_folder(settings.index_dir, embedder.fingerprint, settings.passage_prompt)
+        )
+        self.sentence_vectors = SentenceVectors(embedder, disk=disk)
         self._reload_lock = threading.RLock()
         # Generations replaced by a reload, and how many questions still use each: a
         # replaced generation's store is closed when its last question ends.
@@ -251,6 +254,26 @@ class Assistant:
         if report.changed or self._index is None or rebuild:
             self.reload()
         return report
+
+    def warm_sentence_vectors(
+        self, stop: threading.Event | None = None, chunks_per_batch: int = 4
+    ) -> int:
+        """Embed ahead of the questions the sentences the current index does not store
+        (``sentence_encoding = "on-demand"``), passage by passage in reading order, into
+        the in-memory and disk caches; returns how many were embedded. ``serve`` runs it in
+        a background thread after start and after every upload; small batches, so that a
+        question's own sentences wait for at most one batch. Stops early when ``stop`` is set.
+        """
+        before = self.sentence_vectors.embedded
+        with self._using_index() as index:
+            chunks = [c for doc in index.by_doc.values() for c in doc]
+            for start in range(0, len(chunks), chunks_per_batch):
+                if stop is not None and stop.is_set():
+                    break
+                self.sentence_vectors.get(
+                    index.retriever.store, chunks[start : start + chunks_per_batch]
+                )
+        return self.sentence_vectors.embedded - before
 
     def remove_document(self, doc_id: str) -> tuple[RemovedFile, IngestReport]:
         """Move an indexed document's file to ``documents/.removed/<date>/`` (never

@@ -57,14 +57,15 @@ class Settings(BaseModel):
     passage_prompt: str = Field(PASSAGE_PROMPT, description="Prefix for passages (e5 convention).")
     embed_batch_size: int = Field(16, ge=1, le=512, description="Passages per embedding batch.")
     sentence_encoding: Literal["separate", "in-context", "on-demand"] = Field(
-        "separate",
+        "on-demand",
         description=(
-            "How the sentence vectors answers are picked with are made: 'separate' "
-            "encodes every sentence on its own at ingest, after its passage; 'in-context' "
-            "takes them from the passage's own encoder pass (mean of its tokens' states), no "
-            "second pass; 'on-demand' stores none at ingest and encodes the retrieved "
+            "How the sentence vectors answers are picked with are made: 'on-demand' "
+            "stores none at ingest (half the encoder work) and encodes the retrieved "
             "passages' sentences (as 'separate' would) when a question needs them, cached "
-            "in memory."
+            "in memory and in index/sentence-cache/ (the app fills the cache in the "
+            "background); 'separate' encodes every sentence on its own at ingest, after its "
+            "passage; 'in-context' takes them from the passage's own encoder pass (mean of "
+            "its tokens' states), no second pass."
         ),
     )
     chunk_words: int = Field(

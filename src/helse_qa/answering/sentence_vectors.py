@@ -1,19 +1,30 @@
 """The sentence vectors an answer is picked with: stored at ingest, or made on demand.
 
-With ``sentence_encoding = "on-demand"`` ingest embeds passages only (half the encoder work)
-and the sentences of the passages a question retrieves are embedded when it is answered,
-separately and with the passage prompt, exactly as ingest's ``separate`` encoding would have
-made them. They are kept in a bounded in-memory cache keyed by the sentence text, so a
-passage is embedded once per process, whatever generation or document it turns up in.
-The same path fills in any sentence an index lacks (a retrieval-only index, say).
+With ``sentence_encoding = "on-demand"`` (the default) ingest embeds passages only (half the
+encoder work) and the sentences of the passages a question retrieves are embedded when it
+is answered, separately and with the passage prompt, exactly as ingest's ``separate``
+encoding would have made them. They are kept in a bounded in-memory cache keyed by the
+sentence text, so a passage is embedded once per process, whatever generation or document
+it turns up in, and in an on-disk cache (``index/sentence-cache/``) so that the next
+process (a ``helse-qa ask``, a restarted app) finds them without loading the passage model.
+The disk cache is a cache, not part of the index: it is keyed by the model's fingerprint
+and the passage prompt, written a file at a time with an atomic rename, and a broken or
+missing file only means those sentences are embedded again. The same path fills in any
+sentence an index lacks (a retrieval-only index, say).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 import threading
+import time
+import zipfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -25,17 +36,107 @@ log = logging.getLogger(__name__)
 
 # About 75 MB of 384-dimensional float32 vectors: every sentence of a few thousand pages.
 DEFAULT_CACHE_SIZE = 50_000
+# Files in a disk cache before they are merged into one (each on-demand batch adds one).
+MERGE_AFTER_FILES = 32
+CACHE_SUBDIR = "sentence-cache"
+
+
+def text_key(text: str) -> str:
+    """The cache key of a sentence: a digest of its exact text."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class DiskCache:
+    """Sentence vectors on disk, one ``.npz`` file (keys and vectors) per batch.
+
+    ``folder`` is specific to one model and prompt (see :func:`disk_cache_folder`). Files
+    are written to a temporary name and renamed into place, so a reader sees a whole file
+    or none; unreadable files are skipped with a warning (and replaced at the next merge).
+    """
+
+    def __init__(self, folder: Path, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
+        self.folder = folder
+        self._max = max_entries
+
+    def load(self) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        files = self._files()
+        for path in files:
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    keys, vectors = data["keys"], data["vectors"]
+                    found.update(zip((str(k) for k in keys), vectors, strict=True))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+                log.warning("skipping unreadable sentence cache file %s (%s)", path, err)
+        if len(files) > MERGE_AFTER_FILES:
+            self._merge(found, files)
+        return found
+
+    def _files(self) -> list[Path]:
+        """The finished files, oldest first: their names start with the time they were
+        written (a name starting with a dot is being written)."""
+        return sorted(p for p in self.folder.glob("*.npz") if not p.name.startswith("."))
+
+    def save(self, fresh: dict[str, np.ndarray]) -> None:
+        if not fresh:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._write(fresh)
+        except OSError as err:  # a read-only index, a full disk: answers still work
+            log.warning("could not write the sentence cache in %s (%s)", self.folder, err)
+
+    def _write(self, vectors: dict[str, np.ndarray]) -> Path:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    keys=np.array(list(vectors), dtype="U40"),
+                    vectors=np.stack(list(vectors.values())).astype(np.float32),
+                )
+            final = self.folder / f"{time.time_ns():020d}-{os.path.basename(tmp)[5:]}"
+            os.replace(tmp, final)
+            return final
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _merge(self, found: dict[str, np.ndarray], files: Iterable[Path]) -> None:
+        """One file for many: the newest ``max_entries`` vectors, then the old files go
+        (a process reading them meanwhile loses nothing it cannot embed again)."""
+        keep = dict(list(found.items())[-self._max :])
+        try:
+            merged = self._write(keep)
+            for path in files:
+                if path != merged:
+                    path.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("could not merge the sentence cache in %s (%s)", self.folder, err)
+
+
+def disk_cache_folder(index_dir: Path, fingerprint: str, passage_prompt: str) -> Path:
+    """The disk cache of one model and passage prompt under the index folder."""
+    key = hashlib.sha256(f"{fingerprint}\0{passage_prompt}".encode()).hexdigest()[:16]
+    return index_dir / CACHE_SUBDIR / key
 
 
 class SentenceVectors:
     """The vectors of the sentences of some chunks: the store's, then the cache's, then
     embedded now. Thread-safe; the embedding itself runs outside the lock."""
 
-    def __init__(self, embedder: Embedder, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_entries: int = DEFAULT_CACHE_SIZE,
+        disk: DiskCache | None = None,
+    ) -> None:
         self._embedder = embedder
         self._max = max_entries
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._disk = disk
+        self._disk_loaded = disk is None
         self.embedded = 0  # sentences embedded on demand so far (tests, logging)
 
     def get(
@@ -58,6 +159,8 @@ class SentenceVectors:
             made = self._embedder.embed_passages(todo)
             fresh = dict(zip(todo, np.asarray(made, dtype=np.float32), strict=True))
             self._remember(fresh)
+            if self._disk is not None:
+                self._disk.save({text_key(t): v for t, v in fresh.items()})
             found.update(fresh)
             self.embedded += len(todo)
             log.debug("embedded %d sentences on demand", len(todo))
@@ -66,17 +169,30 @@ class SentenceVectors:
         return [*records, *(r for r, _ in missing)], rows
 
     def _lookup(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        self._load_disk()
         with self._lock:
             found = {}
             for t in texts:
-                v = self._cache.get(t)
+                v = self._cache.get(text_key(t))
                 if v is not None:
-                    self._cache.move_to_end(t)
+                    self._cache.move_to_end(text_key(t))
                     found[t] = v
             return found
 
+    def _load_disk(self) -> None:
+        if self._disk_loaded:
+            return
+        with self._lock:
+            if self._disk_loaded or self._disk is None:
+                return
+            for key, vector in self._disk.load().items():
+                self._cache[key] = vector
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+            self._disk_loaded = True
+
     def _remember(self, fresh: dict[str, np.ndarray]) -> None:
         with self._lock:
-            self._cache.update(fresh)
+            self._cache.update((text_key(t), v) for t, v in fresh.items())
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)

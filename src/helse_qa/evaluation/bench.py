@@ -87,13 +87,14 @@ class IngestRow:
         return self.chunks / self.seconds if self.seconds else 0.0
 
 
-# Ingest is compared with sentence vectors made at ingest (the default) and on demand (made
-# at answer time for the retrieved passages only), side by side in one run.
+# Ingest is compared with sentence vectors made at ingest and on demand (the default: made at
+# answer time for the retrieved passages only, and by the app's warm-up), side by side.
 ENCODINGS = ("separate", "on-demand")
 
 
 def _index_dir(tmp: Path, label: str, encoding: str) -> Path:
-    """Where the bench builds ``label``'s index with ``encoding`` (the default: no suffix)."""
+    """Where the bench builds ``label``'s index with ``encoding`` ("separate": no suffix;
+    the latency runs use that one, whose sentence vectors are all at hand)."""
     return tmp / (f"{label}-index" if encoding == "separate" else f"{label}-index-{encoding}")
 
 
@@ -418,7 +419,8 @@ def run_ingest_bench(settings: Settings, squad: Path | None, out_dir: Path) -> P
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+        rest = "\n" + text[end + 1 :] if end >= 0 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     md.write_text(text, encoding="utf-8")
     js = out_dir / "bench.json"
     data = json.loads(js.read_text(encoding="utf-8")) if js.is_file() else {}
@@ -445,8 +447,8 @@ def _ingest_section(
         "to the published index)",
         "",
         f'{when}Each corpus is ingested with `sentence_encoding = "separate"` (sentence '
-        'vectors made at ingest, the default) and `"on-demand"` (passages only; '
-        "the retrieved passages' sentences are embedded when a question needs them), one "
+        'vectors made at ingest) and `"on-demand"` (the default since 2026-11-23: passages '
+        "only; the retrieved passages' sentences are embedded when a question needs them), one "
         "after the other in the same run. Speed-up: chunks/s against the separate row.",
         "",
         "| corpus | sentence_encoding | chunks | MB of text | model load (s) | seconds | "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,16 +156,21 @@ class SentenceTransformerEmbedder:
         self._query_prompt = settings.query_prompt
         self._passage_prompt = settings.passage_prompt
         self._batch = settings.embed_batch_size
+        # One batch at a time: an upload's ingest, a question's on-demand sentences and
+        # the app's warm-up share the model, and a fast tokenizer used from two threads at
+        # once can fail ("Already borrowed"). Batches are small, so they interleave.
+        self._encode_lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prompt: str, batch: int) -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts),
-            prompt=prompt,
-            batch_size=batch,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._encode_lock:
+            vectors = self._model.encode(
+                list(texts),
+                prompt=prompt,
+                batch_size=batch,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

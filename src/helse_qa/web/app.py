@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +100,48 @@ class ChatApp:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self._ingest_lock = threading.Lock()
+        self._warming = threading.Lock()  # held while a warm-up thread runs
+        self._warm_again = threading.Event()
+        self.warm_stop = threading.Event()
+
+    # -- sentence cache ---------------------------------------------------------------
+    def warm_sentences(self) -> threading.Thread | None:
+        """Embed, in a background thread, the sentences a question would otherwise embed
+        when it first retrieves their passage (``sentence_encoding = "on-demand"``, the
+        default): called at start and after each upload. A call while a pass runs makes
+        it go round once more (for the new documents). Returns the thread it started."""
+        if self.assistant.settings.sentence_encoding != "on-demand":
+            return None
+        self._warm_again.set()
+        if not self._warming.acquire(blocking=False):
+            return None
+        thread = threading.Thread(target=self._warm_loop, name="helse-qa-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_loop(self) -> None:
+        while True:
+            try:
+                while self._warm_again.is_set() and not self.warm_stop.is_set():
+                    self._warm_again.clear()
+                    started = time.perf_counter()
+                    try:
+                        made = self.assistant.warm_sentence_vectors(self.warm_stop)
+                    except HelseQAError as err:  # no index yet, a store gone: questions
+                        log.warning("sentence warm-up stopped: %s", err)  # embed their own
+                        continue
+                    log.info(
+                        "sentence cache warm: %d sentences embedded in %.1f s",
+                        made,
+                        time.perf_counter() - started,
+                    )
+            finally:
+                self._warming.release()
+            # A call between the last check and the release found the lock held: go on.
+            if not self._warm_again.is_set() or self.warm_stop.is_set():
+                return
+            if not self._warming.acquire(blocking=False):
+                return
 
     # -- documents --------------------------------------------------------------------
     def documents(self) -> dict[str, dict[str, Any]]:
@@ -172,6 +215,8 @@ class ChatApp:
 
         with self._ingest_lock:
             report = self.assistant.ingest(on_progress=said)
+        if report.changed:
+            self.warm_sentences()
         message = t["uploaded"].format(
             added=len(report.added), updated=len(report.updated), names=", ".join(saved)
         )
@@ -200,6 +245,7 @@ class ChatApp:
             raise PageMessage(t["choose_restore"])
         with self._ingest_lock:
             path, report = self.assistant.restore_document(label)
+        self.warm_sentences()
         return t["restored_msg"].format(name=path.name, added=len(report.added))
 
     # -- chat -------------------------------------------------------------------------
@@ -296,12 +342,12 @@ def _lang_code(lang_name: str) -> str:
     return "en" if lang_name == "English" else "nb"
 
 
-def build_app(assistant: Assistant) -> Any:
+def build_app(assistant: Assistant, app: ChatApp | None = None) -> Any:
     """The Blocks app (launch it with :func:`launch`)."""
     offline.apply()  # before gradio reads GRADIO_ANALYTICS_ENABLED
     import gradio as gr
 
-    app = ChatApp(assistant)
+    app = app or ChatApp(assistant)
     labels = _Labels()
     with gr.Blocks(title="helse-qa") as demo:
         turns_state = gr.State([])
@@ -731,7 +777,8 @@ def launch(
             "documents and upload files - set HELSE_QA_AUTH (see README)",
             host,
         )
-    demo = build_app(assistant)
+    app = ChatApp(assistant)
+    demo = build_app(assistant, app)
     # Gradio rebuilds its monitoring summary (a pandas table of up to 10,000 past events)
     # after every event: ~2.5 ms an answer at first, ~16 ms once 10,000 events are kept.
     # Only the monitoring endpoint reads it, and that is off below: rebuilt rarely instead.
@@ -740,6 +787,7 @@ def launch(
     # under the 20-client load test (1 gave less); see eval/results/reliability.md.
     demo.queue(default_concurrency_limit=4)
     _warm_up()
+    app.warm_sentences()
     demo.launch(
         server_name=host,
         server_port=port,

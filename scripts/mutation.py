@@ -8,7 +8,7 @@ arithmetic, boolean and unary operators, numbers, break/continue, exceptions...)
 of the committed HEAD (uncommitted changes are not measured), and its focused, fast tests run
 against every mutant: a mutant whose tests still pass *survived*. The report lists every
 survivor with its line, so each one is either killed by a new test or explained. Not part of
-`make test`: one module takes minutes to an hour on 2 cores.
+`make test`: one module takes minutes to an hour on 2 cores (``--jobs``: modules at once).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS: dict[str, list[str]] = {
     "storage/writer.py": ["tests/test_writer.py", "tests/test_manifest.py"],
     "answering/verify.py": ["tests/test_verify.py"],
+    "answering/retrieve.py": ["tests/test_retrieve.py"],
 }
 
 
@@ -149,6 +151,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "mutation.md")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="modules mutated at once, each in its own clone"
+    )
     args = parser.parse_args()
     if shutil.which("cosmic-ray", path=str(Path(sys.executable).parent)) is None:
         raise SystemExit(
@@ -159,19 +164,24 @@ def main() -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    results = []
     with tempfile.TemporaryDirectory(prefix="helse-qa-mutation-") as tmp:
         work = Path(tmp)
-        repo = work / "repo"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
-        for module in modules:
+
+        def one(module: str) -> dict:
+            # its own clone: cosmic-ray mutates the file in place while the tests run
+            repo = work / f"repo-{Path(module).stem}"
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
             print(f"mutating {module} ...", flush=True)
             result = run_module(module, TARGETS[module], repo, work, args.timeout)
             print(
-                f"  {result['mutants']} mutants, {result['outcomes']}, {result['seconds']:.0f} s",
+                f"  {module}: {result['mutants']} mutants, {result['outcomes']}, "
+                f"{result['seconds']:.0f} s",
                 flush=True,
             )
-            results.append(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(one, modules))
     write_report(results, args.out, commit)
     print(f"written: {args.out}")
 

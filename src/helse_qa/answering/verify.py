@@ -68,6 +68,10 @@ def _plain(sentence: str) -> str:
     return re.sub(r"\[\d+\]", "", sentence).strip()
 
 
+def _plural(word: str, count: int) -> str:
+    return word if count == 1 else f"{word}s"
+
+
 def check_sentence(
     sentence: str,
     hits: Sequence[Hit],
@@ -100,8 +104,7 @@ def check_sentence(
                 sentence,
                 markers,
                 False,
-                f"{'number' if len(missing) == 1 else 'numbers'} {', '.join(missing)} "
-                f"not in passage [{n}]",
+                f"{_plural('number', len(missing))} {', '.join(missing)} not in passage [{n}]",
                 lexical,
                 cosine,
             )
@@ -127,15 +130,14 @@ def best_quote(
     chunk = hit.chunk
     spans = list(records) or sentence_spans(chunk.text, chunk.start)
     concepts = analyzer.query_concepts(_plain(claim))
-    best, best_score = spans[0], -1.0
-    for start, end in spans:
-        terms = set(
-            analyzer.terms(chunk.text[start - chunk.start : end - chunk.start], ["nb", "en"])
-        )
-        score = sum(1 for c in concepts if c & terms)
-        if score > best_score:
-            best, best_score = (start, end), score
-    return best
+
+    def shared(span: tuple[int, int]) -> int:
+        start, end = span
+        text = chunk.text[start - chunk.start : end - chunk.start]
+        terms = set(analyzer.terms(text, ["nb", "en"]))
+        return sum(1 for c in concepts if c & terms)
+
+    return max(spans, key=shared)  # the first of equals: the earliest sentence
 
 
 def verify(
@@ -151,12 +153,11 @@ def verify(
     claims = split_claims(cleaned)
     if not claims:
         return cleaned, (), (), removed
-    vectors = embedder.embed_queries([_plain(c) or c for c in claims])
+    # (a claim is never markers alone: split_claims joins those to the sentence before)
+    vectors = embedder.embed_queries([_plain(c) for c in claims])
     passage_vectors = store.chunk_vectors([h.chunk.chunk_id for h in hits])
-    cited = {n for claim in claims for n in _markers(claim)}
     passage_terms = {
-        hits[n - 1].chunk.chunk_id: set(analyzer.terms(hits[n - 1].chunk.text, ["nb", "en"]))
-        for n in cited
+        h.chunk.chunk_id: set(analyzer.terms(h.chunk.text, ["nb", "en"])) for h in hits
     }
     checks = tuple(
         check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings, passage_terms)

@@ -238,3 +238,18 @@ def test_an_answer_of_markers_alone_has_no_claims(verify_store):
     questions = _Questions()
     result = verify("[1] [7]", HITS, questions, verify_store, Analyzer(), Settings())
     assert result == ("[1]", (), (), [7]) and questions.seen == []
+
+
+def test_a_cosine_above_the_threshold_supports_and_a_missing_vector_counts_as_zero():
+    claim = "Aktørene ønsker bedre rammevilkår for kliniske studier [1]."
+    v = np.array([1.0, 0.0])
+    above = {"d:0": np.array([min(1.0, SETTINGS.support_cosine + 0.05), 0.0])}
+    assert _check(claim, v, above).supported
+    # only one side of the comparison at hand: no cosine, not an error
+    assert _check(claim, None, above).cosine == 0.0
+    assert _check(claim, v, {"d:1": above["d:0"]}).cosine == 0.0
+
+
+def test_a_claim_without_words_shares_nothing_with_the_passage():
+    check = _check("— [1].")
+    assert not check.supported and check.lexical == 0.0

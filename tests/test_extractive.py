@@ -138,6 +138,17 @@ def test_how_many_without_a_figure_in_the_documents_abstains(corpus_assistant, q
     assert answer.abstained and answer.citations == ()
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Hvor mange ansatte har Oslo Cancer Cluster?", "How many employees will the cluster have?"],
+)
+def test_a_count_of_members_does_not_answer_how_many_employees(corpus_assistant, question):
+    # The documents count the merged cluster's 370 members, nobody's employees: said plainly.
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained
+    assert "ansatte" in answer.text or "employees" in answer.text
+
+
 def test_how_many_is_answered_by_the_sentence_with_the_figure(corpus_assistant):
     answer = corpus_assistant.ask("Hvor mange medlemmer vil den nye klyngen ha?")
     assert not answer.abstained and "370 members" in answer.citations[0].quote
@@ -278,13 +289,13 @@ def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
     assert language_note([english, norwegian], "en") == ""
 
 
-def _scored(texts_and_probabilities):
+def _scored(texts_and_probabilities, language="nb"):
     """ScoredSentences of one synthetic passage, in the given order (best first)."""
     from helse_qa.answering.extractive import ScoredSentence
     from helse_qa.types import Chunk, Hit, SentenceRecord
 
     text = " ".join(t for t, _ in texts_and_probabilities)
-    chunk = Chunk("d:0", "d", "Rapport", "nb", text, 0, len(text), None, (), 0)
+    chunk = Chunk("d:0", "d", "Rapport", language, text, 0, len(text), None, (), 0)
     hit = Hit(chunk, 1.0)
     out, start = [], 0
     for sentence, probability in texts_and_probabilities:
@@ -320,3 +331,51 @@ def test_a_runner_up_below_the_abstention_threshold_is_never_quoted(threshold, f
     # a best sentence below the threshold: abstain
     low = _scored([(SELECT_SENTENCES[0][0], threshold - 0.01)])
     assert select(question, low, threshold, further, 3, "nb", Analyzer()).kind == "abstain"
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("Hvor mange ansatte har Oslo Cancer Cluster?", ["ansatte"]),
+        ("Roughly how many industry players were interviewed?", ["industry", "players"]),
+        ("Hvor mange medlemmer får den nye klyngen?", ["medlemmer"]),
+        ("How many people worked in the health industry in 2017?", ["people"]),
+        ("Hvor mange prosent av bedriftene har vareproduksjon?", []),  # a unit
+        ("Hva er omsetningen?", []),
+    ],
+)
+def test_counted_words(question, counted):
+    from helse_qa.answering.extractive import counted_words
+
+    assert counted_words(question) == counted
+
+
+def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
+    """ "370 members" does not answer how many employees: said plainly (the glossary
+    translates 'ansatte' into the English passage's words); members are counted."""
+    from helse_qa.answering.extractive import select
+    from helse_qa.text.analysis import Analyzer
+
+    sentences = [
+        ("The merged cluster will have about 370 members.", 0.9),
+        ("The cluster has offices in Oslo and Bergen.", 0.5),
+    ]
+    scored = _scored(sentences, "en")
+
+    def kind(question, scored=scored, language="nb"):
+        return select(question, scored, 0.35, 0.3, 3, language, Analyzer())
+
+    employees = kind("Hvor mange ansatte har klyngen?")
+    assert employees.kind == "near_miss" and not employees.answers
+    assert employees.lead == "Dokumentene oppgir ikke antall ansatte. Nærmeste treff:"
+    assert [s.text for s in employees.chosen] == [sentences[0][0]]
+    members = kind("Hvor mange medlemmer har klyngen?")
+    assert members.kind == "fact" and members.chosen[0].text == sentences[0][0]
+    # same language, a word the glossary does not know: checked as written
+    nb = _scored([("Klyngen har 370 medlemmer.", 0.9)])
+    assert kind("Hvor mange sykler har klyngen?", nb).kind == "near_miss"
+    # other language, a word the glossary does not know: cannot be checked, answered
+    assert kind("Hvor mange sykler har klyngen?").kind == "fact"
+    # unsure and counting something else: abstain
+    unsure = _scored([(t, 0.2) for t, _ in sentences], "en")
+    assert kind("Hvor mange ansatte har klyngen?", unsure).kind == "abstain"

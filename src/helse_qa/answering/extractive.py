@@ -27,7 +27,7 @@ import numpy as np
 
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
-from helse_qa.text.analysis import Analyzer, words
+from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.language import detect_language
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
@@ -91,6 +91,24 @@ _NUMBER_WORD = re.compile(
     r"hundre|tusen|millioner|milliarder|mrd|halvparten|dobbelt)\b",
     re.IGNORECASE,
 )
+# What a how-many question counts: the words after "how many" / "hvor mange" up to the
+# first function word or verb ("ansatte" in "Hvor mange ansatte har ...").
+_COUNTED = re.compile(r"\b(?:how many|hvor mange)\s+(.*)", re.IGNORECASE)
+_COUNTED_STOP = frozenset(
+    "bor live lives lived work works worked working jobber jobbet arbeider arbeidet "
+    "finnes exist exists får fikk got get gets består consist consists gjennomføres "
+    "gjennomført tested testet represent represents representerer count counts teller "
+    "employ employs sysselsetter".split()
+)
+# Units are not what is counted ("hvor mange prosent", "how many billion kroner").
+_UNITS = frozenset(
+    "prosent percent andel share kroner nok million millioner milliard milliarder billion "
+    "billions mrd".split()
+)
+NOT_COUNTED = {
+    "nb": "Dokumentene oppgir ikke antall {counted}. Nærmeste treff:",
+    "en": "The documents do not give the number of {counted}. The closest they come:",
+}
 NEAR_MISS = {
     "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
     "en": "The documents give the figure for {found}, not {asked}:",
@@ -214,6 +232,14 @@ def select(
         scored = [s for s in scored if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text)]
         if not scored:
             return Selection(kind="abstain")
+        counted = counted_words(question)
+        kept = [s for s in scored if counts(s, counted, language, analyzer)]
+        if not kept:  # figures, but of something else ("370 members" for "employees")
+            if scored[0].probability < threshold:
+                return Selection(kind="abstain")
+            line = say(NOT_COUNTED, language).format(counted=" ".join(counted))
+            return Selection([scored[0]], "near_miss", line)
+        scored = kept
     best = scored[0]
     near = _near_miss(question, scored, language)
     if near is not None:
@@ -239,6 +265,34 @@ def select(
         if s.probability >= floor and not any(_same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return Selection(chosen, "fact")
+
+
+def counted_words(question: str) -> list[str]:
+    """The words naming what a how-many question counts, as written (at most three):
+    ["ansatte"] for "Hvor mange ansatte har Oslo Cancer Cluster?", ["industry", "players"]
+    for "How many industry players were interviewed?"; [] for units ("hvor mange prosent")."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return []
+    found: list[str] = []
+    for word in re.findall(r"[^\W\d_]+", m.group(1))[:3]:
+        low = word.lower()
+        if low in STOPWORDS or low in _COUNTED_STOP:
+            break
+        found.append(word)
+    return [] if any(w.lower() in _UNITS for w in found) else found
+
+
+def counts(s: ScoredSentence, counted: Sequence[str], language: str, analyzer: Analyzer) -> bool:
+    """Whether the sentence names what the question counts (any of its words, in either
+    language). A word is checked only where that is possible: the glossary translates it,
+    or question and passage are in the same language; otherwise the sentence passes."""
+    same_language = s.hit.chunk.language == language
+    checkable = [w for w in counted if same_language or has_translation(w)]
+    if not checkable:
+        return True
+    terms = set(analyzer.terms(s.text, ["nb", "en"]))
+    return any(c & terms for w in checkable for c in analyzer.query_concepts(w))
 
 
 def _near_miss(

@@ -56,6 +56,13 @@ def _glossary_by_stem() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in table.items()}
 
 
+def has_translation(word: str) -> bool:
+    """Whether the glossary knows ``word`` (in either language): then a passage in the
+    other language can be checked for it."""
+    table = _glossary_by_stem()
+    return any(_stemmer(lang).stemWord(word.lower()) in table for lang in ("nb", "en"))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word and number tokens ("23,6" stays one token)."""
     return _TOKEN.findall(text.lower())

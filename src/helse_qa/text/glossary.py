@@ -72,6 +72,7 @@ data | data helsedata
 tax taxation | skatt beskatning
 capital | kapital
 jobs employment | arbeidsplasser sysselsetting
+employee employees staff workforce | ansatt ansatte medarbeider medarbeidere sysselsatte årsverk
 innovation | innovasjon
 positioning | posisjonering
 startups start-ups | oppstartsselskaper oppstartsbedrifter

@@ -379,3 +379,24 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
     # unsure and counting something else: abstain
     unsure = _scored([(t, 0.2) for t, _ in sentences], "en")
     assert kind("Hvor mange ansatte har klyngen?", unsure).kind == "abstain"
+
+
+def test_which_countries_is_answered_by_a_sentence_naming_another_country():
+    from helse_qa.answering.extractive import countries_in, select
+    from helse_qa.text.analysis import Analyzer
+
+    assert countries_in("Vi har mye å lære av Danmark og Sverige.") == {"danmark", "sverige"}
+    assert countries_in("Tell us about the US and the UK market.") == {"us", "uk"}
+    assert countries_in("Give us the figure for Germany.") == {"germany"}  # "us": a pronoun
+    sentences = [
+        ("Norge oppfattes å være en klar lillebror i Skandinavia.", 0.6),
+        ("Vi har mye å lære av Danmark og Sverige.", 0.5),
+    ]
+    scored = _scored(sentences)
+    question = "Hvilke land sammenlignes Norge med?"
+    chosen = select(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
+    assert [s.text for s in chosen.chosen] == [sentences[1][0]]
+    # no sentence names another country: the others are kept and the scorer decides
+    only_norway = _scored([sentences[0]])
+    kept = select(question, only_norway, 0.35, 0.3, 3, "nb", Analyzer())
+    assert [s.text for s in kept.chosen] == [sentences[0][0]]

@@ -28,6 +28,7 @@ import numpy as np
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
+from helse_qa.text.glossary import COUNTRY_NAMES
 from helse_qa.text.language import detect_language
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
@@ -104,6 +105,13 @@ _COUNTED_STOP = frozenset(
 _UNITS = frozenset(
     "prosent percent andel share kroner nok million millioner milliard milliarder billion "
     "billions mrd".split()
+)
+# A question about which countries is answered by sentences that name one (other than the
+# countries the question itself names): "Danmark og Sverige" has no word for "land".
+_WHICH_COUNTRIES = re.compile(
+    r"\b(hvilke|hvilket|which|what)\s+(?:andre\s+|other\s+)?"
+    r"(land|landene|country|countries|nasjoner|nations)\b",
+    re.IGNORECASE,
 )
 NOT_COUNTED = {
     "nb": "Dokumentene oppgir ikke antall {counted}. Nærmeste treff:",
@@ -240,6 +248,10 @@ def select(
             line = say(NOT_COUNTED, language).format(counted=" ".join(counted))
             return Selection([scored[0]], "near_miss", line)
         scored = kept
+    if _WHICH_COUNTRIES.search(question):
+        asked = countries_in(question)
+        naming = [s for s in scored if countries_in(s.text) - asked]
+        scored = naming or list(scored)
     best = scored[0]
     near = _near_miss(question, scored, language)
     if near is not None:
@@ -265,6 +277,17 @@ def select(
         if s.probability >= floor and not any(_same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return Selection(chosen, "fact")
+
+
+def countries_in(text: str) -> set[str]:
+    """The country names in ``text`` (lower-cased, English or Norwegian)."""
+    low = text.lower()
+    return {
+        name
+        for name in COUNTRY_NAMES
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", low)
+        and (len(name) > 2 or re.search(rf"\b{re.escape(name.upper())}\b", text))
+    }
 
 
 def counted_words(question: str) -> list[str]:

@@ -104,3 +104,52 @@ def translations(word: str) -> set[str]:
         if word in norwegian:
             out |= english
     return out
+
+
+# Countries by their English and Norwegian names, for questions that ask which countries
+# ("Hvilke land sammenlignes Norge med?"): one line per country.
+_COUNTRIES = """
+norway | norge noreg
+sweden | sverige
+denmark | danmark
+finland | finland
+iceland | island
+germany | tyskland
+united kingdom, uk, britain, great britain, england, scotland | storbritannia england skottland
+united states, usa, us, america | usa amerika
+france | frankrike
+netherlands, holland | nederland
+switzerland | sveits
+belgium | belgia
+austria | østerrike
+ireland | irland
+italy | italia
+spain | spania
+portugal | portugal
+poland | polen
+estonia | estland
+latvia | latvia
+lithuania | litauen
+russia | russland
+china | kina
+japan | japan
+india | india
+singapore | singapore
+south korea, korea | sør-korea korea
+israel | israel
+canada | canada
+australia | australia
+brazil | brasil
+"""
+
+
+def _country_names() -> frozenset[str]:
+    names: set[str] = set()
+    for line in _COUNTRIES.strip().splitlines():
+        english, norwegian = line.split("|")
+        names.update(n.strip() for n in english.split(",") if n.strip())
+        names.update(norwegian.split())
+    return frozenset(names)
+
+
+COUNTRY_NAMES = _country_names()

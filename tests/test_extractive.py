@@ -289,12 +289,12 @@ def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
     assert language_note([english, norwegian], "en") == ""
 
 
-def _scored(texts_and_probabilities, language="nb"):
+def _scored(texts_and_probabilities, language="nb", sep=" "):
     """ScoredSentences of one synthetic passage, in the given order (best first)."""
     from helse_qa.answering.extractive import ScoredSentence
     from helse_qa.types import Chunk, Hit, SentenceRecord
 
-    text = " ".join(t for t, _ in texts_and_probabilities)
+    text = sep.join(t for t, _ in texts_and_probabilities)
     chunk = Chunk("d:0", "d", "Rapport", language, text, 0, len(text), None, (), 0)
     hit = Hit(chunk, 1.0)
     out, start = [], 0
@@ -400,3 +400,23 @@ def test_which_countries_is_answered_by_a_sentence_naming_another_country():
     only_norway = _scored([sentences[0]])
     kept = select(question, only_norway, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in kept.chosen] == [sentences[0][0]]
+
+
+def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item():
+    """A complete best sentence answers; a list under a runner-up lead-in does not push it
+    aside (the corpus list tests cover a lead-in found among the runners-up)."""
+    from helse_qa.answering.extractive import select
+    from helse_qa.text.analysis import Analyzer
+
+    question = "Hvilke styrker trekker aktørene frem?"
+    complete = _scored(
+        [
+            ("Aktørene trekker frem den solide norske samfunnsmodellen som en styrke.", 0.9),
+            ("Respondentene trekker gjennomgående frem:", 0.5),
+            ("Onkologi", 0.4),
+            ("Diagnostikk", 0.4),
+        ],
+        sep="\n",
+    )
+    fact = select(question, complete, 0.35, 0.3, 3, "nb", Analyzer())
+    assert fact.kind == "fact" and fact.chosen[0].text.startswith("Aktørene trekker frem")

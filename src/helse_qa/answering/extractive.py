@@ -260,7 +260,9 @@ def select(
     if best.probability < threshold:
         return Selection(kind="abstain")
     leads = [best]
-    if is_list_question(question):  # the lead-in may be a runner-up of the best sentence
+    if is_list_question(question) and _is_item(best.text):
+        # the best sentence is an item line: its lead-in may be a runner-up (a complete
+        # best sentence answers itself, and a runner-up list would push it aside)
         leads += [s for s in scored[1:4] if s.probability >= threshold]
     for lead in leads:
         if lead.text.rstrip().endswith(":"):

@@ -253,3 +253,21 @@ def test_a_cosine_above_the_threshold_supports_and_a_missing_vector_counts_as_ze
 def test_a_claim_without_words_shares_nothing_with_the_passage():
     check = _check("— [1].")
     assert not check.supported and check.lexical == 0.0
+
+
+def test_support_starts_exactly_at_the_lexical_threshold():
+    assert SETTINGS.support_lexical == 0.6  # 3 of the claim's 5 concepts are in passage [1]
+    at = _check("Veksten kom fra legemidler, turisme og fiske [1].")
+    assert at.lexical == pytest.approx(0.6) and at.supported
+    below = _check("Veksten kom fra turisme og fiske i Sogn [1].")  # 2 of 5
+    assert below.lexical == pytest.approx(0.4) and not below.supported
+
+
+def test_the_quote_is_scored_on_its_own_sentence_not_on_text_before_it():
+    """Two sentences share one concept each with the claim: the first wins the tie. A slice
+    that started before the second sentence would give it the first one's word too."""
+    text = "Veksten kom fra eksport. Klyngen vokste også."
+    hit = _hit(text, 3, 1)
+    spans = list(sentence_spans(text, 1))
+    assert len(spans) == 2
+    assert best_quote("Eksport og klyngen [1].", hit, spans, Analyzer()) == spans[0]

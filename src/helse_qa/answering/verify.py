@@ -27,6 +27,8 @@ _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d+\]\s*[.,;:]?)+$")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+\])+)[.,;:]?\s*")
+# settings.unsupported_sentences: show an unsupported sentence flagged, or drop it
+_KEEP_UNSUPPORTED = {"flag": True, "drop": False}
 
 
 def strip_invalid_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
@@ -163,7 +165,8 @@ def verify(
         check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings, passage_terms)
         for i, claim in enumerate(claims)
     )
-    kept = [c for c in checks if c.supported or settings.unsupported_sentences == "flag"]
+    keep_unsupported = _KEEP_UNSUPPORTED[settings.unsupported_sentences]
+    kept = [c for c in checks if c.supported or keep_unsupported]
     final_text = " ".join(c.text for c in kept)
     used = sorted({n for c in kept for n in c.markers})
     citations = []

@@ -108,24 +108,29 @@ def run_module(module: str, tests: list[str], repo: Path, work: Path, timeout: f
     }
 
 
-def write_report(results: list[dict], out: Path, commit: str) -> None:
+EXPLAINED = "## Survivors explained"
+
+
+def write_report(results: list[dict], out: Path) -> None:
+    """The generated part; a hand-written section from ``EXPLAINED`` on is kept as it was."""
     lines = [
         "# Mutation testing (cosmic-ray)",
         "",
-        f"Produced by `make mutation` (`scripts/mutation.py`) on {date.today().isoformat()} at "
-        f"commit {commit[:10]}: {platform.machine()}, {os.cpu_count()} CPUs. One mutant at a "
-        "time, each module against its focused tests (listed); a survivor is a mutant under "
-        "which those tests still pass. Regenerated, never edited by hand: explanations of "
-        "survivors live in the section below the generated part.",
+        f"Produced by `make mutation` (`scripts/mutation.py`): {platform.machine()}, "
+        f"{os.cpu_count()} CPUs. One mutant at a time, each module against its focused tests "
+        "(listed), in a clone of the commit named; a survivor is a mutant under which those "
+        "tests still pass. The part down to the explanations is regenerated, never edited by "
+        "hand (`--module M --update` reruns one module and keeps the others' rows).",
         "",
-        "| module | tests | mutants | killed | survived | other | minutes |",
-        "|---|---|---|---|---|---|---|",
+        "| module | commit | date | tests | mutants | killed | survived | other | minutes |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         o = r["outcomes"]
         other = sum(v for k, v in o.items() if k not in ("killed", "survived"))
         lines.append(
-            f"| {r['module']} | {', '.join(Path(t).name for t in r['tests'])} | {r['mutants']} | "
+            f"| {r['module']} | {r['commit'][:10]} | {r['date']} | "
+            f"{', '.join(Path(t).name for t in r['tests'])} | {r['mutants']} | "
             f"{o.get('killed', 0)} | {o.get('survived', 0)} | {other} | {r['seconds'] / 60:.1f} |"
         )
     for r in results:
@@ -137,7 +142,10 @@ def write_report(results: list[dict], out: Path, commit: str) -> None:
         for s in r["survivors"]:
             code = s["code"].replace("|", "\\|")
             lines.append(f"| {s['line']} | {s['function']} | {s['operator']} | `{code}` |")
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    at = old.find(EXPLAINED)
+    kept = old[at:] if at >= 0 else f"{EXPLAINED}\n\n(none written yet)\n"
+    out.write_text("\n".join(lines) + "\n\n" + kept, encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
@@ -151,6 +159,11 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "mutation.md")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the rows of modules not mutated now (from the report's .json)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=2, help="modules mutated at once, each in its own clone"
     )
@@ -182,7 +195,16 @@ def main() -> None:
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             results = list(pool.map(one, modules))
-    write_report(results, args.out, commit)
+    for r in results:
+        r["commit"], r["date"] = commit, date.today().isoformat()
+    previous = args.out.with_suffix(".json")
+    if args.update and previous.is_file():
+        done = {r["module"] for r in results}
+        results += [
+            r for r in json.loads(previous.read_text(encoding="utf-8")) if r["module"] not in done
+        ]
+    results.sort(key=lambda r: list(TARGETS).index(r["module"]))
+    write_report(results, args.out)
     print(f"written: {args.out}")
 
 

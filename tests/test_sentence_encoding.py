@@ -223,7 +223,16 @@ def test_warm_up_embeds_every_sentence_once_and_questions_then_embed_none(tmp_pa
     try:
         chunks = read_chunks(IndexLayout(settings.index_dir).require_current())
         unique = {r.text_in(c) for c in chunks for r in chunk_sentences(c)}
-        assert assistant.warm_sentence_vectors() == len(unique) > 0
+        # The warm-up waits while a question is being answered.
+        assistant.sentence_vectors._asking = 1
+        made: list[int] = []
+        thread = threading.Thread(target=lambda: made.append(assistant.warm_sentence_vectors()))
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and assistant.sentence_vectors.embedded == 0
+        assistant.sentence_vectors._asking = 0
+        thread.join(timeout=120)
+        assert made == [len(unique)] and len(unique) > 0
         assert assistant.warm_sentence_vectors() == 0
         before = assistant.sentence_vectors.embedded
         assistant.ask("Who is the CEO of Norway Health Tech?")

@@ -261,8 +261,9 @@ class Assistant:
         """Embed ahead of the questions the sentences the current index does not store
         (``sentence_encoding = "on-demand"``), passage by passage in reading order, into
         the in-memory and disk caches; returns how many were embedded. ``serve`` runs it in
-        a background thread after start and after every upload; small batches, so that a
-        question's own sentences wait for at most one batch. Stops early when ``stop`` is set.
+        a background thread after start and after every upload; small batches, each begun
+        only while no question is being answered, so that a question waits for at most one
+        batch. Stops early when ``stop`` is set.
         """
         before = self.sentence_vectors.embedded
         with self._using_index() as index:
@@ -271,7 +272,9 @@ class Assistant:
                 if stop is not None and stop.is_set():
                     break
                 self.sentence_vectors.get(
-                    index.retriever.store, chunks[start : start + chunks_per_batch]
+                    index.retriever.store,
+                    chunks[start : start + chunks_per_batch],
+                    background=True,
                 )
         return self.sentence_vectors.embedded - before
 

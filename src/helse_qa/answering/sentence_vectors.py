@@ -138,11 +138,30 @@ class SentenceVectors:
         self._disk = disk
         self._disk_loaded = disk is None
         self.embedded = 0  # sentences embedded on demand so far (tests, logging)
+        # Questions being answered right now: background work waits for none (it shares
+        # the model and two cores with them).
+        self._asking = 0
 
     def get(
+        self, store: VectorStore, chunks: Sequence[Chunk], background: bool = False
+    ) -> tuple[list[SentenceRecord], np.ndarray]:
+        """Records and vectors (rows in the same order) of every sentence of ``chunks``.
+        ``background`` (the warm-up): wait until no question is being answered."""
+        if background:
+            while self._asking:
+                time.sleep(0.05)
+            return self._get(store, chunks)
+        with self._lock:
+            self._asking += 1
+        try:
+            return self._get(store, chunks)
+        finally:
+            with self._lock:
+                self._asking -= 1
+
+    def _get(
         self, store: VectorStore, chunks: Sequence[Chunk]
     ) -> tuple[list[SentenceRecord], np.ndarray]:
-        """Records and vectors (rows in the same order) of every sentence of ``chunks``."""
         records, vectors = store.sentence_vectors(chunks)
         have = {r.sentence_id for r in records}
         missing = [

@@ -787,7 +787,6 @@ def launch(
     # under the 20-client load test (1 gave less); see eval/results/reliability.md.
     demo.queue(default_concurrency_limit=4)
     _warm_up()
-    app.warm_sentences()
     demo.launch(
         server_name=host,
         server_port=port,
@@ -803,4 +802,6 @@ def launch(
         js=JS,
         footer_links=[],
     )
+    # After the server is up (startup is not slowed by it); it yields to questions.
+    app.warm_sentences()
     return demo

@@ -25,8 +25,7 @@ endif
 
 run: $(STAMP)
 	$(BIN)/helse-qa models --prepare
-	$(BIN)/helse-qa ingest
-	$(BIN)/helse-qa serve$(if $(strip $(SERVE_ARGS)), $(strip $(SERVE_ARGS)))
+	$(BIN)/helse-qa serve --ingest$(if $(strip $(SERVE_ARGS)), $(strip $(SERVE_ARGS)))
 
 chat: $(STAMP)
 	$(BIN)/helse-qa chat

@@ -261,6 +261,12 @@ def _parser() -> argparse.ArgumentParser:
         help="interface to bind (default: setting host, 127.0.0.1 = this machine only)",
     )
     serve.add_argument("--port", type=int, default=None, help="port (default: setting port, 7860)")
+    serve.add_argument(
+        "--ingest",
+        action="store_true",
+        help="bring the index up to date with the documents folder first, in this process "
+        "(make run does: the passage model an ingest loads then serves the first questions)",
+    )
     return p
 
 
@@ -695,6 +701,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     chosen = "port" in settings.model_fields_set
     port, note = ports.choose_port(settings.host, settings.port, chosen=chosen)
     assistant = _open(settings)
+    if args.ingest:
+        print(
+            f"index: {_report_line(assistant.ingest(progress=sys.stderr.isatty()))}",
+            file=sys.stderr,
+        )
     from helse_qa.web.app import launch
 
     try:

@@ -138,8 +138,8 @@ def test_make_run_passes_port_and_host_only_when_given():
         assert out.returncode == 0, out.stderr
         return next(ln for ln in out.stdout.splitlines() if "helse-qa serve" in ln)
 
-    assert serve_line("PORT=8080").endswith("helse-qa serve --port 8080")
+    assert serve_line("PORT=8080").endswith("helse-qa serve --ingest --port 8080")
     assert serve_line("PORT=8080", "HOST=0.0.0.0").endswith("--port 8080 --host 0.0.0.0")
-    assert serve_line().endswith("helse-qa serve")
+    assert serve_line().endswith("helse-qa serve --ingest")
     # A HOST or PORT in the environment (tcsh exports HOST) is not passed on.
-    assert serve_line(extra_env={"HOST": "myhost", "PORT": "1"}).endswith("helse-qa serve")
+    assert serve_line(extra_env={"HOST": "myhost", "PORT": "1"}).endswith("helse-qa serve --ingest")

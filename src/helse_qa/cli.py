@@ -536,6 +536,12 @@ def _open_for_eval(args: argparse.Namespace, settings: Settings) -> Assistant:
             )
         return _open(settings)
     # A user's corpus: bring its own index up to date (only changed files are embedded).
+    return _open_ingested(settings)
+
+
+def _open_ingested(settings: Settings) -> Assistant:
+    """An assistant over an index first brought up to date with the documents folder
+    (built when missing; only changed files are embedded), in this process."""
     from helse_qa.assistant import Assistant
     from helse_qa.models.embedding import load_embedder
 
@@ -700,12 +706,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # The default and taken: the next free port, said in the address line.
     chosen = "port" in settings.model_fields_set
     port, note = ports.choose_port(settings.host, settings.port, chosen=chosen)
-    assistant = _open(settings)
-    if args.ingest:
-        print(
-            f"index: {_report_line(assistant.ingest(progress=sys.stderr.isatty()))}",
-            file=sys.stderr,
-        )
+    # --ingest (make run): one ingest, whose loaded passage model then serves the questions
+    assistant = _open_ingested(settings) if args.ingest else _open(settings)
     from helse_qa.web.app import launch
 
     try:

@@ -177,9 +177,10 @@ class SentenceVectors:
         if todo:
             made = self._embedder.embed_passages(todo)
             fresh = dict(zip(todo, np.asarray(made, dtype=np.float32), strict=True))
-            self._remember(fresh)
+            keyed = {text_key(t): v for t, v in fresh.items()}
+            self._remember(keyed)
             if self._disk is not None:
-                self._disk.save({text_key(t): v for t, v in fresh.items()})
+                self._disk.save(keyed)
             found.update(fresh)
             self.embedded += len(todo)
             log.debug("embedded %d sentences on demand", len(todo))
@@ -192,9 +193,10 @@ class SentenceVectors:
         with self._lock:
             found = {}
             for t in texts:
-                v = self._cache.get(text_key(t))
+                key = text_key(t)
+                v = self._cache.get(key)
                 if v is not None:
-                    self._cache.move_to_end(text_key(t))
+                    self._cache.move_to_end(key)
                     found[t] = v
             return found
 
@@ -210,8 +212,9 @@ class SentenceVectors:
                 self._cache.popitem(last=False)
             self._disk_loaded = True
 
-    def _remember(self, fresh: dict[str, np.ndarray]) -> None:
+    def _remember(self, keyed: dict[str, np.ndarray]) -> None:
+        """Cache vectors by their text keys (:func:`text_key`)."""
         with self._lock:
-            self._cache.update((text_key(t), v) for t, v in fresh.items())
+            self._cache.update(keyed)
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
-	wheel-check ci-extra llm-check mutation
+	wheel-check ci-extra llm-check mutation train-reader
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
 # command line; otherwise the settings decide (HELSE_QA_PORT/HELSE_QA_HOST, helse-qa.toml,
@@ -62,6 +62,16 @@ $(LLM_VENV)/.installed:
 llm-check: $(STAMP) $(LLM_VENV)/.installed
 	$(BIN)/python -m pytest -q --llm-real tests/test_llm_real.py
 	$(BIN)/python scripts/llm_check.py --gold $(LLM_GOLD)
+
+# The reader (issue 24): train the cross-encoder on ../shared/benchmarks (external data only,
+# never eval/), fixed seed, offline, resumable (checkpoints in .train-reader/; rerun to
+# continue after an interruption), then write src/helse_qa/models/reader_weights/ and
+# eval/results/reader.json + reader.md + reader-reliability.png. About 1.5-2 hours on 2 cores;
+# run it in the background: nohup make train-reader > train-reader.log 2>&1 &
+BENCHMARKS ?= ../shared/benchmarks
+train-reader: $(STAMP)
+	$(BIN)/helse-qa models --prepare
+	$(BIN)/helse-qa train-reader --benchmarks $(BENCHMARKS)
 
 # The edit-run loop: lint, types, import contracts and every test not marked slow (no
 # browser, load test, SIGKILL loop or Chroma server). `make test` still runs everything.

@@ -32,6 +32,7 @@ from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
+from helse_qa.answering.select import choose, read
 from helse_qa.answering.sentence_vectors import DiskCache, SentenceVectors, disk_cache_folder
 from helse_qa.answering.verify import verify
 from helse_qa.config import Settings
@@ -55,6 +56,7 @@ from helse_qa.messages import (
 )
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM, make_llm
+from helse_qa.models.reader import Reader
 from helse_qa.storage.bm25 import LexicalIndex
 from helse_qa.storage.layout import IndexLayout, Manifest, read_chunks, read_manifest
 from helse_qa.storage.vectors import generation_store, vector_problem
@@ -131,6 +133,8 @@ class Assistant:
         self._index: _Index | None = None
         self._llm: LLM | None = None
         self._scorer: AnswerScorer | None = None
+        self._reader: Reader | None = None
+        self._reader_lock = threading.Lock()
         # Sentence vectors the index does not hold (sentence_encoding = "on-demand"), made
         # for the passages a question retrieves, cached in memory and under the index folder.
         disk = DiskCache(
@@ -455,6 +459,25 @@ class Assistant:
             self._scorer = AnswerScorer(path) if path is not None else AnswerScorer()
         return self._scorer
 
+    @property
+    def reader(self) -> Reader:
+        """The trained reader (loaded once: torch, the base model and the shipped delta)."""
+        with self._reader_lock:
+            if self._reader is None:
+                from helse_qa.models.embedding import resolve_model
+                from helse_qa.models.reader import DEFAULT_WEIGHTS_DIR, load_reader
+
+                ref = resolve_model(self.settings, prepare=True)
+                if ref.local_dir is None:
+                    raise ConfigError(
+                        "the reader needs the packaged base model - set embedding_model to "
+                        "'default' or to a local multilingual-e5-small directory"
+                    )
+                self._reader = load_reader(
+                    ref.local_dir, self.settings.reader_weights or DEFAULT_WEIGHTS_DIR
+                )
+            return self._reader
+
     def _extractive(
         self,
         index: _Index,
@@ -468,9 +491,13 @@ class Assistant:
         retriever = index.retriever
         store = retriever.store
         learned = self.settings.answer_scorer == "learned"
+        use_reader = self.settings.answer_scorer == "reader"
         threshold = self.settings.abstain_threshold
         if threshold is None:
-            threshold = self.scorer.threshold if learned else HEURISTIC_THRESHOLD
+            if use_reader:
+                threshold = self.reader.threshold
+            else:
+                threshold = self.scorer.threshold if learned else HEURISTIC_THRESHOLD
         further = self.settings.runner_up
         if further is None:
             further = LEARNED_RUNNER_UP if learned else HEURISTIC_RUNNER_UP
@@ -507,7 +534,35 @@ class Assistant:
             selection = Selection(chosen, "overview" if chosen else "abstain")
         else:
             scored: list[ScoredSentence] = []
-            if hits:
+            following = [
+                Hit(c, 0.0)
+                for h in hits
+                for c in by_doc.get(h.chunk.doc_id, [])
+                if 0 < c.ordinal - h.chunk.ordinal <= 2
+            ]
+            if hits and use_reader:
+                records, svecs = self.sentence_vectors.get(store, [h.chunk for h in hits])
+                ranked = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
+                every = [
+                    ScoredSentence(r, r.text_in(hit.chunk), hit, rank, 0.0)
+                    for r in records
+                    if r.chunk_id in ranked
+                    for rank, hit in [ranked[r.chunk_id]]
+                ]
+                prefiltered = scored_for(hits, False, records, svecs)
+                prefiltered = prefiltered[: self.settings.reader_candidates]
+                scored = read(question, prefiltered, every, self.reader)
+                selection = choose(
+                    question,
+                    scored,
+                    threshold,
+                    language,
+                    self.reader,
+                    every,
+                    most=min(2, self.settings.max_answer_sentences),
+                    following=following,
+                )
+            elif hits:
                 records, svecs = self.sentence_vectors.get(store, [h.chunk for h in hits])
                 scored = scored_for(hits, learned, records, svecs)
                 veto = self.settings.learned_veto
@@ -517,22 +572,17 @@ class Assistant:
                     learned_scores = scored_for(hits, True, records, svecs)
                     if not learned_scores or learned_scores[0].probability < veto:
                         scored = []
-            following = [
-                Hit(c, 0.0)
-                for h in hits
-                for c in by_doc.get(h.chunk.doc_id, [])
-                if 0 < c.ordinal - h.chunk.ordinal <= 2
-            ]
-            selection = select(
-                question,
-                scored,
-                threshold,
-                further,
-                self.settings.max_answer_sentences,
-                language,
-                retriever.lexical.analyzer,
-                following,
-            )
+            if not (hits and use_reader):
+                selection = select(
+                    question,
+                    scored,
+                    threshold,
+                    further,
+                    self.settings.max_answer_sentences,
+                    language,
+                    retriever.lexical.analyzer,
+                    following,
+                )
         known = {h.chunk.chunk_id for h in passages}
         for chosen_sentence in selection.chosen:  # a cited passage is among those shown
             if chosen_sentence.hit.chunk.chunk_id not in known:

@@ -91,7 +91,7 @@ class Settings(BaseModel):
             "(e5 favours same-language passages)."
         ),
     )
-    answer_scorer: Literal["heuristic", "learned", "cross"] = Field(
+    answer_scorer: Literal["heuristic", "learned", "reader"] = Field(
         "heuristic",
         description="How answer sentences are scored: 'heuristic' (hand-weighted similarity "
         "and word overlap, the default while it keeps more facts on the gold set) or "
@@ -103,17 +103,17 @@ class Settings(BaseModel):
         description="Weights of the learned answer scorer (.npz written by "
         "scripts/train_answer_model.py); default: the model shipped in the package.",
     )
-    cross_model: Path | None = Field(
+    reader_weights: Path | None = Field(
         None,
-        description="Weights of the cross-encoder answer scorer (.npz written by "
-        "scripts/train_cross_encoder.py); default: the one shipped in the package.",
+        description="Folder with the reader's trained weights (reader.npz + reader.json "
+        "written by 'helse-qa train-reader'); default: the ones shipped in the package.",
     )
-    cross_candidates: int = Field(
-        10,
+    reader_candidates: int = Field(
+        12,
         ge=1,
         le=100,
-        description="With answer_scorer='cross': how many of the heuristic's best sentences "
-        "the cross-encoder reads.",
+        description="With answer_scorer='reader': how many of the heuristic's best sentences "
+        "the reader reads (a cheap pre-filter; the reader decides).",
     )
     learned_veto: float | None = Field(
         None,

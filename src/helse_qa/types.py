@@ -120,6 +120,26 @@ class SentenceRecord:
 
 
 @dataclass(frozen=True)
+class SentenceInContext:
+    """A candidate sentence as the reader sees it: its text, the heading or title of its
+    passage and the sentence before it (what "this" and "it" may refer to)."""
+
+    text: str
+    previous: str = ""
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class ReaderScore:
+    """The reader's verdict on one sentence: P(it answers the question), and the answer
+    phrase inside it (character offsets in the sentence) with that phrase's probability."""
+
+    p_answer: float
+    span: tuple[int, int] | None = None
+    span_p: float = 0.0
+
+
+@dataclass(frozen=True)
 class SentenceCheck:
     """One sentence of an LLM answer and the verdict on it."""
 
@@ -165,6 +185,8 @@ class Citation:
     start: int
     end: int
     chunk_id: str
+    # The answer phrase inside ``quote`` (offsets in the quote), when the reader is sure of it
+    phrase: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, number: int, chunk: Chunk, start: int, end: int) -> Citation:
@@ -191,6 +213,14 @@ class Citation:
             "quote": self.quote,
             "span": [self.start, self.end],
             "chunk_id": self.chunk_id,
+            "answer_phrase": (
+                None
+                if self.phrase is None
+                else {
+                    "text": self.quote[self.phrase[0] : self.phrase[1]],
+                    "span": list(self.phrase),
+                }
+            ),
         }
 
 

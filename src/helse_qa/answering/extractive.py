@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -134,6 +134,7 @@ class ScoredSentence:
     hit: Hit
     rank: int  # 1-based rank of its passage
     probability: float  # that it answers the question (the learned scorer)
+    span: tuple[int, int] | None = None  # the answer phrase in ``text`` (the reader)
 
 
 @dataclass
@@ -266,7 +267,7 @@ def select(
         leads += [s for s in scored[1:4] if s.probability >= threshold]
     for lead in leads:
         if lead.text.rstrip().endswith(":"):
-            items = _list_items(lead, scored, following)
+            items = list_items(lead, scored, following)
             if items:
                 return Selection([lead, *items], "list")
     chosen = [best]
@@ -276,7 +277,7 @@ def select(
     for s in scored[1:]:
         if len(chosen) >= most:
             break
-        if s.probability >= floor and not any(_same_content(s.text, c.text) for c in chosen):
+        if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return Selection(chosen, "fact")
 
@@ -426,7 +427,7 @@ def _is_item(text: str) -> bool:
     )
 
 
-def _list_items(
+def list_items(
     lead: ScoredSentence, scored: Sequence[ScoredSentence], following: Sequence[Hit] = ()
 ) -> list[ScoredSentence]:
     """The item lines that belong to a lead-in: those right after it, or, when the PDF text
@@ -520,7 +521,7 @@ def overview(
     for _, _, s in sorted(picks, key=lambda x: (x[1], -x[0])):
         if len(chosen) >= most:
             break
-        if not any(_same_content(s.text, c.text) for c in chosen):
+        if not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return sorted(chosen, key=lambda s: s.record.start)
 
@@ -545,7 +546,7 @@ def overview_document(
     return hits[0].chunk.doc_id if hits else (allowed[0] if allowed else "")
 
 
-def _same_content(a: str, b: str) -> bool:
+def same_content(a: str, b: str) -> bool:
     """Near-duplicate sentences (the article repeats its facts): quote only one of them."""
     wa, wb = set(words(a)), set(words(b))
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= _DUPLICATE_OVERLAP
@@ -583,8 +584,14 @@ def compose(
     spans = _spans(ordered, merge=merge_items and selection.kind == "list")
     citations: list[Citation] = []
     parts: list[str] = [selection.lead] if selection.lead else []
+    phrases = {
+        (s.record.chunk_id, s.record.start, s.record.end): s.span for s in ordered if s.span
+    }
     for number, (chunk, start, end) in enumerate(spans, start=1):
         citation = Citation.of(number, chunk, start, end)
+        phrase = phrases.get((chunk.chunk_id, start, end))
+        if phrase is not None and phrase[0] < phrase[1] <= end - start:
+            citation = replace(citation, phrase=phrase)
         citations.append(citation)
         parts.append(f"{citation.quote} [{number}]")
     joiner = "\n" if selection.kind in ("list", "overview") else " "

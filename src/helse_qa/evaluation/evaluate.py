@@ -181,6 +181,7 @@ class ItemResult:
     retrieval: dict[str, float]
     answer: Answer | None = None
     facts_ok: bool = False
+    first_quote_ok: bool = False  # the first quote alone holds every answer fact
     precise_quotes: int = 0  # quoted sentences holding an evidence snippet or an answer fact
     valid_citations: int = 0
     supported: bool = False  # a cited passage holds an evidence snippet
@@ -199,6 +200,7 @@ class ItemResult:
             "answer": answer.text if answer else None,
             "abstained": answer.abstained if answer else None,
             "facts_ok": self.facts_ok,
+            "first_quote_ok": self.first_quote_ok,
             "citations": [c.to_dict() for c in answer.citations] if answer else [],
             "latency_ms": round(self.latency_ms, 2),
             "mode": answer.mode if answer else None,
@@ -226,6 +228,7 @@ class SystemRun:
             answered = [r for r in answerable if r.answer and not r.answer.abstained]
             citations = sum(len(r.answer.citations) for r in rows if r.answer)
             out["answer_fact_recall"] = _share([r.facts_ok for r in answerable])
+            out["first_quote_fact"] = _share([r.first_quote_ok for r in answerable])
             quoted = sum(len(r.answer.citations) for r in answered if r.answer)
             out["answer_precision"] = (
                 sum(r.precise_quotes for r in answered) / quoted if quoted else math.nan
@@ -315,6 +318,10 @@ def evaluate_assistant(
                 retrieval=retrieval_scores(passages, item.evidence, n_rel),
                 answer=answer,
                 facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),
+                first_quote_ok=item.answerable
+                and not answer.abstained
+                and bool(answer.citations)
+                and facts_ok(answer.citations[0].quote, item.answer_facts),
                 precise_quotes=precise_quotes([c.quote for c in answer.citations], item)
                 if item.answerable
                 else 0,

@@ -207,6 +207,24 @@ def chat_html(answer_text: str, turn: int, abstained: bool) -> str:
     return f'<span class="abstained">{linked}</span>' if abstained else linked
 
 
+def bold_phrases(rendered: str, citations: list[dict[str, Any]]) -> str:
+    """The reader's answer phrase in bold inside each quote that has one (first occurrence
+    after the previous one; text only, escaped as the chat escapes it)."""
+    at = 0
+    for c in citations:
+        phrase = (c.get("answer_phrase") or {}).get("text")
+        if not phrase:
+            continue
+        safe = _MD_SPECIAL.sub(r"\\\1", html.escape(phrase, quote=False))
+        found = rendered.find(safe, at)
+        if found < 0:
+            continue
+        bold = f'<b class="answer-phrase">{safe}</b>'
+        rendered = rendered[:found] + bold + rendered[found + len(safe) :]
+        at = found + len(bold)
+    return rendered
+
+
 def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> str:
     """A full answer: LLM sentences that the sources do not support are flagged;
     ``extra_notice`` is the page's own line under it (e.g. that a filter was on)."""
@@ -224,6 +242,8 @@ def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> st
         rendered = " ".join(parts)
     else:
         rendered = chat_html(result["answer"], turn, result["abstained"])
+        if not result["abstained"]:
+            rendered = bold_phrases(rendered, result.get("citations", []))
     if result.get("language_note"):
         note = html.escape(result["language_note"])
         rendered = f'<span class="notice">{note}</span><br>' + rendered

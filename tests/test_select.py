@@ -1,0 +1,100 @@
+"""Answers chosen by the reader over the real corpus (the shipped reader, real Chroma):
+the report's headline figure under ordinary rephrasings, near misses by year, abstention
+through the API and the CLI, and the answer phrase."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helse_qa.answering.select import adds_fact, without_years
+
+
+@pytest.fixture(scope="module")
+def reader_assistant(corpus_settings, embedder):
+    from helse_qa.assistant import Assistant
+
+    return Assistant.open(
+        corpus_settings.model_copy(update={"answer_scorer": "reader"}), embedder=embedder
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hva var helseindustriens eksportinntekter i 2017?",
+        "What were the health industry's export revenues in 2017?",
+        "Hvor stor var eksporten fra helseindustrien i 2017?",
+        "Hvor mye eksporterte norsk helseindustri i 2017?",
+    ],
+)
+def test_the_headline_figure_is_quoted_first(reader_assistant, question):
+    answer = reader_assistant.ask(question)
+    assert not answer.abstained
+    assert "23,6 milliarder" in answer.citations[0].quote
+    assert len(answer.citations) <= 2
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hva var helseindustriens eksportinntekter i 2019?",
+        "What were the health industry's export revenues in 2022?",
+    ],
+)
+def test_a_year_the_documents_lack_is_declined_or_said_plainly(reader_assistant, question):
+    answer = reader_assistant.ask(question)
+    assert answer.abstained  # never answered with another year's figure as if it were asked
+    if answer.kind == "near_miss":
+        asked = "2019" if "2019" in question else "2022"
+        assert asked in answer.text and "2017" in answer.text
+        assert "23,6 milliarder" in answer.citations[0].quote
+        assert "2015" not in answer.text.split(":")[0]  # the framing names the found year
+    else:
+        assert answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    "question", ["Hva er hovedstaden i Australia?", "What is the recipe for chocolate cake?"]
+)
+def test_off_topic_questions_abstain(reader_assistant, question):
+    answer = reader_assistant.ask(question)
+    assert answer.abstained and answer.citations == ()
+
+
+def test_off_topic_abstains_through_the_cli(corpus_settings):
+    env = {
+        **os.environ,
+        "HELSE_QA_ANSWER_SCORER": "reader",
+        "HELSE_QA_INDEX_DIR": str(corpus_settings.index_dir),
+        "HELSE_QA_DOCUMENTS_DIR": str(corpus_settings.documents_dir),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "helse_qa", "ask", "--json", "Hvem vant valget i Sverige?"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["abstained"] is True and data["citations"] == []
+
+
+def test_the_answer_phrase_is_marked_inside_the_quote(reader_assistant):
+    answer = reader_assistant.ask("Hvor mange medlemmer får den nye klyngen?")
+    assert not answer.abstained
+    first = answer.citations[0].to_dict()
+    phrase = first["answer_phrase"]
+    if phrase is not None:  # shown only above the calibrated confidence
+        a, b = phrase["span"]
+        assert first["quote"][a:b] == phrase["text"] and "370" in phrase["text"]
+
+
+def test_without_years_and_adds_fact():
+    assert without_years("Hva var eksporten i 2019?") == "Hva var eksporten?"
+    assert without_years("Exports in 2022 and 2023") == "Exports and"
+    first = "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017."
+    assert not adds_fact("Eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", [first])
+    assert adds_fact("Hele 54 prosent av bedriftene har vareproduksjon i Norge.", [first])

@@ -94,10 +94,10 @@ def test_missing_or_corrupt_weights_give_one_clear_error(tmp_path: Path, model_d
     broken = tmp_path / "reader"
     shutil.copytree(DEFAULT_WEIGHTS_DIR, broken)
     (broken / WEIGHTS_FILE).write_bytes(b"not the weights")
-    with pytest.raises(ModelPrepError, match="corrupt.*make train-reader"):
+    with pytest.raises(ModelPrepError, match=r"corrupt.*make train-reader"):
         load_reader(model_dir, broken)
     (broken / WEIGHTS_FILE).unlink()
-    with pytest.raises(ModelPrepError, match="missing.*reinstall"):
+    with pytest.raises(ModelPrepError, match=r"missing.*reinstall"):
         load_reader(model_dir, broken)
     (broken / META_FILE).write_text("{", encoding="utf-8")
     with pytest.raises(ModelPrepError, match="reader description"):
@@ -116,6 +116,9 @@ def test_the_cli_names_the_reader_and_its_broken_files(tmp_path: Path) -> None:
     env = {**__import__("os").environ, "HELSE_QA_READER_WEIGHTS": str(broken)}
     asked = subprocess.run(
         [sys.executable, "-m", "helse_qa", "--index-dir", str(tmp_path / "none"), "models"],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert "not usable" in asked.stdout and "make train-reader" in asked.stdout

@@ -75,7 +75,10 @@ def test_off_topic_abstains_through_the_cli(corpus_settings):
     }
     out = subprocess.run(
         [sys.executable, "-m", "helse_qa", "ask", "--json", "Hvem vant valget i Sverige?"],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -64,8 +64,13 @@ def _squad_file(path: Path, with_flag: bool = False) -> Path:
             para["context_in_validation"] = False
         for n, (q, a) in enumerate(qas):
             start = context.index(a) if a != "Oslo" else context.index("i Oslo") + 2
-            para["qas"].append({"id": f"{title}-{n}", "question": q,
-                                "answers": [{"text": a, "answer_start": start}]})
+            para["qas"].append(
+                {
+                    "id": f"{title}-{n}",
+                    "question": q,
+                    "answers": [{"text": a, "answer_start": start}],
+                }
+            )
         data.append({"title": title, "paragraphs": [para]})
     path.write_text(json.dumps({"data": data}), encoding="utf-8")
     return path
@@ -105,10 +110,20 @@ def test_swequad_distractors_become_the_first_negatives(tmp_path: Path) -> None:
         "context": context,
         "question": "Vad behöver du?",
         "choices": [
-            {"start": context.index("ett pass"), "end": context.index("ett pass") + 8,
-             "text": "ett pass", "type": "Correct answer", "extra": None},
-            {"start": context.index("pengar"), "end": context.index("pengar") + 6,
-             "text": "pengar", "type": "Distractor", "extra": None},
+            {
+                "start": context.index("ett pass"),
+                "end": context.index("ett pass") + 8,
+                "text": "ett pass",
+                "type": "Correct answer",
+                "extra": None,
+            },
+            {
+                "start": context.index("pengar"),
+                "end": context.index("pengar") + 6,
+                "text": "pengar",
+                "type": "Distractor",
+                "extra": None,
+            },
         ],
     }
     path = tmp_path / "test.json"
@@ -132,8 +147,14 @@ def test_groups_hold_other_passages_and_a_near_miss(tiny: Dataset) -> None:
     text = "Eksportinntektene fra fisk var store. Helseindustrien eksporterte mindre før."
     tiny.passages["topic"] = Passage("topic", "norquad", "nb", "", text)
     q = next(q for q in tiny.answerable() if "2017" in q.text)
-    group = make_group(q, tiny, NearestPassages(tiny.passages), random.Random(0),
-                       name_pool(tiny).get("nb", []), size=8)
+    group = make_group(
+        q,
+        tiny,
+        NearestPassages(tiny.passages),
+        random.Random(0),
+        name_pool(tiny).get("nb", []),
+        size=8,
+    )
     assert group is not None
     positive, *negatives = group.pairs
     assert positive.label == 1.0 and "23,6" in positive.sentence.text
@@ -179,8 +200,16 @@ def test_calibration_helpers() -> None:
 
 
 def test_a_resumed_run_continues_exactly(tiny: Dataset, tmp_path: Path, model_dir: Path) -> None:
-    recipe = Recipe("t", layers=1, steps=2, questions_per_step=2, group_size=4, warmup=1,
-                    max_length=48, checkpoint_every=1)
+    recipe = Recipe(
+        "t",
+        layers=1,
+        steps=2,
+        questions_per_step=2,
+        group_size=4,
+        warmup=1,
+        max_length=48,
+        checkpoint_every=1,
+    )
     straight = Trainer(recipe, model_dir, tmp_path / "a", tiny, threads=1)
     straight.run()
     interrupted = Trainer(replace(recipe, steps=2), model_dir, tmp_path / "b", tiny, threads=1)
@@ -207,3 +236,52 @@ def test_the_real_splits_keep_validation_passages_out_of_training() -> None:
     held = set(splits.description["heldout_titles"])  # type: ignore[arg-type]
     held_texts = {p.text for p in splits.benchmarks["xquad_heldout_en_en"].passages.values()}
     assert len(held) == 12 and not held_texts & train_texts
+
+
+def test_train_reader_names_a_missing_benchmarks_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "helse_qa", "train-reader", "--benchmarks", str(tmp_path / "no")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "--benchmarks" in done.stderr and "norquad" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (BENCH / "norquad").is_dir(), reason="../shared/benchmarks not here")
+def test_train_reader_end_to_end_on_a_tiny_budget(tmp_path: Path, model_dir: Path) -> None:
+    """Every stage of `helse-qa train-reader` (train, export, load back, measure, calibrate,
+    report) on two steps and three questions per benchmark."""
+    from helse_qa.models.reader import check_weights
+    from helse_qa.training.run import TrainOptions, train_reader
+
+    opts = TrainOptions(
+        benchmarks=BENCH,
+        model_dir=model_dir,
+        base_fingerprint="test",
+        workdir=tmp_path / "w",
+        weights_dir=tmp_path / "weights",
+        results_dir=tmp_path / "results",
+        steps=2,
+        compare_steps=0,
+        limit=3,
+        threads=2,
+    )
+    report = train_reader(opts)
+    meta = check_weights(tmp_path / "weights")  # the fingerprint matches the written file
+    assert meta.layers == 12 and 0.0 <= meta.threshold <= 1.0
+    figures = report["candidates"][report["chosen"]]
+    assert set(figures) == {
+        "norquad_validation",
+        "swequad_test",
+        "xquad_heldout_en_en",
+        "xquad_heldout_en_de",
+    }
+    assert {"heuristic", "mlp", "e5-cosine"} <= set(report["candidates"])
+    assert (tmp_path / "results" / "reader.md").read_text().startswith("# The reader")
+    assert (tmp_path / "results" / "reader-reliability.png").stat().st_size > 1000

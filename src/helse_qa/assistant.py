@@ -270,6 +270,8 @@ class Assistant:
         batch. Stops early when ``stop`` is set.
         """
         before = self.sentence_vectors.embedded
+        if self.settings.answer_scorer == "reader":
+            _ = self.reader  # loaded here, not on the first question
         with self._using_index() as index:
             chunks = [c for doc in index.by_doc.values() for c in doc]
             for start in range(0, len(chunks), chunks_per_batch):

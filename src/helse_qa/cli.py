@@ -156,6 +156,11 @@ def _parser() -> argparse.ArgumentParser:
         default=150,
         help="questions per benchmark in the comparison (default 150)",
     )
+    tr.add_argument(
+        "--no-train-candidates",
+        action="store_true",
+        help="report only the candidates already measured in --workdir (do not train the rest)",
+    )
     tr.add_argument("--limit", type=int, help="questions per benchmark in the report (tests)")
     tr.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
 
@@ -531,6 +536,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         steps=args.steps,
         compare_steps=args.compare_steps,
         compare_questions=args.compare_questions,
+        train_candidates=not args.no_train_candidates,
         threads=args.threads,
         limit=args.limit,
     )

@@ -584,9 +584,7 @@ def compose(
     spans = _spans(ordered, merge=merge_items and selection.kind == "list")
     citations: list[Citation] = []
     parts: list[str] = [selection.lead] if selection.lead else []
-    phrases = {
-        (s.record.chunk_id, s.record.start, s.record.end): s.span for s in ordered if s.span
-    }
+    phrases = {(s.record.chunk_id, s.record.start, s.record.end): s.span for s in ordered if s.span}
     for number, (chunk, start, end) in enumerate(spans, start=1):
         citation = Citation.of(number, chunk, start, end)
         phrase = phrases.get((chunk.chunk_id, start, end))

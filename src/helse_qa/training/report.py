@@ -78,7 +78,7 @@ def summarise(ranked: Sequence[Ranked]) -> dict[str, float]:
 
 @dataclass
 class CalibrationSet:
-    """Raw logits for answerable cases (own passage + nearest other passages) and for
+    """Raw logits for answerable cases (own passage + the nearest other passage) and for
     unanswerable ones (only the other passages' sentences; the answer sentence with the
     question's year, number or name changed)."""
 
@@ -100,14 +100,16 @@ def calibration_cases(
     labels: list[float] = []
     answerable: list[float] = []
     unanswerable: list[float] = []
-    questions = ds.answerable()[:limit] if limit else ds.answerable()
+    questions = ds.answerable()
+    if limit and len(questions) > limit:  # an even sample across the sources
+        questions = questions[:: len(questions) // limit][:limit]
     for q in questions:
         p = ds.passages[q.pid]
         own = [p.sentence(i) for i in range(len(p.spans))]
         gold = p.overlapping(q.answer_start, q.answer_end)
         others = [
             ds.passages[pid].sentence(i)
-            for pid in nearest.nearest(q.text, q.pid, p.language, k=2)
+            for pid in nearest.nearest(q.text, q.pid, p.language, k=1)
             for i in range(len(ds.passages[pid].spans))
         ]
         own_l = np.asarray(logit_fn(q.text, own))

@@ -66,6 +66,7 @@ class TrainOptions:
     steps: int | None = None  # the chosen recipe's steps (default: its own)
     compare_steps: int = 150  # each candidate's budget in the comparison (0: skip it)
     compare_questions: int = 150  # per benchmark, in the comparison
+    train_candidates: bool = True  # False: report only candidates already measured
     threads: int = 2
     limit: int | None = None  # questions per benchmark in the final report (tests)
 
@@ -110,12 +111,15 @@ def compare(opts: TrainOptions, splits: Splits) -> dict[str, dict[str, dict[str,
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, recipe in CANDIDATES.items():
         short = replace(recipe, steps=opts.compare_steps, warmup=min(recipe.warmup, 30))
-        trainer = Trainer(short, opts.model_dir, opts.workdir, splits.train, opts.threads)
-        trainer.run()
         results_file = opts.workdir / f"compare-{short.name}-{short.key()}.json"
         if results_file.is_file():
             out[name] = json.loads(results_file.read_text())
             continue
+        if not opts.train_candidates:
+            log.warning("candidate %s not measured yet (--no-train-candidates)", name)
+            continue
+        trainer = Trainer(short, opts.model_dir, opts.workdir, splits.train, opts.threads)
+        trainer.run()
         from transformers import AutoTokenizer
 
         from helse_qa.models.reader import ReaderMeta
@@ -180,12 +184,12 @@ def train_reader(opts: TrainOptions) -> dict[str, Any]:
             report["candidates"].setdefault(name, {})[bench] = summarise(ranked)
 
     # calibration on the calibration split; reliability on NorQuAD validation
-    log.info("calibrating on %d questions", len(splits.calibration.answerable()))
-    cal = calibration_cases(score, splits.calibration, recipe.seed, opts.limit)
+    log.info("calibrating")
+    cal = calibration_cases(score, splits.calibration, recipe.seed, opts.limit or 160)
     temperature = fit_temperature(cal.pair_logits, cal.pair_labels)
     threshold = choose_threshold(sigmoid(cal.answerable_max / temperature), 0.9)
     held = calibration_cases(
-        score, splits.benchmarks["norquad_validation"], recipe.seed, opts.limit
+        score, splits.benchmarks["norquad_validation"], recipe.seed, opts.limit or 120
     )
     p_held = sigmoid(held.pair_logits / temperature)
     ece_value, table = ece(p_held, held.pair_labels)
@@ -224,6 +228,8 @@ def train_reader(opts: TrainOptions) -> dict[str, Any]:
                 "temperature": round(temperature, 4),
                 "threshold": round(threshold, 4),
                 "threshold_rule": "answers 90% of answerable calibration questions",
+                "calibration_questions": len(cal.answerable_max),
+                "reliability_questions": len(held.answerable_max),
                 "norquad_validation": {
                     "ece": round(ece_value, 4),
                     "reliability": table,
@@ -300,10 +306,12 @@ def markdown(report: dict[str, Any]) -> str:
         "## Calibration and abstention",
         "",
         f"Temperature {cal['temperature']} and threshold {cal['threshold']} "
-        f"({cal['threshold_rule']}) fitted on the calibration split. On NorQuAD validation "
-        f"(held out): expected calibration error {nv['ece']:.3f} over sentence pairs "
-        "(`reader-reliability.png`); the best sentence of the own passage plus the two nearest "
-        f"other passages is above the threshold for {nv['answered_rate']:.3f} of the questions; "
+        f"({cal['threshold_rule']}) fitted on {cal['calibration_questions']} questions of the "
+        f"calibration split (an even sample). On {cal['reliability_questions']} NorQuAD "
+        f"validation questions (held out): expected calibration error {nv['ece']:.3f} over "
+        "sentence pairs "
+        "(`reader-reliability.png`); the best sentence of the own passage plus the nearest "
+        f"other passage is above the threshold for {nv['answered_rate']:.3f} of the questions; "
         f"of {nv['unanswerable_cases']} unanswerable cases (only the other passages, or the "
         "question with its year, number or name changed), "
         f"{nv['declined_unanswerable']:.3f} are declined.",

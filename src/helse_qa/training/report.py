@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from helse_qa.training.data import Dataset, NearestPassages, Question, name_pool, near_miss
+from helse_qa.training.data import Dataset, NearestPassages, Question, name_pool, near_miss, overlap
 from helse_qa.types import SentenceInContext
 
 log = logging.getLogger(__name__)
 
 Scorer = Callable[[str, Sequence[SentenceInContext]], np.ndarray]
+OTHER_SENTENCES = 12  # of the nearest other passage, in a calibration case
 
 
 @dataclass
@@ -112,6 +113,8 @@ def calibration_cases(
             for pid in nearest.nearest(q.text, q.pid, p.language, k=1)
             for i in range(len(ds.passages[pid].spans))
         ]
+        # the assistant's pre-filter keeps a dozen sentences: the most word-overlapping ones
+        others = sorted(others, key=lambda s: -overlap(q.text, s.text))[:OTHER_SENTENCES]
         own_l = np.asarray(logit_fn(q.text, own))
         other_l = np.asarray(logit_fn(q.text, others)) if others else np.zeros(0)
         logits += own_l.tolist() + other_l.tolist()

@@ -94,9 +94,10 @@ class Settings(BaseModel):
     answer_scorer: Literal["heuristic", "learned", "reader"] = Field(
         "heuristic",
         description="How answer sentences are scored: 'heuristic' (hand-weighted similarity "
-        "and word overlap, the default while it keeps more facts on the gold set) or "
-        "'learned' (the model trained on NorQuAD/XQuAD: abstains far more reliably, quotes "
-        "less padding). See README 'Quality'.",
+        "and word overlap, the default while it keeps more facts on the gold set), "
+        "'learned' (the MLP trained on NorQuAD/XQuAD) or 'reader' (the trained "
+        "cross-encoder: quotes less padding and declines more near misses, answers fewer "
+        "questions). See README 'The reader'.",
     )
     answer_model: Path | None = Field(
         None,

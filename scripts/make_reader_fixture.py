@@ -29,9 +29,15 @@ for bench, n in (("norquad_validation", 24), ("xquad_heldout_en_de", 12)):
             }
         )
 Path("tests/data/reader_heldout.json").write_text(
-    json.dumps({"source": "NorQuAD validation (CC0) and XQuAD (CC BY-SA 4.0), held out from "
-                "the reader's training; see eval/results/reader.md", "cases": out},
-               ensure_ascii=False, indent=1),
+    json.dumps(
+        {
+            "source": "NorQuAD validation (CC0) and XQuAD (CC BY-SA 4.0), held out from "
+            "the reader's training; see eval/results/reader.md",
+            "cases": out,
+        },
+        ensure_ascii=False,
+        indent=1,
+    ),
     encoding="utf-8",
 )
 print(len(out), "cases")

@@ -23,7 +23,8 @@ def main() -> None:
     offline.apply()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--squad", type=Path,
+        "--squad",
+        type=Path,
         default=Path("../shared/benchmarks/norquad/validation_dataset_flattened.json"),
     )
     ap.add_argument("--scorers", nargs="*", default=["heuristic", "reader"])

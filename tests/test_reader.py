@@ -87,7 +87,9 @@ def test_packing_keeps_what_training_changed(model_dir: Path) -> None:
     fresh = build_network(model_dir, 1)
     unpack_delta(fresh, packed)
     for (name, a), (_, b) in zip(net.named_parameters(), fresh.named_parameters(), strict=True):
-        assert np.abs(a.detach().numpy() - b.detach().numpy()).max() < 2e-4, name
+        # int8 per row: an error of at most half a step, a step being the row's largest
+        # change / 127 (changes here are up to about 0.05)
+        assert np.abs(a.detach().numpy() - b.detach().numpy()).max() < 5e-4, name
 
 
 def test_missing_or_corrupt_weights_give_one_clear_error(tmp_path: Path, model_dir: Path) -> None:

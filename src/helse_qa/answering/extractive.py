@@ -265,11 +265,9 @@ def select(
         # the best sentence is an item line: its lead-in may be a runner-up (a complete
         # best sentence answers itself, and a runner-up list would push it aside)
         leads += [s for s in scored[1:4] if s.probability >= threshold]
-    for lead in leads:
-        if lead.text.rstrip().endswith(":"):
-            items = list_items(lead, scored, following)
-            if items:
-                return Selection([lead, *items], "list")
+    as_list = list_selection(leads, scored, following)
+    if as_list is not None:
+        return as_list
     chosen = [best]
     # A further sentence must itself be likely to answer, relative to the best one (an
     # unsure best brings alternatives, a sure one stands alone).
@@ -416,6 +414,21 @@ def keep_named(
         return kept, ""
     missing = [n for n, c in names if not named(scored[0], c)]
     return list(scored), say(NOT_NAMED, language).format(name=missing[0])
+
+
+def list_selection(
+    leads: Sequence[ScoredSentence],
+    sentences: Sequence[ScoredSentence],
+    following: Sequence[Hit] = (),
+) -> Selection | None:
+    """The first lead-in among ``leads`` that ends in ':' and has item lines, quoted with
+    its items; None when none has."""
+    for lead in leads:
+        if lead.text.rstrip().endswith(":"):
+            items = list_items(lead, sentences, following)
+            if items:
+                return Selection([lead, *items], "list")
+    return None
 
 
 def _is_item(text: str) -> bool:

@@ -27,7 +27,7 @@ from helse_qa.answering.extractive import (
     ScoredSentence,
     Selection,
     is_list_question,
-    list_items,
+    list_selection,
     same_content,
 )
 from helse_qa.messages import say
@@ -109,11 +109,9 @@ def choose(
     leads = [best]
     if is_list_question(question):
         leads += [s for s in scored[1:3] if s.probability >= threshold]
-    for lead in leads:
-        if lead.text.rstrip().endswith(":"):
-            items = list_items(lead, every, following)
-            if items:
-                return Selection([lead, *items], "list")
+    as_list = list_selection(leads, every, following)
+    if as_list is not None:
+        return as_list
     chosen = [best]
     floor = max(threshold, SECOND_SHARE * best.probability)
     for s in scored[1:]:

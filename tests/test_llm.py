@@ -57,7 +57,8 @@ def test_correct_cited_answer_streams_and_verifies(fake, corpus_settings, embedd
     events = list(assistant.ask_stream(EXPORT_Q))
     pieces = [e for e in events if isinstance(e, str)]
     answer = events[-1]
-    assert len(pieces) > 3  # streamed word by word
+    # streamed sentence by sentence, each only after its check: one sentence, one piece
+    assert pieces == [f"The export revenues were 23,6 milliarder kroner in 2017 [{n}]."]
     assert answer.mode == "llm" and not answer.abstained and not answer.notice
     assert "23,6 milliarder kroner" in answer.text
     assert [c.number for c in answer.citations] == [n]
@@ -297,7 +298,7 @@ def test_a_slow_stream_is_cut_at_the_deadline(fake, corpus_settings, embedder):
     assert "it took over 1 s" in answer.notice
 
 
-def test_mostly_unsupported_answers_fall_back(fake, corpus_settings, embedder):
+def test_mostly_unsupported_answers_keep_only_what_was_checked(fake, corpus_settings, embedder):
     assistant = _assistant(corpus_settings, embedder, fake.url)
     n = _marker_for(assistant.ask(EXPORT_Q), "23,6 milliarder")
     fake.script.append(
@@ -307,9 +308,50 @@ def test_mostly_unsupported_answers_fall_back(fake, corpus_settings, embedder):
             f"The industry employs 1 million people [{n}]."
         )
     )
-    answer = assistant.ask(EXPORT_Q)
-    assert answer.mode == "extractive" and "23,6 milliarder kroner" in answer.text
+    events = list(assistant.ask_stream(EXPORT_Q))
+    answer = events[-1]
+    streamed = "".join(e for e in events if isinstance(e, str))
+    # the supported sentence was shown while streaming: the answer keeps it (the extractive
+    # fallback would replace what the user has read) and says why the rest is marked
+    assert streamed == f"The export revenues were 23,6 milliarder kroner in 2017 [{n}]."
+    assert answer.mode == "llm" and "23,6 milliarder kroner" in answer.text
+    assert [s.supported for s in answer.sentences] == [True, False, False]
     assert "only 1 of 3 sentences were supported" in answer.notice
+    assert "Only the sentences checked against the sources are shown" in answer.notice
+
+
+# The answer of issue 25: one supported sentence, an invented figure cited as [9] (a passage
+# that was not retrieved) and a claim no passage supports.
+def _issue_25_reply(n: int) -> Reply:
+    return Reply(
+        f"De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017 [{n}]. "
+        "Eksporten ble tredoblet til 99 milliarder kroner i 2018 [9]. "
+        f"Pasientforeningene bestemmer alle prisene på legemidler i Europa [{n}]."
+    )
+
+
+UNCHECKED = ("99 milliarder", "tredoblet", "Pasientforeningene")
+
+
+@pytest.mark.parametrize("mode", ["flag", "drop"])
+def test_no_unchecked_sentence_is_ever_streamed(fake, corpus_settings, embedder, mode):
+    assistant = _assistant(corpus_settings, embedder, fake.url, unsupported_sentences=mode)
+    question = "Hvor store var eksportinntektene i 2017?"
+    n = _marker_for(assistant.ask(question), "23,6 milliarder")
+    fake.script.append(_issue_25_reply(n))
+    events = list(assistant.ask_stream(question))
+    pieces = [e for e in events if isinstance(e, str)]
+    shown = ""
+    for piece in pieces:  # every chunk, as the user sees the text grow
+        shown += piece
+        assert not any(bad in shown for bad in UNCHECKED), shown
+    assert shown == f"De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017 [{n}]."
+    answer = events[-1]
+    assert answer.mode == "llm" and answer.text.startswith(shown)  # nothing read is replaced
+    assert [s.supported for s in answer.sentences] == [True, False, False]
+    assert "[9]" not in answer.text
+    assert ("99 milliarder" in answer.text) == (mode == "flag")  # flagged in the UI, or gone
+    assert "bare 1 av 3 setninger var støttet" in answer.notice
 
 
 def test_rules_can_open_the_user_message_for_templates_without_a_system_role(
@@ -324,3 +366,47 @@ def test_rules_can_open_the_user_message_for_templates_without_a_system_role(
     rules, _, rest = messages[0]["content"].partition("\n\n<passages>")
     assert "Use ONLY the numbered passages" in rules and rest.endswith(EXPORT_Q)
     assert answer.mode == "llm" and not answer.notice
+
+
+class _Recorder:
+    """A terminal stand-in that keeps every write (each streamed chunk) apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_the_cli_stream_prints_only_checked_sentences(fake, corpus_settings, embedder, monkeypatch):
+    import argparse
+
+    from helse_qa import cli
+
+    assistant = _assistant(corpus_settings, embedder, fake.url)
+    question = "Hvor store var eksportinntektene i 2017?"
+    n = _marker_for(assistant.ask(question), "23,6 milliarder")
+    fake.script.append(_issue_25_reply(n))
+    terminal = _Recorder()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    monkeypatch.setattr(cli.sys, "stdout", terminal)
+    args = argparse.Namespace(k=None, doc=None, retrieval="hybrid")
+    answer = cli._stream(assistant, question, [], args, show=True)
+    shown = ""
+    for chunk in terminal.writes:  # as the terminal receives them, before the final answer
+        shown += chunk
+        if "-- the answer with its sources --" in shown:
+            break
+        assert not any(bad in shown for bad in UNCHECKED), shown
+    assert "23,6 milliarder kroner" in shown
+    printed = cli.format_answer(answer, width=10_000)
+    for bad in ("99 milliarder", "Pasientforeningene"):
+        line = next(x for x in printed.splitlines() if bad in x)
+        assert "[! not supported:" in line.split(bad)[0], printed

@@ -208,10 +208,13 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
     assistant = Assistant.open(settings, embedder=embedder)
     hits = assistant.retrieve("Hvor store var eksportinntektene i 2017?")
     n = next(i for i, h in enumerate(hits, 1) if "23,6 milliarder" in h.chunk.text)
+    # issue 25: one supported sentence, an invented figure cited as [9], an unsupported claim
     fake.default = Reply(
         f"Eksportinntektene var 23,6 milliarder kroner i 2017 [{n}]. "
-        f"Eksporten var 99 milliarder kroner i 2030 [{n}]."
+        "Eksporten ble tredoblet til 99 milliarder kroner i 2018 [9]. "
+        f"Pasientforeningene bestemmer alle prisene på legemidler i Europa [{n}]."
     )
+    unchecked = ("99 milliarder", "tredoblet", "Pasientforeningene")
     port = free_port()
     demo = launch(assistant, host="127.0.0.1", port=port, block=False)
     try:
@@ -220,17 +223,29 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
             "Hvor store var eksportinntektene i 2017?", [], [], 5, "Norsk", api_name="/respond"
         )
         chat, panel, _ = job.result()
-        # The chat handler yields the text as the model writes it, then the checked answer.
+        # Every message the streaming API sent: while the model writes, only checked
+        # sentences; the unsupported ones appear only in the final answer, flagged.
+        updates = job.outputs()
+        assert len(updates) >= 2
+        for update in updates[:-1]:
+            content = update[0][-1]["content"]
+            content = content[0]["text"] if isinstance(content, list) else content
+            assert not any(bad in content for bad in unchecked), content
+        writing = updates[-2][0][-1]["content"]
+        writing = writing[0]["text"] if isinstance(writing, list) else writing
+        assert "23,6 milliarder kroner" in writing
         from helse_qa.web.app import ChatApp
 
         events = list(
             ChatApp(assistant).ask_stream("Hvor store var eksportinntektene i 2017?", [], None, 5)
         )
-        assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 3
-        assert isinstance(events[-1], dict)
+        assert all(isinstance(e, str) for e in events[:-1]) and isinstance(events[-1], dict)
+        assert not any(bad in "".join(events[:-1]) for bad in unchecked)
         final = chat[-1]["content"]
         final = final[0]["text"] if isinstance(final, list) else final
-        assert 'class="unsupported"' in final and "99 milliarder" in final
+        for bad in ("99 milliarder", "Pasientforeningene"):
+            at = final.index(bad)
+            assert final.rfind('class="unsupported"', 0, at) > final.rfind("</span>", 0, at)
         assert "23,6 milliarder kroner" in final and 'class="cite-marker"' in final
         assert '<mark id="src-1-' in panel
     finally:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from helse_qa.answering.verify import (
+    SentenceChecker,
+    StreamChecker,
     _plural,
     best_quote,
     check_sentence,
@@ -232,6 +234,33 @@ def test_verify_checks_each_claim_and_cites_the_closest_sentence_verbatim(mode, 
         hit = HITS[c.number - 1]
         assert c.chunk_id == hit.chunk.chunk_id and c.quote == quotes[c.number]
         assert hit.chunk.text[c.start - hit.chunk.start : c.end - hit.chunk.start] == c.quote
+
+
+def test_while_streaming_a_sentence_is_checked_once_the_next_one_begins(verify_store):
+    """The stream checker sees the answer grow word by word (as the server sends it): each
+    sentence is checked exactly once, only when complete (the next one has begun, or the
+    stream ended), with markers written after its full stop, and with the same verdicts as
+    checking the whole answer at once."""
+    questions = _Questions()
+    checker = StreamChecker(SentenceChecker(HITS, questions, verify_store, Analyzer(), Settings()))
+    words = ANSWER.replace("2017 [1][9].", "2017. [1][9]").split(" ")
+    done: list[tuple[int, str, bool]] = []
+    text = ""
+    for i, word in enumerate(words):
+        text += word if i == 0 else " " + word
+        done += [(i, c.text, c.supported) for c in checker.feed(text)]
+    done += [(len(words), c.text, c.supported) for c in checker.finish(text)]
+    at = {t: i for i, t, _ in done}
+    assert [(t, ok) for _, t, ok in done] == [
+        ("Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 2017. [1]", True),
+        ("Lena Nymo Helli leads the merged cluster [3].", True),
+        ("The merged cluster will have about 390 members [2].", False),
+    ]
+    # not before the next sentence had begun: "[1][9]" after the full stop still joined it
+    assert words[at[done[0][1]]] == "Lena"
+    assert words[at[done[1][1]]] == "The"
+    assert at[done[2][1]] == len(words)  # the last one at the end of the stream
+    assert checker.removed == [9] and len(questions.seen) == 3
 
 
 def test_an_answer_of_markers_alone_has_no_claims(verify_store):

@@ -34,7 +34,7 @@ from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.select import choose, read
 from helse_qa.answering.sentence_vectors import DiskCache, SentenceVectors, disk_cache_folder
-from helse_qa.answering.verify import verify
+from helse_qa.answering.verify import SentenceChecker, StreamChecker, cite
 from helse_qa.config import Settings
 from helse_qa.errors import (
     ConfigError,
@@ -50,6 +50,7 @@ from helse_qa.messages import (
     DENSE_MISSING,
     FALLBACK,
     FALLBACK_CONDENSE,
+    LLM_PARTIAL,
     LLM_REJECTED,
     LLM_STOPPED,
     say,
@@ -61,7 +62,15 @@ from helse_qa.storage.bm25 import LexicalIndex
 from helse_qa.storage.layout import IndexLayout, Manifest, read_chunks, read_manifest
 from helse_qa.storage.vectors import generation_store, vector_problem
 from helse_qa.text.language import detect_language
-from helse_qa.types import RETRIEVAL_MODES, Answer, Chunk, Hit, IngestReport, RetrievalMode
+from helse_qa.types import (
+    RETRIEVAL_MODES,
+    Answer,
+    Chunk,
+    Hit,
+    IngestReport,
+    RetrievalMode,
+    SentenceCheck,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +87,18 @@ def _rejected(reason: str, language: str, **values: Any) -> str:
     """Why the language model's answer is not shown, in the question's language."""
     why = say(LLM_STOPPED[reason], language).format(**values)
     return say(LLM_REJECTED, language).format(why=why)
+
+
+def _partial(reason: str, language: str, **values: Any) -> str:
+    """Why only part of the language model's answer is shown (its checked sentences)."""
+    why = say(LLM_STOPPED[reason], language).format(**values)
+    return say(LLM_PARTIAL, language).format(why=why)
+
+
+def _says_abstain(text: str) -> bool:
+    """The model's text is (or holds) the rules' one line for "not in the documents"."""
+    said = _normalise(text)
+    return any(_normalise(m) in said for m in ABSTAIN_MESSAGES.values() if said)
 
 
 _FOLLOW_UP_START = re.compile(
@@ -446,6 +467,7 @@ class Assistant:
             if self.settings.answer_mode == "llm" and hits:
                 try:
                     answer = yield from self._llm_answer(index, answer, hits)
+                    notices += [answer.notice] if answer.notice else []
                 except LLMError as exc:
                     notices.append(f"{exc} - {FALLBACK[language]}")
                     log.warning("LLM answer failed, extractive fallback: %s", exc)
@@ -629,10 +651,14 @@ class Assistant:
     def _llm_answer(
         self, index: _Index, extractive: Answer, hits: Sequence[Hit]
     ) -> Generator[str, None, Answer]:
-        """Stream the model's answer under a guard (deadline, length, loops, echoes), then
-        verify it sentence by sentence. An answer that was stopped, or whose sentences are
-        mostly unsupported, is rejected: LLMError with a line in the question's language,
-        and the caller shows the extractive answer."""
+        """Stream the model's answer under a guard (deadline, length, loops, echoes) and
+        check it sentence by sentence *while it streams*: a sentence is passed on only once
+        it is complete and the check has passed it, so nothing unchecked is ever shown. An
+        unsupported sentence is never streamed (the final answer flags or drops it, a
+        setting). When nothing could be shown (stopped early, nothing supported), LLMError
+        with a line in the question's language, and the caller shows the extractive answer;
+        once a checked sentence has been shown, the answer keeps it (with a notice) instead
+        of being replaced by the extractive one."""
         language = extractive.language
         messages = self._for_template(answer_messages(extractive.question, hits, language))
         settings = self.settings
@@ -642,33 +668,52 @@ class Assistant:
         guard = StreamGuard(
             deadline=settings.llm_deadline, max_chars=6 * settings.llm_max_tokens, echo_of=rules
         )
-        yield from guarded(self.llm.stream(messages), guard)
+        retriever = index.retriever
+        checker = StreamChecker(
+            SentenceChecker(
+                hits, self.embedder, retriever.store, retriever.lexical.analyzer, settings
+            )
+        )
+        shown: list[SentenceCheck] = []
+
+        def passed(checks: Sequence[SentenceCheck]) -> Iterator[str]:
+            for check in checks:
+                if check.supported and not _says_abstain(check.text):
+                    yield (" " if shown else "") + check.text
+                    shown.append(check)
+
+        written = ""
+        for delta in guarded(self.llm.stream(messages), guard):
+            written += delta
+            yield from passed(checker.feed(written))
+        notice = ""
         if guard.stopped is not None:
             log.warning("LLM answer stopped (%s) at %d characters", guard.stopped, len(guard.text))
-            raise LLMError(_rejected(guard.stopped, language, seconds=settings.llm_deadline))
-        raw = guard.kept
-        if not raw:
-            raise LLMError("the language model returned an empty or malformed answer")
-        abstain = ABSTAIN_MESSAGES.get(language, ABSTAIN_MESSAGES["en"])
-        if _normalise(abstain) in _normalise(raw) or any(
-            _normalise(m) == _normalise(raw) for m in ABSTAIN_MESSAGES.values()
-        ):
-            return replace(
-                extractive, text=abstain, citations=(), abstained=True, mode="llm", language_note=""
-            )
-        retriever = index.retriever
-        text, checks, citations, removed = verify(
-            raw, hits, self.embedder, retriever.store, retriever.lexical.analyzer, self.settings
-        )
-        if removed:
-            log.info("removed citation markers to missing passages: %s", removed)
-        supported = [c for c in checks if c.supported]
-        if not supported:
+            if not shown:
+                raise LLMError(_rejected(guard.stopped, language, seconds=settings.llm_deadline))
+            notice = _partial(guard.stopped, language, seconds=settings.llm_deadline)
+        else:
+            raw = guard.kept
+            if not raw:
+                raise LLMError("the language model returned an empty or malformed answer")
+            yield from passed(checker.finish(raw))
+            if not shown and _says_abstain(raw):
+                return replace(
+                    extractive,
+                    text=say(ABSTAIN_MESSAGES, language),
+                    citations=(),
+                    abstained=True,
+                    mode="llm",
+                    language_note="",
+                )
+        if checker.removed:
+            log.info("removed citation markers to missing passages: %s", checker.removed)
+        checks = [c for c in checker.checks if not _says_abstain(c.text)]
+        if not shown:
             raise LLMError(_rejected("unsupported", language))
-        if 2 * len(supported) < len(checks):
-            raise LLMError(
-                _rejected("few-supported", language, supported=len(supported), total=len(checks))
-            )
+        if not notice and len(shown) < len(checks):
+            notice = _partial("few-supported", language, supported=len(shown), total=len(checks))
+        text, citations = cite(checks, hits, retriever.lexical.analyzer, settings)
         return replace(
             extractive,
             text=text,
@@ -676,7 +721,8 @@ class Assistant:
             abstained=False,
             mode="llm",
             language_note="",
-            sentences=checks,
+            sentences=tuple(checks),
+            notice=notice,
         )
 
     def chunks(self) -> list[Chunk]:

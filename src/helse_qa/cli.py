@@ -351,12 +351,16 @@ def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
 def format_answer(answer: Answer, width: int = 100) -> str:
     """Readable terminal rendering: the answer, then numbered sources."""
     lines = [f"({answer.language_note})"] if answer.language_note else []
-    lines += [textwrap.fill(part, width) for part in answer.text.split("\n")]
-    unsupported = [c for c in answer.sentences if not c.supported]
-    if unsupported:
-        lines.append("")
-        lines.append("Ikke støttet av kildene / not supported by the sources:")
-        lines += [f"  ! {c.text} ({c.reason})" for c in unsupported]
+    text = answer.text
+    if answer.sentences and not answer.abstained:
+        # an LLM answer: a sentence the sources do not support is marked where it stands
+        # (never shown plain); one dropped by unsupported_sentences = "drop" is not in text
+        text = " ".join(
+            c.text if c.supported else f"[! not supported: {c.reason}] {c.text}"
+            for c in answer.sentences
+            if c.text in answer.text
+        )
+    lines += [textwrap.fill(part, width) for part in text.split("\n")]
     if answer.notice:
         lines.append("")
         lines.append(f"note: {answer.notice}")
@@ -428,8 +432,9 @@ def _stream(
     args: argparse.Namespace,
     show: bool,
 ) -> Answer:
-    """Print an LLM answer as it is written (on stderr when stdout is not a terminal),
-    then return the verified answer, which is printed in full."""
+    """Print an LLM answer as it is written, sentence by sentence, each only once it has
+    been checked against the sources (on stderr when stdout is not a terminal), then
+    return the final answer, which is printed in full with its sources."""
     from helse_qa.types import Answer
 
     final: Answer | None = None
@@ -449,7 +454,7 @@ def _stream(
             out.flush()
             streamed = True
     if streamed:
-        out.write("\n\n-- checked against the sources --\n")
+        out.write("\n\n-- the answer with its sources --\n")
         out.flush()
     assert final is not None
     return final

@@ -30,6 +30,14 @@ LLM_REJECTED = {
     "nb": "Språkmodellens svar kunne ikke kontrolleres mot kildene ({why})",
     "en": "The language model's answer could not be checked against the sources ({why})",
 }
+# Part of the language model's answer has been shown (each sentence only after its check):
+# the answer keeps those sentences and says why the rest is missing or marked.
+LLM_PARTIAL = {
+    "nb": "Bare setningene som er kontrollert mot kildene, vises som svar ({why}); resten er "
+    "merket eller utelatt.",
+    "en": "Only the sentences checked against the sources are shown as the answer ({why}); "
+    "the rest is marked or left out.",
+}
 LLM_STOPPED = {
     "echo": {
         "nb": "den gjentok spørsmålet eller chat-malen",

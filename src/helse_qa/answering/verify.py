@@ -142,29 +142,78 @@ def best_quote(
     return max(spans, key=shared)  # the first of equals: the earliest sentence
 
 
-def verify(
-    text: str,
-    hits: Sequence[Hit],
-    embedder: Embedder,
-    store: VectorStore,
-    analyzer: Analyzer,
-    settings: Settings,
-) -> tuple[str, tuple[SentenceCheck, ...], tuple[Citation, ...], list[int]]:
-    """Clean, check and cite an LLM answer. Returns (text, checks, citations, removed markers)."""
-    cleaned, removed = strip_invalid_markers(text, len(hits))
-    claims = split_claims(cleaned)
-    if not claims:
-        return cleaned, (), (), removed
-    # (a claim is never markers alone: split_claims joins those to the sentence before)
-    vectors = embedder.embed_queries([_plain(c) for c in claims])
-    passage_vectors = store.chunk_vectors([h.chunk.chunk_id for h in hits])
-    passage_terms = {
-        h.chunk.chunk_id: set(analyzer.terms(h.chunk.text, ["nb", "en"])) for h in hits
-    }
-    checks = tuple(
-        check_sentence(claim, hits, analyzer, vectors[i], passage_vectors, settings, passage_terms)
-        for i, claim in enumerate(claims)
-    )
+class SentenceChecker:
+    """Checks an LLM answer's sentences against the retrieved passages (the passages'
+    vectors and terms are read once, for every sentence of the answer)."""
+
+    def __init__(
+        self,
+        hits: Sequence[Hit],
+        embedder: Embedder,
+        store: VectorStore,
+        analyzer: Analyzer,
+        settings: Settings,
+    ) -> None:
+        self.hits = hits
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.settings = settings
+        self.passage_vectors = store.chunk_vectors([h.chunk.chunk_id for h in hits])
+        self.passage_terms = {
+            h.chunk.chunk_id: set(analyzer.terms(h.chunk.text, ["nb", "en"])) for h in hits
+        }
+
+    def check(self, claims: Sequence[str]) -> list[SentenceCheck]:
+        if not claims:
+            return []
+        vectors = self.embedder.embed_queries([_plain(c) for c in claims])
+        return [
+            check_sentence(
+                claim,
+                self.hits,
+                self.analyzer,
+                vectors[i],
+                self.passage_vectors,
+                self.settings,
+                self.passage_terms,
+            )
+            for i, claim in enumerate(claims)
+        ]
+
+
+class StreamChecker:
+    """Checks an answer while it is written: :meth:`feed` takes the text so far and returns
+    the sentences completed since the last call, each already checked. A sentence counts as
+    complete once the next one has begun (markers written after its full stop still join
+    it); :meth:`finish` checks the last one when the stream has ended normally."""
+
+    def __init__(self, checker: SentenceChecker) -> None:
+        self.checker = checker
+        self.checks: list[SentenceCheck] = []
+        self.removed: list[int] = []
+
+    def _claims(self, text: str) -> list[str]:
+        cleaned, removed = strip_invalid_markers(text, len(self.checker.hits))
+        self.removed = removed
+        return split_claims(cleaned)
+
+    def _take(self, claims: Sequence[str]) -> list[SentenceCheck]:
+        new = self.checker.check(claims[len(self.checks) :])
+        self.checks += new
+        return new
+
+    def feed(self, text: str) -> list[SentenceCheck]:
+        return self._take(self._claims(text)[:-1])
+
+    def finish(self, text: str) -> list[SentenceCheck]:
+        return self._take(self._claims(text))
+
+
+def cite(
+    checks: Sequence[SentenceCheck], hits: Sequence[Hit], analyzer: Analyzer, settings: Settings
+) -> tuple[str, tuple[Citation, ...]]:
+    """The answer's text (unsupported sentences flagged or dropped, a setting) and one
+    citation per marker it keeps: the passage sentence closest to the claim, verbatim."""
     keep_unsupported = _KEEP_UNSUPPORTED[settings.unsupported_sentences]
     kept = [c for c in checks if c.supported or keep_unsupported]
     final_text = " ".join(c.text for c in kept)
@@ -177,4 +226,24 @@ def verify(
             claim, hit, sentence_spans(hit.chunk.text, hit.chunk.start), analyzer
         )
         citations.append(Citation.of(n, hit.chunk, start, end))
-    return final_text, checks, tuple(citations), removed
+    return final_text, tuple(citations)
+
+
+def verify(
+    text: str,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    store: VectorStore,
+    analyzer: Analyzer,
+    settings: Settings,
+) -> tuple[str, tuple[SentenceCheck, ...], tuple[Citation, ...], list[int]]:
+    """Clean, check and cite a whole LLM answer. Returns (text, checks, citations, removed
+    markers)."""
+    cleaned, removed = strip_invalid_markers(text, len(hits))
+    claims = split_claims(cleaned)
+    if not claims:
+        return cleaned, (), (), removed
+    # (a claim is never markers alone: split_claims joins those to the sentence before)
+    checks = SentenceChecker(hits, embedder, store, analyzer, settings).check(claims)
+    final_text, citations = cite(checks, hits, analyzer, settings)
+    return final_text, tuple(checks), citations, removed

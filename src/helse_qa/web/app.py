@@ -585,7 +585,7 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
                 if isinstance(event, dict):
                     result = event
                     continue
-                partial += event  # an LLM writing: shown as it comes, checked at the end
+                partial += event  # an LLM writing: each piece is a sentence that passed its check
                 writing = {
                     "role": "assistant",
                     "content": chat_html(partial, len(turns) + 1, False) + " …",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from helse_qa.web.briefing import LABELS, to_docx, to_markdown
 
@@ -180,13 +183,59 @@ def test_abstention_and_near_miss_are_marked():
         ),
     ]
     md = to_markdown(turns, DOCS, "en")
-    assert f"**Answer:** *Not answered by the documents. Closest match:* {near}" in md
+    # the near miss's own line says it once (issue 25: not "Closest match: The documents ...")
+    assert f"**Answer:** {near}" in md and "Closest match" not in md
     assert "**Answer:** *Not answered by the documents.*\n" in md
     assert "I could not find this" not in md  # the mark says it, in the UI language
     assert len(references(md)) == 1  # the near miss's closest quote is still referenced
     nb = to_markdown(turns, DOCS, "nb")
-    assert "*Ikke besvart av dokumentene. Nærmeste treff:*" in nb
+    assert f"**Svar:** {near}" in nb and "Nærmeste treff" not in nb
     assert "**Svar:** *Ikke besvart av dokumentene.*\n" in nb
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        "The documents do not say this about Danish. The closest they come:",
+        "Dokumentene sier ikke dette om Hvem. Nærmeste treff:",
+        "The documents do not give the number of employees. The closest they come:",
+        "Dokumentene oppgir tallet for 2017, ikke 2019:",
+    ],
+)
+def test_a_near_miss_is_framed_once(framing):
+    answer = f"{framing} {EXPORT} [1]"
+    turns = [
+        turn("Q?", answer, [cite(1, EXPORT, (100, 138))], abstained=True, kind="near_miss"),
+        # a near miss without a line of its own keeps the briefing's mark
+        turn(
+            "R?", f"{EXPORT} [1]", [cite(1, EXPORT, (100, 138))], abstained=True, kind="near_miss"
+        ),
+    ]
+    md = to_markdown(turns, DOCS, "en")
+    assert md.count("closest they come") + md.count("Nærmeste treff") <= 1
+    assert md.count("Closest match:") == 1
+    assert f"**Answer:** *Not answered by the documents. Closest match:* {EXPORT} [1]" in md
+
+
+def test_the_export_says_when_it_was_made_in_its_text_and_properties(tmp_path):
+    import docx
+
+    made = datetime(2026, 12, 3, 14, 5, tzinfo=UTC)
+    turns = _mixed_turns()
+    md = to_markdown(turns, DOCS, "en", made=made)
+    local = made.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert md.startswith(f"# Briefing from helse-qa\n\n*Made {local} with helse-qa.*\n")
+    assert f"*Laget {local} med helse-qa.*" in to_markdown(turns, DOCS, "nb", made=made)
+    document = docx.Document(str(to_docx(turns, DOCS, "nb", tmp_path / "b.docx", made=made)))
+    props = document.core_properties
+    assert props.title == "Briefing fra helse-qa"
+    assert props.author == "helse-qa" and props.last_modified_by == "helse-qa"
+    assert props.created == props.modified == made
+    assert "python-docx" not in (props.comments + props.author + props.last_modified_by)
+    assert document.paragraphs[1].text == f"Laget {local} med helse-qa."
+    # without a time given: now, not python-docx's template date (2013)
+    now = docx.Document(str(to_docx(turns, DOCS, "en", tmp_path / "now.docx"))).core_properties
+    assert abs((now.created - datetime.now(UTC)).total_seconds()) < 120
 
 
 def test_unsupported_llm_sentence_is_marked():

@@ -102,6 +102,9 @@ def test_a_figure_for_another_year_is_said_plainly(corpus_assistant, question, l
         ("Both mention it. Which role has Lena Nymo Helli?", ["Lena Nymo Helli"]),
         ("Hvor stor andel av BNP bruker helsesektoren?", []),
         ("Hva omsatte den svenske helseindustrien for?", ["svenske"]),
+        # markup is shown as text and never read as words (issue 25)
+        ("<b>Hvem</b> leder Norway Health Tech?", ["Norway Health Tech"]),
+        ('Who leads <span class="x">Norway Health Tech</span>?', ["Norway Health Tech"]),
     ],
 )
 def test_question_names(question, names):
@@ -125,6 +128,51 @@ def test_a_figure_for_another_country_is_not_given_as_the_answer(corpus_assistan
     # ... while the same question about Norway is answered with the figure
     norway = corpus_assistant.ask("What were Norway's health industry export revenues in 2017?")
     assert not norway.abstained and "23,6 milliarder" in norway.text
+
+
+@pytest.mark.parametrize(
+    ("question", "line"),
+    [
+        (
+            "What was the turnover of the Danish health industry?",
+            "The documents do not say this about Denmark.",
+        ),
+        (
+            "Hva var omsetningen i den danske helseindustrien?",
+            "Dokumentene sier ikke dette om Danmark.",
+        ),
+    ],
+)
+def test_a_nationality_is_named_as_its_country_and_no_other_country_figure_is_offered(
+    corpus_assistant, question, line
+):
+    # issue 25: not "about Danish", and not Norway's 57 milliarder as "the closest they come"
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained and answer.text == line and answer.citations == ()
+    assert "milliarder" not in answer.text
+
+
+def test_markup_in_a_question_is_not_taken_for_a_name(corpus_assistant):
+    answer = corpus_assistant.ask("<b>Hvem</b> leder Norway Health Tech?")
+    assert "Hvem" not in answer.text and not answer.abstained
+    assert "Lena Nymo Helli" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("name", "language", "place"),
+    [
+        ("Danish", "en", "Denmark"),
+        ("danske", "nb", "Danmark"),
+        ("Swedish", "nb", "Sverige"),
+        ("Denmark", "en", "Denmark"),
+        ("Novartis", "en", None),
+        ("Hvem", "nb", None),
+    ],
+)
+def test_place_named(name, language, place):
+    from helse_qa.answering.extractive import place_named
+
+    assert place_named(name, language) == place
 
 
 @pytest.mark.parametrize(

@@ -233,10 +233,14 @@ def select(
     if not scored:
         return Selection(kind="abstain")
     scored, not_named = keep_named(question, scored, language, analyzer)
-    if not_named:  # said plainly only when the closest sentence would otherwise be quoted
-        if scored[0].probability < threshold:
+    if not_named:
+        place = place_named(not_named, language)
+        if place is not None:  # another country's figure is no answer, however close
+            return Selection(kind="abstain", lead=say(NOT_ABOUT, language).format(name=place))
+        if scored[0].probability < threshold:  # said only when it would otherwise be quoted
             return Selection(kind="abstain")
-        return Selection([scored[0]], "near_miss", not_named)
+        line = say(NOT_NAMED, language).format(name=not_named)
+        return Selection([scored[0]], "near_miss", line)
     if _HOW_MANY.search(question) and not is_list_question(question):
         scored = [s for s in scored if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text)]
         if not scored:
@@ -348,6 +352,47 @@ _NATIONALITY = re.compile(
     r"^(norsk|norske|svensk|svenske|dansk|danske|finsk|finske|islandsk|islandske|tysk|tyske|"
     r"britisk|britiske|amerikansk|amerikanske|fransk|franske|nederlandsk|nederlandske)$"
 )
+# A nationality names its country: the near-miss line says "about Denmark", not "about
+# Danish" (issue 25). Stems, lower case -> the country in English and in Norwegian.
+_COUNTRY_OF = {
+    "norw": ("Norway", "Norge"),
+    "nors": ("Norway", "Norge"),
+    "swed": ("Sweden", "Sverige"),
+    "sven": ("Sweden", "Sverige"),
+    "dani": ("Denmark", "Danmark"),
+    "dans": ("Denmark", "Danmark"),
+    "finn": ("Finland", "Finland"),
+    "fins": ("Finland", "Finland"),
+    "icel": ("Iceland", "Island"),
+    "isla": ("Iceland", "Island"),
+    "germ": ("Germany", "Tyskland"),
+    "tysk": ("Germany", "Tyskland"),
+    "brit": ("the United Kingdom", "Storbritannia"),
+    "amer": ("the United States", "USA"),
+    "fren": ("France", "Frankrike"),
+    "fran": ("France", "Frankrike"),
+    "dutc": ("the Netherlands", "Nederland"),
+    "nede": ("the Netherlands", "Nederland"),
+}
+_NATIONALITY_EN = re.compile(
+    r"^(Norwegian|Swedish|Danish|Finnish|Icelandic|German|British|American|French|Dutch)$"
+)
+# A question's markup ("<b>Hvem</b> leder ...") is shown as text, and never read as words.
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+NOT_ABOUT = {
+    "nb": "Dokumentene sier ikke dette om {name}.",
+    "en": "The documents do not say this about {name}.",
+}
+
+
+def place_named(name: str, language: str) -> str | None:
+    """The country a name is, or whose nationality it is ("Danish" -> "Denmark"; "danske"
+    -> "Danmark" for a Norwegian question); None when it is not a place."""
+    low = name.lower()
+    if _NATIONALITY.match(low) or _NATIONALITY_EN.match(name):
+        en, nb = _COUNTRY_OF[low[:4]]
+        return nb if language == "nb" else en
+    return name if countries_in(name) else None
 
 
 def question_names(question: str) -> list[str]:
@@ -356,6 +401,7 @@ def question_names(question: str) -> list[str]:
     often spell them out: "BNP", "bruttonasjonalprodukt")."""
     names: list[list[str]] = []
     previous_end = -2
+    question = _MARKUP.sub(lambda m: " " * len(m.group()), question)
     for m in _NAME_TOKEN.finditer(question):
         word = re.sub(r"['’]s$", "", m.group())
         before = question[: m.start()].rstrip(" «»\"'“”‘’(")
@@ -384,8 +430,7 @@ def keep_named(
     question: str, scored: Sequence[ScoredSentence], language: str, analyzer: Analyzer
 ) -> tuple[list[ScoredSentence], str]:
     """Only sentences whose passage names what the question names (in either language);
-    when no retrieved passage does, the plain-words line for the near miss ("The documents
-    do not say this about Denmark")."""
+    when no retrieved passage does, the name the documents say nothing about."""
     names: list[tuple[str, list[frozenset[str]]]] = []
     for name in question_names(question):
         concepts = [
@@ -413,7 +458,7 @@ def keep_named(
     if kept:
         return kept, ""
     missing = [n for n, c in names if not named(scored[0], c)]
-    return list(scored), say(NOT_NAMED, language).format(name=missing[0])
+    return list(scored), missing[0]
 
 
 def list_selection(
@@ -583,7 +628,7 @@ def compose(
     """
     chosen = selection.chosen
     if not chosen:
-        return say(ABSTAIN_MESSAGES, language), ()
+        return selection.lead or say(ABSTAIN_MESSAGES, language), ()
     if selection.kind in ("overview", "list"):
         ordered = list(chosen) if selection.kind == "list" else chosen
     else:

@@ -16,12 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from helse_qa.answering.extractive import NEAR_MISS, NOT_COUNTED, NOT_NAMED
 
 LABELS: dict[str, dict[str, str]] = {
     "nb": {
         "title": "Briefing fra helse-qa",
+        "made": "Laget {when} med helse-qa.",
         "q": "Spørsmål",
         "a": "Svar",
         "refs": "Referanser",
@@ -37,6 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Briefing from helse-qa",
+        "made": "Made {when} with helse-qa.",
         "q": "Question",
         "a": "Answer",
         "refs": "References",
@@ -52,6 +57,19 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+# A near miss that opens with its own line (any language): the briefing does not say
+# "Not answered ... Closest match:" before it again.
+_FRAMED = re.compile(
+    "|".join(
+        re.escape(template)
+        .replace(r"\{name\}", ".+?")
+        .replace(r"\{counted\}", ".+?")
+        .replace(r"\{found\}", ".+?")
+        .replace(r"\{asked\}", ".+?")
+        for table in (NOT_NAMED, NOT_COUNTED, NEAR_MISS)
+        for template in table.values()
+    )
+)
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKER_RUN = re.compile(r"([ \t]*)(\[\d+\](?:[ \t]*\[\d+\])*)")
 # What may end a title, section or publisher before it is joined with ", " or ": ".
@@ -176,6 +194,8 @@ def _draft(turn: Mapping[str, Any]) -> _Draft:
     status = ""
     if abstained:
         status = "near_miss" if turn.get("kind") == "near_miss" and citations else "abstained"
+    if status == "near_miss" and _FRAMED.match(answer):
+        status = ""  # the answer's own line says it ("The documents give 2017, not 2022:")
     # a plain abstention's text only says what its mark says
     exported = not abstained or bool(citations)
     return _Draft(
@@ -270,16 +290,27 @@ def _markdown_line(segments: Sequence[Segment], labels: Mapping[str, str]) -> st
     return " ".join(p.strip() for p in parts if p.strip())
 
 
+def _when(made: datetime | None) -> datetime:
+    """The export's time: ``made`` (tests), else now, in the machine's time zone."""
+    return (made or datetime.now(UTC)).astimezone()
+
+
+def made_line(labels: Mapping[str, str], made: datetime) -> str:
+    return labels["made"].format(when=made.strftime("%Y-%m-%d %H:%M"))
+
+
 def to_markdown(
     turns: Sequence[Mapping[str, Any]],
     documents: Mapping[str, Mapping[str, Any]],
     language: str = "nb",
+    made: datetime | None = None,
 ) -> str:
     """``turns``: answers as produced by ``Answer.to_dict()``; ``documents``: doc_id -> catalog
-    facts (title, publisher, year); ``language``: the UI language, which sets every label."""
+    facts (title, publisher, year); ``language``: the UI language, which sets every label;
+    ``made``: the export's time, written under the title (default: now)."""
     b = build(turns, documents, language)
     t = b.labels
-    out = [f"# {t['title']}", ""]
+    out = [f"# {t['title']}", "", f"*{made_line(t, _when(made))}*", ""]
     for turn in b.turns:
         out += [f"**{t['q']}:** {turn.question}", ""]
         head = [f"*{t[turn.status]}*"] if turn.status else []
@@ -299,15 +330,26 @@ def to_docx(
     documents: Mapping[str, Mapping[str, Any]],
     language: str,
     path: str | Path,
+    made: datetime | None = None,
 ) -> Path:
-    """The same briefing as :func:`to_markdown`, written to ``path`` as a Word document."""
+    """The same briefing as :func:`to_markdown`, written to ``path`` as a Word document.
+    Its core properties say what it is: the title, helse-qa as author, created and modified
+    at ``made`` (default: now), not python-docx's template (author "python-docx", 2013)."""
     from docx import Document  # only the export needs python-docx
 
     b = build(turns, documents, language)
     t = b.labels
+    when = _when(made)
     doc = Document()
-    doc.core_properties.title = t["title"]
+    props = doc.core_properties
+    props.title = t["title"]
+    props.author = props.last_modified_by = "helse-qa"
+    props.created = props.modified = when.astimezone(UTC)
+    props.revision = 1
+    props.comments = props.keywords = props.subject = props.category = ""
+    props.language = language
     doc.add_heading(t["title"], level=1)
+    doc.add_paragraph().add_run(made_line(t, when)).italic = True
 
     def add_line(paragraph: Any, segments: Sequence[Segment]) -> None:
         for i, seg in enumerate(segments):

@@ -32,6 +32,24 @@ def test_a_removed_file_is_moved_aside_and_restored(tmp_path):
     assert removed_files(docs) == []
 
 
+def test_the_restore_list_names_a_removed_file_by_its_title(tmp_path):
+    docs = tmp_path / "documents"
+    (docs / "uploads").mkdir(parents=True)
+    for name in ("rapport-3f9a1c2e.pdf", "notat-0b7d.txt"):
+        (docs / "uploads" / name).write_bytes(b"x")
+    move_aside(docs, "uploads/rapport-3f9a1c2e.pdf", today=DAY, title="Helserapport 2018")
+    move_aside(docs, "uploads/notat-0b7d.txt", today=DAY)  # no title known: the path
+    shown = {r.relative: r.display for r in removed_files(docs)}
+    assert shown == {
+        "uploads/rapport-3f9a1c2e.pdf": "Helserapport 2018 (2026-11-23)",
+        "uploads/notat-0b7d.txt": "uploads/notat-0b7d.txt (2026-11-23)",
+    }
+    # the list of titles is not itself a removed file, and a title restores its file
+    assert len(removed_files(docs)) == 2
+    back = restore(docs, "Helserapport 2018 (2026-11-23)")
+    assert back == (docs / "uploads" / "rapport-3f9a1c2e.pdf").resolve()
+
+
 def test_removing_the_same_name_twice_keeps_both(tmp_path):
     docs = tmp_path / "documents"
     docs.mkdir()

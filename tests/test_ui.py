@@ -122,6 +122,12 @@ def test_upload_is_searchable_without_restart(client, app_url, tmp_path):
     assert len(stored) == 1 and stored[0].name.startswith("Klyngenotat-Bodø-1-")
     r = client.predict("Hvor mange nye medlemmer fikk klyngen i Bodø?", [], [], 5, api_name="/ask")
     assert "42 nye medlemmer" in r["answer"]
+    # the same file again: said to be there already, under its title, and not copied twice
+    title = next(row[1] for row in table["data"] if str(row[0]).startswith("klyngenotat"))
+    for lang, said in (("English", "is already indexed, as “"), ("Norsk", "er allerede indeksert")):
+        _, status, *_ = client.predict([handle_file(str(new))], lang, [], api_name="/upload")
+        assert status.startswith(f"Klyngenotat (Bodø) #1.txt {said}") and title in status, status
+    assert len(list((app_url[1] / "uploads").iterdir())) == 1
 
 
 def test_document_text_is_escaped():
@@ -469,10 +475,12 @@ def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_ur
     assert not (docs / "sikkerhet.txt").exists()
     moved = list((docs / ".removed").rglob("sikkerhet.txt"))
     assert len(moved) == 1 and "Hamar" in moved[0].read_text(encoding="utf-8")
-    label = removed["choices"][0][0]
+    shown, label = removed["choices"][0]
     assert label.startswith("sikkerhet.txt (")
+    title, day = shown.rsplit(" (", 1)
+    assert title and title != "sikkerhet.txt" and label.endswith(f" ({day}")  # its title
     table, status, _, _, removed = client.predict(label, "English", [], api_name="/restore")
-    assert status.startswith("Restored sikkerhet.txt")
+    assert status.startswith(f"Restored “{title}” (sikkerhet.txt)")
     assert "sikkerhet" in [row[0] for row in table["data"]] and removed["choices"] == []
     assert (docs / "sikkerhet.txt").read_text(encoding="utf-8") == XSS_DOCUMENT
 
@@ -488,7 +496,9 @@ def test_remove_in_the_browser_asks_first_naming_the_document(app_url, client):
         page.goto(app_url[0])
         page.get_by_role("tab", name="Dokumenter").click()
         page.locator("#remove-btn").click()  # nothing chosen: nothing asked, nothing removed
-        page.wait_for_timeout(500)
+        page.locator("#doc-status").get_by_text("Velg et dokument å fjerne først.").wait_for(
+            timeout=10_000
+        )
         assert not page.locator("#remove-confirm").is_visible()
         page.locator("#remove-choice input").click()
         page.get_by_role("option", name="(sikkerhet)").click()

@@ -314,7 +314,7 @@ class Assistant:
         if entry is None:
             known = ", ".join(self.manifest.documents) or "none"
             raise HelseQAError(f"no indexed document '{doc_id}' - indexed: {known}")
-        moved = move_aside(self.settings.documents_dir, entry.file)
+        moved = move_aside(self.settings.documents_dir, entry.file, title=entry.title)
         return moved, self.ingest()
 
     def restore_document(self, name: str) -> tuple[Path, IngestReport]:

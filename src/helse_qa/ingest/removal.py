@@ -8,6 +8,7 @@ ingest). Restoring moves it back. Nothing outside the documents folder is ever m
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from helse_qa.errors import HelseQAError
 
 REMOVED_DIR = ".removed"
+TITLES_FILE = ".titles.json"  # per day: the removed files' titles, for the restore list
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,17 @@ class RemovedFile:
     date: str  # YYYY-MM-DD
     relative: str  # its path under the documents folder, as it was
     path: Path  # where it lies now
+    title: str = ""  # the document's title when it was removed ("" if not known)
 
     @property
     def label(self) -> str:
+        """Unique among the removed files: the path and the day."""
         return f"{self.relative} ({self.date})"
+
+    @property
+    def display(self) -> str:
+        """What a person picks from: the title and the day (the path when no title)."""
+        return f"{self.title} ({self.date})" if self.title else self.label
 
 
 def _inside(root: Path, relative: str) -> Path:
@@ -37,9 +46,12 @@ def _inside(root: Path, relative: str) -> Path:
     return path
 
 
-def move_aside(documents_dir: Path, relative: str, today: dt.date | None = None) -> RemovedFile:
+def move_aside(
+    documents_dir: Path, relative: str, today: dt.date | None = None, title: str = ""
+) -> RemovedFile:
     """Move ``documents_dir/relative`` to ``.removed/<date>/relative`` (a second removal
-    of the same name the same day gets a numbered name)."""
+    of the same name the same day gets a numbered name). ``title`` is kept beside it
+    (``.removed/<date>/.titles.json``) so that the restore list can name the document."""
     root = documents_dir.resolve()
     source = _inside(root, relative)
     if REMOVED_DIR in source.relative_to(root).parts:
@@ -55,7 +67,23 @@ def move_aside(documents_dir: Path, relative: str, today: dt.date | None = None)
         n += 1
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, target)
-    return RemovedFile(date, rel.as_posix(), target)
+    moved = target.relative_to(root / REMOVED_DIR / date).as_posix()
+    if title:
+        titles_file = root / REMOVED_DIR / date / TITLES_FILE
+        titles = _titles(titles_file.parent)
+        titles[moved] = title
+        tmp = titles_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(titles, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, titles_file)
+    return RemovedFile(date, rel.as_posix(), target, title)
+
+
+def _titles(day: Path) -> dict[str, str]:
+    try:
+        data = json.loads((day / TITLES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none kept (removed before titles were), or unreadable: paths are shown
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def removed_files(documents_dir: Path) -> list[RemovedFile]:
@@ -65,8 +93,10 @@ def removed_files(documents_dir: Path) -> list[RemovedFile]:
         return []
     found: list[RemovedFile] = []
     for day in sorted((d for d in base.iterdir() if d.is_dir()), reverse=True):
-        for path in sorted(p for p in day.rglob("*") if p.is_file()):
-            found.append(RemovedFile(day.name, path.relative_to(day).as_posix(), path))
+        titles = _titles(day)
+        for path in sorted(p for p in day.rglob("*") if p.is_file() and p.name != TITLES_FILE):
+            relative = path.relative_to(day).as_posix()
+            found.append(RemovedFile(day.name, relative, path, titles.get(relative, "")))
     return found
 
 
@@ -77,7 +107,7 @@ def restore(documents_dir: Path, name: str) -> Path:
     matches = [
         r
         for r in removed_files(documents_dir)
-        if name in (r.relative, Path(r.relative).name, Path(r.relative).stem, r.label)
+        if name in (r.relative, Path(r.relative).name, Path(r.relative).stem, r.label, r.display)
     ]
     if not matches:
         known = ", ".join(r.label for r in removed_files(documents_dir)) or "none"

@@ -195,6 +195,8 @@ class ChatApp:
         target = self.assistant.settings.documents_dir / UPLOAD_SUBDIR
         target.mkdir(parents=True, exist_ok=True)
         saved: list[str] = []
+        already: list[str] = []
+        indexed = {d.content_hash: d.title for d in self.assistant.manifest.documents.values()}
         for path in paths:
             source = Path(path)
             if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
@@ -205,13 +207,19 @@ class ChatApp:
                     t["too_large"].format(name=source.name, mb=MAX_UPLOAD_BYTES // 2**20)
                 )
             data = source.read_bytes()
+            title = indexed.get(hashlib.sha256(data).hexdigest())
+            if title is not None:  # the same bytes are indexed: no second copy
+                already.append(t["already"].format(name=source.name, title=title))
+                continue
             name = safe_upload_name(source.name, data)
             shutil.copyfile(source, target / name)
             saved.append(name)
+        if not saved:
+            return " ".join(already)
 
         def said(fraction: float, _detail: str) -> None:
-            if progress is not None:
-                progress(fraction, t["indexing"].format(done=round(100 * fraction)))
+            if progress is not None:  # Gradio shows the share itself, beside this line
+                progress(fraction, t["indexing"])
 
         with self._ingest_lock:
             report = self.assistant.ingest(on_progress=said)
@@ -223,7 +231,7 @@ class ChatApp:
         if report.skipped:
             skipped = "; ".join(f"{n}: {r}" for n, r in report.skipped)
             message += t["upload_skipped"].format(skipped=skipped)
-        return message
+        return " ".join([message, *already])
 
     def remove(self, doc_id: str, lang: str = "nb") -> str:
         """Move the document's file aside (documents/.removed/<date>/) and re-index."""
@@ -236,8 +244,10 @@ class ChatApp:
             moved, report = self.assistant.remove_document(doc_id)
         return t["removed_msg"].format(names=", ".join(report.removed) or doc_id, date=moved.date)
 
-    def removed(self) -> list[str]:
-        return [r.label for r in self.assistant.removed_documents()]
+    def removed(self) -> list[tuple[str, str]]:
+        """(shown, value) for the restore list: the title and the day; the value is the
+        file's unique label (path and day)."""
+        return [(r.display, r.label) for r in self.assistant.removed_documents()]
 
     def restore(self, label: str, lang: str = "nb") -> str:
         t = TEXT[lang]
@@ -246,7 +256,12 @@ class ChatApp:
         with self._ingest_lock:
             path, report = self.assistant.restore_document(label)
         self.warm_sentences()
-        return t["restored_msg"].format(name=path.name, added=len(report.added))
+        root = self.assistant.settings.documents_dir.resolve()
+        relative = path.resolve().relative_to(root).as_posix()
+        title = next(
+            (d["title"] for d in self.documents().values() if d["file"] == relative), path.name
+        )
+        return t["restored_msg"].format(title=title, name=path.name, added=len(report.added))
 
     # -- chat -------------------------------------------------------------------------
     def ask(
@@ -676,12 +691,14 @@ def _wire_documents(
         return rows, message, doc_filter, remove_list, None, restore_list
 
     def ask_confirm(doc_id: str | None, lang_name: str) -> tuple[Any, ...]:
-        entry = app.documents().get(doc_id or "")
-        if entry is None:
-            return gr.update(visible=False), ""
         t = TEXT[_lang_code(lang_name)]
+        if not doc_id:  # nothing chosen: nothing asked, and the page says why
+            return gr.update(visible=False), "", t["choose_remove"]
+        entry = app.documents().get(doc_id)
+        if entry is None:
+            return gr.update(visible=False), "", t["unknown_doc"].format(doc_id=doc_id)
         text = t["remove_confirm"].format(title=entry["title"], doc_id=doc_id)
-        return gr.update(visible=True), text
+        return gr.update(visible=True), text, ""
 
     def do_remove(doc_id: str | None, lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:
         lc = _lang_code(lang_name)
@@ -709,12 +726,14 @@ def _wire_documents(
             w["restore_choice"],
         ],
         api_name="upload",
+        # the progress line over the status line only, never over the table (issue 25)
+        show_progress_on=[w["status"]],
     )
     # Removing takes two clicks: the first names the document and asks; only "Yes" acts.
     w["remove_btn"].click(
         ask_confirm,
         [w["remove_choice"], lang],
-        [w["confirm_row"], w["confirm_text"]],
+        [w["confirm_row"], w["confirm_text"], w["status"]],
         api_name=False,
     )
     w["cancel_btn"].click(

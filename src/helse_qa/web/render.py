@@ -67,13 +67,14 @@ TEXT: dict[str, dict[str, str]] = {
         "too_large": "{name}: større enn {mb} MB.",
         "uploaded": "{added} lagt til, {updated} oppdatert ({names})",
         "upload_skipped": "; hoppet over {skipped}",
-        "indexing": "Indekserer: {done} %",
+        "indexing": "Indekserer …",
+        "already": "{name} er allerede indeksert, som «{title}».",
         "choose_remove": "Velg et dokument å fjerne først.",
         "unknown_doc": "«{doc_id}» er ikke indeksert (lenger): listen er oppdatert.",
         "removed_msg": "Fjernet {names}; filen ligger i documents/.removed/{date}/ "
         "(kan gjenopprettes nedenfor).",
         "choose_restore": "Velg et fjernet dokument å gjenopprette først.",
-        "restored_msg": "Gjenopprettet {name}; {added} lagt til.",
+        "restored_msg": "Gjenopprettet «{title}» ({name}); {added} lagt til.",
         "no_pages": "–",
     },
     "en": {
@@ -126,13 +127,14 @@ TEXT: dict[str, dict[str, str]] = {
         "too_large": "{name}: larger than {mb} MB.",
         "uploaded": "{added} added, {updated} updated ({names})",
         "upload_skipped": "; skipped {skipped}",
-        "indexing": "Indexing: {done} %",
+        "indexing": "Indexing …",
+        "already": "{name} is already indexed, as “{title}”.",
         "choose_remove": "Choose a document to remove first.",
         "unknown_doc": "“{doc_id}” is not (or no longer) indexed: the list has been refreshed.",
         "removed_msg": "Removed {names}; the file is in documents/.removed/{date}/ "
         "(restore it below).",
         "choose_restore": "Choose a removed document to restore first.",
-        "restored_msg": "Restored {name}; {added} added.",
+        "restored_msg": "Restored “{title}” ({name}); {added} added.",
         "no_pages": "–",
     },
 }

@@ -538,6 +538,37 @@ def _ask_in_browser(page, question: str, turn: int) -> None:
     page.locator(f"#sources #turn-{turn}").wait_for(timeout=30_000)
 
 
+def test_a_cited_sentence_comes_with_a_line_of_context_and_the_passage_on_demand():
+    """Issue 25: the source shows each cited sentence with about a line around it first (so
+    that on a phone it starts right after the heading), and the whole passage on demand."""
+    before = " ".join(f"Innledende setning nummer {i} om noe annet." for i in range(12))
+    after = " ".join(f"Avsluttende setning nummer {i} om noe annet." for i in range(12))
+    cited = "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017."
+    passage = f"{before} {cited} {after}"
+    start = 1000 + passage.index(cited)
+    answer = {
+        "question": "q",
+        "abstained": False,
+        "passages": [
+            {"chunk_id": "c", "text": passage, "span": [1000, 1000 + len(passage)], "title": "T"}
+        ],
+        "citations": [{"number": 1, "chunk_id": "c", "span": [start, start + len(cited)]}],
+    }
+    for lang, label in (("nb", "Vis hele avsnittet"), ("en", "Show the whole passage")):
+        panel = sources_html([{"answer": answer}], lang)
+        excerpt, _, whole = panel.partition('<details class="whole">')
+        shown = excerpt.split('<div class="passage excerpt">')[1]
+        assert f'<mark id="src-1-1">{cited}</mark>' in shown
+        assert shown.startswith("… ") and " …</div>" in shown
+        assert len(shown) < len(cited) + 2 * 90 + 120  # about a line on each side
+        assert "Innledende setning nummer 0 " not in shown
+        assert "Innledende setning nummer 11 " in shown  # the line before it
+        # the whole passage, on demand: the same sentence marked, without a second anchor
+        assert whole.startswith(f"<summary>{label}</summary>")
+        assert f"<mark>{cited}</mark>" in whole and "Innledende setning nummer 0 " in whole
+        assert panel.count('id="src-1-1"') == 1
+
+
 def test_sources_panel_has_one_entry_per_passage_with_every_cited_sentence():
     passage = "Første setning. Andre setning. Tredje setning."
     answer = {
@@ -664,8 +695,11 @@ def test_the_chat_in_both_languages_at_three_widths(app_url, tmp_path):
             if width == 390:
                 answer = last.bounding_box()
                 source = page.locator("#sources #turn-3 details.source").first.bounding_box()
-                assert answer and source
+                cited = page.locator("#sources #turn-3 mark").first.bounding_box()
+                assert answer and source and cited
                 assert source["y"] - (answer["y"] + answer["height"]) < height, (answer, source)
+                # the first cited sentence itself starts within one screen of its answer
+                assert cited["y"] - (answer["y"] + answer["height"]) < height, (answer, cited)
                 page.mouse.wheel(0, answer["y"] - 60)  # the answer at the top, its source below
                 page.wait_for_timeout(300)
             page.screenshot(path=str(results / f"ui-{width}.png"), full_page=False)
@@ -717,3 +751,83 @@ def test_a_hostile_question_is_shown_as_text_in_the_chat():
     shown = question_html(hostile)
     assert live_markup(shown) == [] and "<img" not in shown and "<script" not in shown
     assert "&lt;img src=x onerror=" in shown and "](javascript" not in shown
+
+
+# -- issue 25: nothing drawn over the controls, at three sizes ------------------------------
+
+# For every visible button and text box outside the sources panel, brought into view: does
+# it intersect the panel, and is it what the browser finds at its centre (nothing on top)?
+# And is every chat message's top-left corner the message itself (no toolbar over it)?
+_LAYOUT_CHECK = """() => {
+  const out = {overSources: [], covered: [], messagesCovered: []};
+  const panel = document.querySelector('#sources');
+  const seen = e => {
+    const r = e.getBoundingClientRect(), st = getComputedStyle(e);
+    return r.width > 2 && r.height > 2 && st.visibility !== 'hidden' && st.display !== 'none'
+      && !e.closest('[hidden]') && e.closest('.tab-container') === null
+      && e.getAttribute('aria-hidden') !== 'true';
+  };
+  const name = e => (e.innerText || e.getAttribute('aria-label') || e.id || e.tagName)
+    .trim().slice(0, 40);
+  for (const e of document.querySelectorAll('button, textarea, input[type=text]')) {
+    if (!seen(e) || panel.contains(e)) continue;
+    e.scrollIntoView({block: 'center', inline: 'nearest'});
+    const r = e.getBoundingClientRect(), p = panel.getBoundingClientRect();
+    if (r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top)
+      out.overSources.push(name(e));
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(hit === e || e.contains(hit) || hit.contains(e)))
+      out.covered.push([name(e), hit ? String(hit.className || hit.tagName).slice(0, 50) : null]);
+  }
+  for (const m of document.querySelectorAll('#chat .message-row')) {
+    m.scrollIntoView({block: 'start'});
+    const r = m.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.right - 12, r.top + 6);
+    if (hit && !m.contains(hit) && hit.closest('#chat') && !hit.closest('.bubble-wrap'))
+      out.messagesCovered.push([name(m), String(hit.className || hit.tagName).slice(0, 50)]);
+  }
+  return out;
+}"""
+
+LAYOUT_QUESTIONS = [
+    "Hvor store var eksportinntektene i 2017?",
+    "What does the report list as the main challenges facing Norwegian health industry?",
+    "Hvem sitter i styringsgruppen for prosjektet?",
+    "How does the report delimit the health industry - which segments does it include?",
+    "Hva er rotproblemet for å bygge en stor norsk helseindustri?",
+    "When does the merger of the health clusters take effect?",
+]
+
+
+def test_nothing_is_drawn_over_the_controls_at_three_sizes(app_url):
+    """Issue 25: after six questions, at 1920x1080, 1366x768 and 390x844, no visible button
+    or text box meets the sources panel, each is the element at its own centre, the chat's
+    toolbar covers no message; Send is on screen at first load; a refused question leaves
+    no "Error" badge over the conversation or the question box."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _browser(p, 1366, 768)
+        page.goto(app_url[0])
+        page.locator("#send").wait_for()
+        send = page.locator("#send").bounding_box()
+        assert send and send["y"] + send["height"] <= 768, send  # on screen at first load
+        for turn, question in enumerate(LAYOUT_QUESTIONS, start=1):
+            _ask_in_browser(page, question, turn)
+        page.locator("#question textarea").fill("x" * 3000)  # refused: a toast, no badges
+        page.locator("#send").click()
+        page.get_by_text("for langt").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(500)
+        badges = page.locator("#chat span.error, #question span.error")
+        assert all(not b.is_visible() for b in badges.all())
+        for close in page.locator("[data-testid=toast-close]").all():
+            close.click()
+        page.locator("#question textarea").fill("")
+        for width, height in ((1920, 1080), (1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(500)
+            found = page.evaluate(_LAYOUT_CHECK)
+            assert found["overSources"] == [], (width, found)
+            assert found["covered"] == [], (width, found)
+            assert found["messagesCovered"] == [], (width, found)
+        browser.close()

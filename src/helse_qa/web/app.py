@@ -442,8 +442,9 @@ def _chat_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
                 w["chatbot"] = labels(
                     gr.Chatbot(
                         label=t["chat"],
-                        height=460,
+                        height=460,  # at most; CSS shrinks it on a short screen
                         elem_id="chat",
+                        buttons=["copy", "copy_all"],  # no share (Hugging Face) button
                         sanitize_html=True,
                         feedback_options=None,
                     ),

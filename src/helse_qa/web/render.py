@@ -75,6 +75,7 @@ TEXT: dict[str, dict[str, str]] = {
         "(kan gjenopprettes nedenfor).",
         "choose_restore": "Velg et fjernet dokument å gjenopprette først.",
         "restored_msg": "Gjenopprettet «{title}» ({name}); {added} lagt til.",
+        "whole_passage": "Vis hele avsnittet",
         "no_pages": "–",
     },
     "en": {
@@ -135,6 +136,7 @@ TEXT: dict[str, dict[str, str]] = {
         "(restore it below).",
         "choose_restore": "Choose a removed document to restore first.",
         "restored_msg": "Restored “{title}” ({name}); {added} added.",
+        "whole_passage": "Show the whole passage",
         "no_pages": "–",
     },
 }
@@ -172,6 +174,9 @@ CSS = """
 .source summary { font-weight: 600; }
 .source .meta { color: #555; font-size: 0.85em; }
 .source .passage { white-space: pre-wrap; margin-top: 6px; }
+.source .gap { display: block; height: 6px; }
+.source details.whole > summary { font-weight: 400; color: #4338ca; font-size: 0.85em;
+  margin-top: 4px; }
 .source mark { background: #fde68a; }
 .source .num { font-weight: 700; color: #4338ca; margin-right: 2px; }
 .turn { margin-top: 10px; }
@@ -182,6 +187,16 @@ CSS = """
 .unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
 .notice { color: #6b7280; font-size: 0.85em; }
 #sources { max-height: 80vh; overflow-y: auto; }
+/* The chat's label and toolbar get a strip of their own: messages scroll below them, never
+   under them (issue 25: the icons covered the latest question). */
+#chat > .wrapper { padding-top: 30px; box-sizing: border-box; }
+/* A short screen (1366x768) still shows Send on first load: the chat shrinks with the
+   window's height, between 240 and 460 px. */
+#chat { height: clamp(240px, calc(100vh - 370px), 460px) !important; }
+/* A refused question is said once, in the toast: no "Error" badges left over the
+   conversation and the question box until the next question. */
+#chat .wrap:has(> span.error), #question .wrap:has(> span.error),
+#sources .wrap:has(> span.error) { display: none !important; }
 @media (max-width: 640px) {
   #sources { max-height: none; }
   #title { min-width: 100% !important; }
@@ -317,6 +332,65 @@ def _turn_blocks(answer: dict[str, Any], turn: int, t: dict[str, str]) -> list[s
     return blocks
 
 
+CONTEXT_CHARS = 90  # about a line of the passage on each side of a cited sentence
+CLOSEST_CHARS = 240  # the start of a passage shown for an abstention's closest passages
+
+
+def _windows(text: str, spans: list[tuple[int, int]], context: int) -> list[tuple[int, int]]:
+    """The stretches of ``text`` shown at first: each span with about a line of context on
+    either side, cut at a word (or at a line break when one is near), overlapping ones merged."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        lo, hi = max(0, start - context), min(len(text), end + context)
+        if lo > 0:
+            brk = text.rfind("\n", lo, start)
+            lo = brk + 1 if brk >= 0 else min(start, text.find(" ", lo) + 1 or start)
+        if hi < len(text):
+            brk = text.find("\n", end, hi)
+            hi = (
+                brk
+                if brk >= 0
+                else max(end, text.rfind(" ", end, hi) if " " in text[end:hi] else hi)
+            )
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _marked(
+    text: str,
+    citations: list[dict[str, Any]],
+    base: int,
+    turn: int,
+    lo: int,
+    hi: int,
+    ids: bool,
+) -> str:
+    """``text[lo:hi]`` escaped, each cited sentence in it marked and numbered; ``ids``: the
+    marks carry the anchors the answer's [n] links point at (only one copy may)."""
+    body: list[str] = []
+    at = lo
+    for c in sorted(citations, key=lambda c: c["span"][0]):
+        start = max(c["span"][0] - base, at)
+        end = min(c["span"][1] - base, hi)
+        anchor = f' id="src-{turn}-{c["number"]}"' if ids else ""
+        if start >= hi or c["span"][1] - base <= lo:
+            continue
+        if end <= start:
+            body.append(f'<span class="num"{anchor}>[{c["number"]}]</span>')
+            continue
+        body.append(html.escape(text[at:start]))
+        body.append(
+            f'<span class="num">[{c["number"]}]</span>'
+            f"<mark{anchor}>{html.escape(text[start:end])}</mark>"
+        )
+        at = end
+    body.append(html.escape(text[at:hi]))
+    return "".join(body)
+
+
 def _source_block(
     ident: str,
     label: str,
@@ -325,25 +399,29 @@ def _source_block(
     t: dict[str, str],
     turn: int = 0,
 ) -> str:
-    """One passage with each cited sentence marked ``[n]`` (overlapping spans are merged
-    into the first one's mark)."""
+    """One passage: each cited sentence marked ``[n]`` with about a line of context
+    (overlapping spans are merged into the first one's mark), and the whole passage on
+    demand, so that on a phone the first cited sentence comes right after its heading."""
     text = passage["text"]
     base = passage["span"][0]
-    body: list[str] = []
-    at = 0
-    for c in sorted(citations, key=lambda c: c["span"][0]):
-        start = max(c["span"][0] - base, at)
-        end = min(c["span"][1] - base, len(text))
-        if end <= start:
-            body.append(f'<span class="num" id="src-{turn}-{c["number"]}">[{c["number"]}]</span>')
-            continue
-        body.append(html.escape(text[at:start]))
-        body.append(
-            f'<span class="num">[{c["number"]}]</span>'
-            f'<mark id="src-{turn}-{c["number"]}">{html.escape(text[start:end])}</mark>'
+    spans = [(max(0, c["span"][0] - base), min(len(text), c["span"][1] - base)) for c in citations]
+    if spans:
+        windows = _windows(text, spans, CONTEXT_CHARS)
+    else:  # an abstention's closest passage: its start, cut at a word
+        cut = len(text) if len(text) <= CLOSEST_CHARS else text.rfind(" ", 0, CLOSEST_CHARS)
+        windows = [(0, cut if cut > 0 else min(len(text), CLOSEST_CHARS))]
+    pieces = []
+    for lo, hi in windows:
+        piece = _marked(text, citations, base, turn, lo, hi, ids=True)
+        pieces.append(("… " if lo > 0 else "") + piece + (" …" if hi < len(text) else ""))
+    excerpt = '<span class="gap"> </span>'.join(pieces)
+    whole = ""
+    if windows != [(0, len(text))]:
+        full = _marked(text, citations, base, turn, 0, len(text), ids=False)
+        whole = (
+            f'<details class="whole"><summary>{html.escape(t["whole_passage"])}</summary>'
+            f'<div class="passage">{full}</div></details>'
         )
-        at = end
-    body.append(html.escape(text[at:]))
     where = ", ".join(
         x
         for x in (
@@ -356,7 +434,7 @@ def _source_block(
         f'<details class="source" id="src-{html.escape(ident)}" open>'
         f"<summary>{html.escape(label)} {html.escape(passage['title'])}</summary>"
         f'<div class="meta">{html.escape(where)}</div>'
-        f'<div class="passage">{"".join(body)}</div></details>'
+        f'<div class="passage excerpt">{excerpt}</div>{whole}</details>'
     )
 
 

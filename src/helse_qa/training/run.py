@@ -77,9 +77,10 @@ def export(trainer: Trainer, opts: TrainOptions, recipe: Recipe, splits: Splits)
     packed = pack_delta(trainer.net, base)
     opts.weights_dir.mkdir(parents=True, exist_ok=True)
     weights = opts.weights_dir / WEIGHTS_FILE
-    tmp = weights.with_name("reader.tmp.npz")
-    np.savez_compressed(tmp, **packed)  # type: ignore[arg-type]
-    tmp.replace(weights)
+    if not _same_arrays(weights, packed):  # a rerun that trained nothing keeps the file
+        tmp = weights.with_name("reader.tmp.npz")
+        np.savez_compressed(tmp, **packed)  # type: ignore[arg-type]
+        tmp.replace(weights)
     meta = {
         "format": READER_FORMAT,
         "name": recipe.name,
@@ -97,6 +98,20 @@ def export(trainer: Trainer, opts: TrainOptions, recipe: Recipe, splits: Splits)
         "training_seconds": round(trainer.seconds),
     }
     write_json(opts.weights_dir / META_FILE, meta)
+
+
+def _same_arrays(path: Path, packed: dict[str, np.ndarray]) -> bool:
+    """Whether ``path`` holds exactly ``packed`` (an .npz is not byte-stable: its zip
+    entries carry the time they were written, so an unchanged model would be a new file)."""
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return set(z.files) == set(packed) and all(
+                np.array_equal(z[k], v) for k, v in packed.items()
+            )
+    except (OSError, ValueError):
+        return False
 
 
 def reader_scorer(reader: CrossEncoderReader) -> Any:

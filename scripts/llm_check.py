@@ -84,6 +84,19 @@ def main() -> None:
             }
         )
         assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
+        first_shown: list[float] = []  # seconds to the first checked sentence shown
+        streaming = assistant.ask_stream
+
+        def timed(*a, **kw):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            first = True
+            for event in streaming(*a, **kw):
+                if first and isinstance(event, str):
+                    first_shown.append(time.perf_counter() - started)
+                    first = False
+                yield event
+
+        assistant.ask_stream = timed  # type: ignore[method-assign]
         run = evaluate_assistant(assistant, items, k=5, name="helse-qa llm (gemma-3-270m)")
     summary = run.summary()
     seconds = [r.latency_ms / 1000 for r in run.results]
@@ -120,6 +133,13 @@ def main() -> None:
         f"{nearest_rank(seconds, 0.95):.1f} |",
         f"| answers kept from the model / extractive | {modes.get('llm', 0)} / "
         f"{modes.get('extractive', 0)} |",
+        "| first checked sentence shown, p50 / p95 (s) | "
+        + (
+            f"{statistics.median(first_shown):.1f} / {nearest_rank(first_shown, 0.95):.1f} "
+            f"({len(first_shown)} of {len(items)} answers showed one while streaming) |"
+            if first_shown
+            else "- (no sentence passed its check while streaming) |"
+        ),
         "",
         "Why an answer fell back (the notice's reason):",
         "",

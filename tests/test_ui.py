@@ -674,7 +674,8 @@ def test_the_chat_in_both_languages_at_three_widths(app_url, tmp_path):
         # two sentences of one passage cited: one entry, both sentences marked and numbered
         first = page.locator("#sources #turn-1")
         assert first.locator("details.source").count() == 1
-        assert first.locator("mark").count() == 2 and first.locator(".num").count() == 2
+        excerpt = first.locator(".excerpt")  # the whole passage, folded, repeats them
+        assert excerpt.locator("mark").count() == 2 and excerpt.locator(".num").count() == 2
         assert not page.locator("#export-file").is_visible()
         page.locator("#export-all").click()
         page.locator("#export-file").wait_for(timeout=30_000)

@@ -234,11 +234,11 @@ def select(
         return Selection(kind="abstain")
     scored, not_named = keep_named(question, scored, language, analyzer)
     if not_named:
+        if scored[0].probability < threshold:  # said only when it would otherwise be quoted
+            return Selection(kind="abstain")
         place = place_named(not_named, language)
         if place is not None:  # another country's figure is no answer, however close
             return Selection(kind="abstain", lead=say(NOT_ABOUT, language).format(name=place))
-        if scored[0].probability < threshold:  # said only when it would otherwise be quoted
-            return Selection(kind="abstain")
         line = say(NOT_NAMED, language).format(name=not_named)
         return Selection([scored[0]], "near_miss", line)
     if _HOW_MANY.search(question) and not is_list_question(question):

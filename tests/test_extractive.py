@@ -468,3 +468,31 @@ def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item
     )
     fact = select(question, complete, 0.35, 0.3, 3, "nb", Analyzer())
     assert fact.kind == "fact" and fact.chosen[0].text.startswith("Aktørene trekker frem")
+
+
+@pytest.mark.parametrize(
+    ("question", "overview"),
+    [
+        ("Give me the report's key findings.", True),
+        ("Kan du oppsummere artikkelen om sammenslåingen?", True),
+        ("What does the report recommend?", True),
+        ("Hva er konklusjonen i forprosjektrapporten?", True),
+        # issue 26: a focused question is not a summary request
+        ("What does the report recommend regarding public procurement?", False),
+        ("Hva anbefaler rapporten om virkemiddelapparatet?", False),
+        ("Hvilke anbefalinger gis om kliniske studier?", False),
+        ("How large were the export revenues in 2017?", False),
+    ],
+)
+def test_an_overview_only_for_a_genuine_summary_request(question, overview):
+    from helse_qa.answering.extractive import is_overview_question
+
+    assert is_overview_question(question) is overview
+
+
+def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
+    answer = corpus_assistant.ask("What does the report recommend regarding public procurement?")
+    assert answer.kind != "overview"
+    assert len(answer.citations) <= 3  # not the six-sentence overview of all recommendations
+    summary = corpus_assistant.ask("Oppsummer hovedfunnene i rapporten.")
+    assert summary.kind == "overview"

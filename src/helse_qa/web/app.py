@@ -196,7 +196,7 @@ class ChatApp:
         target.mkdir(parents=True, exist_ok=True)
         saved: list[str] = []
         already: list[str] = []
-        indexed = {d.content_hash: d.title for d in self.assistant.manifest.documents.values()}
+        indexed = {d["content_hash"]: d["title"] for d in self.documents().values()}
         for path in paths:
             source = Path(path)
             if source.suffix.lower() not in SUPPORTED_EXTENSIONS:

@@ -61,11 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
 # "Not answered ... Closest match:" before it again.
 _FRAMED = re.compile(
     "|".join(
-        re.escape(template)
-        .replace(r"\{name\}", ".+?")
-        .replace(r"\{counted\}", ".+?")
-        .replace(r"\{found\}", ".+?")
-        .replace(r"\{asked\}", ".+?")
+        re.sub(r"\\\{\w+\\\}", ".+?", re.escape(template))  # each {placeholder}: any words
         for table in (NOT_NAMED, NOT_COUNTED, NEAR_MISS)
         for template in table.values()
     )

@@ -347,11 +347,8 @@ def _windows(text: str, spans: list[tuple[int, int]], context: int) -> list[tupl
             lo = brk + 1 if brk >= 0 else min(start, text.find(" ", lo) + 1 or start)
         if hi < len(text):
             brk = text.find("\n", end, hi)
-            hi = (
-                brk
-                if brk >= 0
-                else max(end, text.rfind(" ", end, hi) if " " in text[end:hi] else hi)
-            )
+            space = text.rfind(" ", end, hi)
+            hi = brk if brk >= 0 else (space if space >= 0 else hi)
         if out and lo <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], hi))
         else:

@@ -35,7 +35,7 @@ def test_a_list_is_quoted_with_its_items(corpus_assistant, question, language):
     assert answer.text.startswith("Kort oppsummert står norsk helseindustri overfor")
     for item in ("Begrenset produksjonskapasitet", "Få kliniske studier"):
         assert item in answer.text
-    assert len(answer.citations) == 2  # the lead-in, then the adjacent items as one quote
+    assert len(answer.citations) == 1  # the lead-in and its items: one quote (issue 26)
     _verbatim(corpus_assistant, answer)
     note = "Quoted from the Norwegian source." if language == "en" else ""
     assert answer.language_note == note
@@ -496,3 +496,89 @@ def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
     assert len(answer.citations) <= 3  # not the six-sentence overview of all recommendations
     summary = corpus_assistant.ask("Oppsummer hovedfunnene i rapporten.")
     assert summary.kind == "overview"
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("Hvilke fordeler har en større norsk helseindustri ifølge rapporten?", "2 punkter:"),
+        ("What two big advantages would a larger Norwegian health industry bring?", "2 items:"),
+    ],
+)
+def test_the_two_benefits_come_with_their_lead_in(corpus_assistant, question, count):
+    # In the PDF text the two benefits stand earlier on the page than their lead-in
+    # (issue 26); the parser puts them back, and the answer says how many there are.
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "list" and answer.text.startswith(count)
+    quote = answer.citations[0].quote
+    assert quote.startswith("Det er bred enighet om at en større norsk helseindustri")
+    assert "Pasientene vil få et bedre behandlingstilbud" in quote
+    assert "Norge skaper nye arbeidsplasser og nye eksportinntekter" in quote
+    assert "Rammevilkår" not in answer.text  # not the unrelated block of a later page
+    _verbatim(corpus_assistant, answer)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Give me the report's key findings.",
+        "Oppsummer hovedfunnene i rapporten.",
+        "Summarise the report.",
+        "Oppsummer kapittel 4 i rapporten.",
+        "Summarise the news article.",
+    ],
+)
+def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
+    corpus_assistant, question
+):
+    from helse_qa.answering.extractive import self_contained
+
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "overview"
+    assert all(self_contained(c.quote) for c in answer.citations), answer.text
+    for leaning in ("I sum skaper dette", "i et slikt perspektiv"):
+        assert leaning not in answer.text
+
+
+def test_self_contained_sentences():
+    from helse_qa.answering.extractive import self_contained
+
+    assert not self_contained("Dette betyr at synspunkt som kun har kommet fra få er utelatt.")
+    assert not self_contained("I sum skaper dette et meget robust grunnlag.")
+    assert not self_contained("These findings matter for the merger.")
+    assert self_contained("Det er bred enighet om at en større helseindustri har fordeler.")
+
+
+def test_an_overview_of_the_article_covers_its_key_facts(corpus_assistant):
+    answer = corpus_assistant.ask("Summarise the news article.")
+    assert "370 members" in answer.text
+    assert "offices in Stavanger, Bergen, and Oslo" in answer.text
+    assert answer.text.count("[") <= 6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 26: the article's date sentence is short and specific, so it is the least "
+    "central sentence and the section-coverage overview leaves it out; topic clusters "
+    "brought it in but cost coverage elsewhere (eval/results/overview.md)",
+)
+def test_an_overview_of_the_article_gives_the_date_the_merger_takes_effect(corpus_assistant):
+    assert "January 1, 2025" in corpus_assistant.ask("Summarise the news article.").text
+
+
+def test_an_overview_keeps_to_the_chapter_it_names(corpus_assistant):
+    answer = corpus_assistant.ask("Oppsummer kapittel 6 i rapporten.")
+    assert answer.kind == "overview" and len(answer.citations) >= 2
+    assert all(c.section.startswith("6 ") for c in answer.citations), answer.text
+
+
+def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_assistant):
+    answer = corpus_assistant.ask("Summarise the documents.")
+    assert answer.kind == "overview"
+    assert {c.doc_id for c in answer.citations} == {ARTICLE_ID, REPORT_ID}
+    for doc_id in (ARTICLE_ID, REPORT_ID):
+        n = sum(1 for c in answer.citations if c.doc_id == doc_id)
+        assert 1 <= n <= 3
+    titles = [line for line in answer.text.split("\n") if line.endswith(":")]
+    assert len(titles) == 2
+    _verbatim(corpus_assistant, answer)

@@ -23,20 +23,24 @@ def reader_assistant(corpus_settings, embedder):
     )
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Hva var helseindustriens eksportinntekter i 2017?",
-        "What were the health industry's export revenues in 2017?",
-        "Hvor stor var eksporten fra helseindustrien i 2017?",
-        "Hvor mye eksporterte norsk helseindustri i 2017?",
-    ],
-)
-@pytest.mark.xfail(
+_NOT_YET = pytest.mark.xfail(
     strict=True,
     reason="issue 24 target not met yet: the shipped reader puts 'Bare i 2017 vokste både "
     "omsetning og eksport med om lag 15 prosent' above the 23,6 milliarder sentence "
     "(README, 'The reader')",
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        pytest.param("Hva var helseindustriens eksportinntekter i 2017?", marks=_NOT_YET),
+        pytest.param("What were the health industry's export revenues in 2017?", marks=_NOT_YET),
+        pytest.param("Hvor stor var eksporten fra helseindustrien i 2017?", marks=_NOT_YET),
+        # passes since the lists are re-attached at parse time (issue 26): the passages
+        # changed, and with them what the reader sees beside the headline sentence
+        "Hvor mye eksporterte norsk helseindustri i 2017?",
+    ],
 )
 def test_the_headline_figure_is_quoted_first(reader_assistant, question):
     answer = reader_assistant.ask(question)

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.answering.extractive import (
+    COLLECTION_SENTENCES,
     ScoredSentence,
     Selection,
     compose,
+    is_collection_request,
     is_overview_question,
     language_note,
     overview,
@@ -544,17 +546,24 @@ class Assistant:
         by_doc = index.by_doc
         if hits and is_overview_question(question):
             kinds = {d: e.kind for d, e in index.manifest.documents.items()}
-            doc = overview_document(question, hits, doc_ids, kinds)
-            doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
-            records, svecs = self.sentence_vectors.get(store, [h.chunk for h in doc_hits])
-            ranked = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(doc_hits)}
-            sentences = [
-                ScoredSentence(r, r.text_in(hit.chunk), hit, rank, 0.0)
-                for r in records
-                for rank, hit in [ranked[r.chunk_id]]
-            ]
-            vectors = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
-            chosen = [s for s in overview(question, sentences, vectors, q_vec) if quotable(s)]
+            allowed = [d for d in kinds if not doc_ids or d in doc_ids]
+            if is_collection_request(question) and len(allowed) > 1:
+                docs, most = allowed, COLLECTION_SENTENCES  # one short block per document
+            else:
+                docs, most = [overview_document(question, hits, doc_ids, kinds)], None
+            chosen = []
+            for doc in docs:
+                doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
+                records, svecs = self.sentence_vectors.get(store, [h.chunk for h in doc_hits])
+                ranked = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(doc_hits)}
+                sentences = [
+                    ScoredSentence(r, r.text_in(hit.chunk), hit, rank, 0.0)
+                    for r in records
+                    for rank, hit in [ranked[r.chunk_id]]
+                ]
+                vectors = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
+                picked = overview(question, sentences, vectors, q_vec, *([most] if most else []))
+                chosen += [s for s in picked if quotable(s)]
             selection = Selection(chosen, "overview" if chosen else "abstain")
         else:
             scored: list[ScoredSentence] = []

@@ -719,7 +719,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.rank_table:
         args.rank_table.parent.mkdir(parents=True, exist_ok=True)
         args.rank_table.write_text(evaluate.rank_table(assistant, items) + "\n", encoding="utf-8")
-    checked = evaluate.threshold_results(main_run.summary(), limits) if limits is not None else []
+    checked = (
+        evaluate.threshold_results(evaluate.gate_values(main_run), limits)
+        if limits is not None
+        else []
+    )
     if args.junit:
         from helse_qa.evaluation import junit
 

@@ -30,12 +30,14 @@ from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.glossary import COUNTRY_NAMES
 from helse_qa.text.language import detect_language
+from helse_qa.text.listing import announced, is_item_text, item_lines
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
 _LIST_ITEMS = 8  # most item lines quoted after a lead-in
 _ITEM_WORDS = 14  # an item line is short ...
 _OVERVIEW_SENTENCES = 6
+COLLECTION_SENTENCES = 3  # per document in an overview of the whole collection
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 # A short label line answers only when it carries a figure ("Diagnostikk: 54%").
 _DATE_ONLY = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
@@ -152,6 +154,10 @@ _WHICH_COUNTRIES = re.compile(
     r"(land|landene|country|countries|nasjoner|nations)\b",
     re.IGNORECASE,
 )
+# A list answer says how many items there are when its lead-in announces a number, and
+# which part it quotes when the list is longer than it shows.
+LIST_COUNT = {"nb": "{n} punkter:", "en": "{n} items:"}
+LIST_FIRST = {"nb": "De første {shown} av {n} punktene:", "en": "The first {shown} of {n} items:"}
 NOT_COUNTED = {
     "nb": "Dokumentene oppgir ikke antall {counted}. Nærmeste treff:",
     "en": "The documents do not give the number of {counted}. The closest they come:",
@@ -309,9 +315,10 @@ def select(
     leads = [best]
     if is_list_question(question) and _is_item(best.text):
         # the best sentence is an item line: its lead-in may be a runner-up (a complete
-        # best sentence answers itself, and a runner-up list would push it aside)
+        # best sentence answers itself, and a runner-up list would push it aside; tried
+        # for every best sentence that names no several things, it cost 3 gold answers)
         leads += [s for s in scored[1:4] if s.probability >= threshold]
-    as_list = list_selection(leads, scored, following)
+    as_list = list_selection(leads, scored, following, language)
     if as_list is not None:
         return as_list
     chosen = [best]
@@ -323,7 +330,21 @@ def select(
             break
         if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
-    return Selection(chosen, "fact")
+    return Selection(with_items(chosen, scored, following), "fact")
+
+
+def with_items(
+    chosen: Sequence[ScoredSentence],
+    scored: Sequence[ScoredSentence],
+    following: Sequence[Hit] = (),
+) -> list[ScoredSentence]:
+    """A quoted lead-in ("… har to store fordeler:") never stands without its items."""
+    out: list[ScoredSentence] = []
+    for s in chosen:
+        out.append(s)
+        if s.text.rstrip().endswith(":"):
+            out += list_items(s, scored, following)[:_LIST_ITEMS]
+    return out
 
 
 def countries_in(text: str) -> set[str]:
@@ -507,78 +528,146 @@ def list_selection(
     leads: Sequence[ScoredSentence],
     sentences: Sequence[ScoredSentence],
     following: Sequence[Hit] = (),
+    language: str = "en",
 ) -> Selection | None:
     """The first lead-in among ``leads`` that ends in ':' and has item lines, quoted with
-    its items; None when none has."""
+    its items (at most ``_LIST_ITEMS``); None when none has. The answer says how many items
+    there are when the lead-in announces a number ("to store fordeler") or when not all
+    of them are quoted."""
     for lead in leads:
         if lead.text.rstrip().endswith(":"):
             items = list_items(lead, sentences, following)
+            wanted = announced(lead.text)
+            if items and wanted not in (None, len(items)):
+                continue  # "to store fordeler" and six lines: not its items
             if items:
-                return Selection([lead, *items], "list")
+                shown = items[:_LIST_ITEMS]
+                if len(shown) < len(items):
+                    line = say(LIST_FIRST, language).format(shown=len(shown), n=len(items))
+                elif wanted is not None:
+                    line = say(LIST_COUNT, language).format(n=len(items))
+                else:
+                    line = ""
+                return Selection([lead, *shown], "list", line)
     return None
 
 
 def _is_item(text: str) -> bool:
-    stripped = text.strip()
-    return (
-        0 < len(stripped.split()) <= _ITEM_WORDS
-        and not stripped.endswith((".", ":", "?", "!"))
-        and not stripped[:1].islower()
-    )
+    """An item line (the best sentence may be one item of a list)."""
+    return is_item_text(text, _ITEM_WORDS)
+
+
+_PARAGRAPH = re.compile(r"[^\n](?:.|\n(?!\n))*")
 
 
 def list_items(
     lead: ScoredSentence, scored: Sequence[ScoredSentence], following: Sequence[Hit] = ()
 ) -> list[ScoredSentence]:
-    """The item lines that belong to a lead-in: those right after it, or, when the PDF text
-    put prose in between (or moved the list under the next heading), the first run of two
-    or more item lines after it on the same page or the next."""
-    chunk = lead.hit.chunk
-    lines = [
-        s
-        for s in _passage_sentences(lead.hit, lead.rank, scored)
-        if s.record.start > lead.record.start
-    ]
-    for hit in following:
-        later = hit.chunk
-        if (
-            later.doc_id == chunk.doc_id
-            and later.ordinal > chunk.ordinal
-            and (later.page is None or chunk.page is None or later.page - chunk.page <= 1)
-        ):
-            lines += _passage_sentences(hit, lead.rank, scored)
-    run: list[ScoredSentence] = []
-    for s in lines:
-        if _is_item(s.text):
-            if run and s.hit.chunk.chunk_id != run[-1].hit.chunk.chunk_id:
-                break  # a run does not cross passages
-            run.append(s)
-            if len(run) >= _LIST_ITEMS:
-                break
-        elif len(run) >= 2:
+    """The items of a lead-in, as the parser left them (a list the PDF text detached is
+    put back at parse time, :mod:`helse_qa.ingest.lists`): the item paragraphs right after
+    it, or the short item lines of the one paragraph right after it, continued at the
+    start of the document's next passage when the list runs past the end of this one.
+    Never a block further away: a lead-in whose items are not there gets none."""
+    hit = lead.hit
+    nxt = next(
+        (
+            h
+            for h in following
+            if h.chunk.doc_id == hit.chunk.doc_id and h.chunk.ordinal == hit.chunk.ordinal + 1
+        ),
+        None,
+    )
+    rest = hit.chunk.text[lead.record.end - hit.chunk.start :]
+    if rest.strip() and not rest.startswith("\n\n"):
+        return []  # the lead-in does not end its paragraph
+    items: list[ScoredSentence] = []
+    for candidate, after in ((hit, lead.record.end), (nxt, nxt.chunk.start if nxt else 0)):
+        if candidate is None:
             break
-        else:
-            run = []
-    return run if len(run) >= 2 else []
+        chunk = candidate.chunk
+        text = chunk.text[after - chunk.start :]
+        ended = False
+        for m in _PARAGRAPH.finditer(text):
+            paragraph, start = m.group(0).rstrip(), after + m.start()
+            if not is_item_text(paragraph):
+                if not items:  # one paragraph of short item lines ("Legemidler: 26 mrd")
+                    items = _lines_of(candidate, lead.rank, start, paragraph)
+                ended = True
+                break
+            items.append(_item(candidate, lead.rank, start, start + len(paragraph)))
+        if ended:
+            break
+    if len(items) == 1:  # one paragraph of short lines, then the passage ends
+        only = items[0]
+        items = _lines_of(only.hit, lead.rank, only.record.start, only.text)
+    return items if len(items) >= 2 else []
 
 
-def _passage_sentences(
-    hit: Hit, rank: int, scored: Sequence[ScoredSentence]
-) -> list[ScoredSentence]:
-    """Every sentence of a passage in reading order (item lines too short to be scored as
-    answers are rebuilt from the passage text)."""
-    from helse_qa.text.sentences import sentence_spans
-
-    chunk = hit.chunk
-    known = {s.record.start: s for s in scored if s.record.chunk_id == chunk.chunk_id}
-    out = []
-    for start, end in sentence_spans(chunk.text, chunk.start):
-        s = known.get(start)
-        if s is None:
-            record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
-            s = ScoredSentence(record, record.text_in(chunk), hit, rank, 0.0)
-        out.append(s)
+def _lines_of(hit: Hit, rank: int, start: int, paragraph: str) -> list[ScoredSentence]:
+    """The short item lines of one paragraph as items ([] when it is not made of them)."""
+    out, at = [], 0
+    for line in item_lines(paragraph):
+        at = paragraph.index(line, at)
+        out.append(_item(hit, rank, start + at, start + at + len(line)))
+        at += len(line)
     return out
+
+
+def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
+    chunk = hit.chunk
+    record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
+    return ScoredSentence(record, record.text_in(chunk), hit, rank, 0.0)
+
+
+# A sentence that leans on what came before it makes no sense quoted alone in an overview:
+# it opens with a reference ("Dette betyr …", "These …", "I sum …") or carries one
+# ("… i et slikt perspektiv …").
+_LEANS_BACK = re.compile(
+    r"^(dette|disse|denne|dermed|derfor|her|slik|i sum|videre|også|samtidig|resultatet|"
+    r"(den|de) (er|var|har|blir|kan|vil|bør)|"
+    r"this|these|that|those|such|here|therefore|thus|in sum|it|they|also|the result)\b",
+    re.IGNORECASE,
+)
+_LEANS_INSIDE = re.compile(
+    r"\b(i et slikt perspektiv|slik en|som nevnt|nevnt ovenfor|in this perspective|"
+    r"as mentioned|the above)\b",
+    re.IGNORECASE,
+)
+# "chapter 4", "kapittel 6", "section 4.2", "delkapittel 4.1": the overview keeps to it.
+_CHAPTER_NUMBER = re.compile(
+    r"\b(?:chapter|kapittel|kapitlet|kap\.?|section|delkapittel|del|avsnitt)\s+"
+    r"(\d{1,2}(?:\.\d{1,2})?)\b",
+    re.IGNORECASE,
+)
+_COLLECTION = re.compile(
+    r"\b(all (the )?documents|the documents|the collection|dokumentene|alle dokument\w*|"
+    r"samlingen)\b",
+    re.IGNORECASE,
+)
+
+
+def self_contained(text: str) -> bool:
+    """Whether a sentence can stand alone (no unresolved "Dette"/"This" at its start)."""
+    stripped = text.strip().lstrip("«“\"'(")
+    return not _LEANS_BACK.match(stripped) and not _LEANS_INSIDE.search(stripped)
+
+
+def _opens_paragraph(s: ScoredSentence) -> bool:
+    """A paragraph's first sentence (its topic sentence)."""
+    at = s.record.start - s.hit.chunk.start
+    return at == 0 or s.hit.chunk.text[max(0, at - 2) : at] == "\n\n"
+
+
+def is_collection_request(question: str) -> bool:
+    """'Summarise the documents': one short block per document."""
+    return bool(_COLLECTION.search(question))
+
+
+def in_scope(question: str, section: Sequence[str]) -> bool:
+    """Whether a sentence under ``section`` belongs to the chapter the question names
+    (every sentence does when it names none)."""
+    numbers = _CHAPTER_NUMBER.findall(question)
+    return not numbers or any(heading.split(" ", 1)[0] == n for n in numbers for heading in section)
 
 
 def overview(
@@ -588,42 +677,64 @@ def overview(
     query_vector: np.ndarray,
     most: int = _OVERVIEW_SENTENCES,
 ) -> list[ScoredSentence]:
-    """An extractive overview of one document: from each section the sentence closest to
-    the section's centre (what it is mostly about), the sections closest to the question
-    first, at most ``most``, no near-duplicates, in reading order. A question about the
-    recommendations, findings or figures keeps to the sections whose headings are about
-    them.
+    """An extractive overview of one document, or of the chapter the question names.
+
+    Every self-contained sentence of the scope is scored by salience (centrality: how
+    close it is to the rest of the scope, LexRank style, over the e5 sentence vectors),
+    relevance to the request (the question vector; the sections whose headings match a
+    request for recommendations, findings or figures), a figure over a vague statement,
+    and a paragraph's opening sentence (its topic sentence). Then coverage: the best
+    sentence of each section (on each page) in turn, the best sections first, no near-duplicates, at
+    most ``most``, quoted in reading order.
 
     ``vectors`` maps a sentence id to its vector.
     """
-    sections: dict[tuple[str, ...], list[ScoredSentence]] = {}
+    scope = [
+        s
+        for s in sentences
+        if len(s.text.split()) >= 8
+        and not s.text.rstrip().endswith(":")
+        and s.record.sentence_id in vectors
+        and self_contained(s.text)
+        and in_scope(question, s.hit.chunk.section)
+    ]
+    if not scope:
+        return []
     focus = [h for pattern, h in _FOCUS if pattern.search(question)]
-    for s in sentences:
-        long_enough = len(s.text.split()) >= 8 and not s.text.rstrip().endswith(":")
-        if long_enough and s.record.sentence_id in vectors:
-            key = s.hit.chunk.section or (str(s.hit.chunk.page),)
-            sections.setdefault(key, []).append(s)
-    # "main recommendations" / "hovedfunn": the chapters whose headings say so, when any do
-    focused = {k: v for k, v in sections.items() if any(f.search(" ".join(k)) for f in focus)}
-    sections = focused or sections
+    focused = [s for s in scope if any(f.search(" ".join(s.hit.chunk.section)) for f in focus)]
+    scope = focused or scope
+    matrix = np.stack([vectors[s.record.sentence_id] for s in scope]).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9
+    centrality = (matrix @ matrix.T).mean(axis=1)
     q = np.asarray(query_vector, dtype=np.float32)
-    # Few sections (a short article, one chapter): more than one sentence from each.
-    per_section = 1 if len(sections) >= 3 else 3
-    picks: list[tuple[float, int, ScoredSentence]] = []
-    for members in sections.values():
-        matrix = np.stack([vectors[m.record.sentence_id] for m in members])
-        centre = matrix.mean(axis=0)
-        centre /= np.linalg.norm(centre) or 1.0
-        closeness = float(centre @ q)
-        order = np.argsort(-(matrix @ centre))[:per_section]
-        picks += [(closeness, n, members[int(i)]) for n, i in enumerate(order)]
-    chosen: list[ScoredSentence] = []
-    for _, _, s in sorted(picks, key=lambda x: (x[1], -x[0])):
-        if len(chosen) >= most:
-            break
-        if not any(same_content(s.text, c.text) for c in chosen):
-            chosen.append(s)
-    return sorted(chosen, key=lambda s: s.record.start)
+    relevance = matrix @ (q / (np.linalg.norm(q) or 1.0))
+
+    def z(values: np.ndarray) -> np.ndarray:
+        return (values - values.mean()) / (values.std() or 1.0)
+
+    score = z(centrality) + 0.5 * z(relevance)
+    score += np.array([0.5 * bool(_AMOUNT.search(s.text) or _YEAR.search(s.text)) for s in scope])
+    score += np.array([0.3 * _opens_paragraph(s) for s in scope])
+    # a topic is a section on one page: a long chapter gets one point per page
+    sections: dict[tuple[str, ...], list[tuple[float, int]]] = {}
+    for i, s in enumerate(scope):
+        key = (*s.hit.chunk.section, str(s.hit.chunk.page))
+        sections.setdefault(key, []).append((float(score[i]), i))
+    queues = sorted((sorted(v, reverse=True) for v in sections.values()), reverse=True)
+    chosen: list[int] = []
+    while len(chosen) < most and any(queues):
+        for queue in queues:  # one per section per round, the best sections first
+            while queue and len(chosen) < most:
+                _, i = queue.pop(0)
+                duplicate = any(
+                    same_content(scope[i].text, scope[j].text)
+                    or float(matrix[i] @ matrix[j]) > 0.95
+                    for j in chosen
+                )
+                if not duplicate:
+                    chosen.append(i)
+                    break
+    return sorted((scope[i] for i in chosen), key=lambda s: (s.hit.chunk.doc_id, s.record.start))
 
 
 def overview_document(
@@ -681,11 +792,14 @@ def compose(
             first_seen.setdefault(s.record.chunk_id, i)
         rest = sorted(chosen[1:], key=lambda s: (first_seen[s.record.chunk_id], s.record.start))
         ordered = [chosen[0], *rest]
-    spans = _spans(ordered, merge=merge_items and selection.kind == "list")
+    spans = _spans(ordered, merge=merge_items, every=selection.kind == "list")
     citations: list[Citation] = []
     parts: list[str] = [selection.lead] if selection.lead else []
     phrases = {(s.record.chunk_id, s.record.start, s.record.end): s.span for s in ordered if s.span}
+    titled = selection.kind == "overview" and len({c.doc_id for c, _, _ in spans}) > 1
     for number, (chunk, start, end) in enumerate(spans, start=1):
+        if titled and (number == 1 or spans[number - 2][0].doc_id != chunk.doc_id):
+            parts.append(f"{chunk.title}:")  # one short block per document, titled
         citation = Citation.of(number, chunk, start, end)
         phrase = phrases.get((chunk.chunk_id, start, end))
         if phrase is not None and phrase[0] < phrase[1] <= end - start:
@@ -696,17 +810,23 @@ def compose(
     return joiner.join(parts), tuple(citations)
 
 
-def _spans(ordered: Sequence[ScoredSentence], merge: bool) -> list[tuple[Chunk, int, int]]:
-    """(chunk, start, end) per quote; with ``merge``, adjacent item lines after the first
-    quote become one span (only whitespace lies between them)."""
+def _spans(
+    ordered: Sequence[ScoredSentence], merge: bool, every: bool = False
+) -> list[tuple[Chunk, int, int]]:
+    """(chunk, start, end) per quote; with ``merge``, a lead-in and the item lines right
+    after it become one span (only whitespace lies between them): one citation. With
+    ``every`` (a list answer) any quotes that follow each other in the text are joined."""
     spans: list[tuple[Chunk, int, int]] = []
+    in_list = False
     for i, s in enumerate(ordered):
         chunk = s.hit.chunk
-        if merge and i > 1 and spans and spans[-1][0].chunk_id == chunk.chunk_id:
+        joinable = merge and (every or in_list) and i > 0
+        if joinable and spans and spans[-1][0].chunk_id == chunk.chunk_id:
             prev_chunk, prev_start, prev_end = spans[-1]
             gap = chunk.text[prev_end - chunk.start : s.record.start - chunk.start]
             if prev_end <= s.record.start and not gap.strip():
                 spans[-1] = (prev_chunk, prev_start, s.record.end)
                 continue
         spans.append((chunk, s.record.start, s.record.end))
+        in_list = s.text.rstrip().endswith(":") or (in_list and _is_item(s.text))
     return spans

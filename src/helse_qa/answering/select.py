@@ -29,6 +29,7 @@ from helse_qa.answering.extractive import (
     is_list_question,
     list_selection,
     same_content,
+    with_items,
 )
 from helse_qa.messages import say
 from helse_qa.models.reader import Reader
@@ -109,7 +110,7 @@ def choose(
     leads = [best]
     if is_list_question(question):
         leads += [s for s in scored[1:3] if s.probability >= threshold]
-    as_list = list_selection(leads, every, following)
+    as_list = list_selection(leads, every, following, language)
     if as_list is not None:
         return as_list
     chosen = [best]
@@ -119,7 +120,7 @@ def choose(
             break
         if s.probability >= floor and adds_fact(s.text, [c.text for c in chosen]):
             chosen.append(s)
-    return Selection(chosen, "fact")
+    return Selection(with_items(chosen, every, following), "fact")
 
 
 def adds_fact(text: str, before: Sequence[str]) -> bool:

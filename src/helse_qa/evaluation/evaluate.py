@@ -43,6 +43,7 @@ _WS = re.compile(r"\s+")
 RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "evidence_recall@5", "mrr", "ndcg@5")
 ANSWER_METRICS = (
     "answer_fact_recall",
+    "answer_fact_share",
     "answer_precision",
     "citation_validity",
     "citation_support",
@@ -146,6 +147,20 @@ def facts_ok(answer_text: str, facts: Sequence[str | Sequence[str]]) -> bool:
     return True
 
 
+def fact_share(answer_text: str, facts: Sequence[str | Sequence[str]]) -> float:
+    """The share of ``facts`` the answer holds: a list's item recall, an overview's point
+    coverage (``facts_ok`` asks for all of them)."""
+    if not facts:
+        return 0.0
+    text = collapse(answer_text).lower()
+    found = sum(
+        1
+        for fact in facts
+        if any(collapse(o).lower() in text for o in ([fact] if isinstance(fact, str) else fact))
+    )
+    return found / len(facts)
+
+
 def precise_quotes(quotes: Sequence[str], item: GoldItem) -> int:
     """How many quoted sentences hold an evidence snippet or an answer fact of ``item``."""
     options = [o for f in item.answer_facts for o in ([f] if isinstance(f, str) else f)]
@@ -181,6 +196,7 @@ class ItemResult:
     retrieval: dict[str, float]
     answer: Answer | None = None
     facts_ok: bool = False
+    fact_share: float = 0.0  # the share of the answer facts the answer holds
     first_quote_ok: bool = False  # the first quote alone holds every answer fact
     precise_quotes: int = 0  # quoted sentences holding an evidence snippet or an answer fact
     valid_citations: int = 0
@@ -200,6 +216,7 @@ class ItemResult:
             "answer": answer.text if answer else None,
             "abstained": answer.abstained if answer else None,
             "facts_ok": self.facts_ok,
+            "fact_share": round(self.fact_share, 4),
             "first_quote_ok": self.first_quote_ok,
             "citations": [c.to_dict() for c in answer.citations] if answer else [],
             "latency_ms": round(self.latency_ms, 2),
@@ -228,6 +245,9 @@ class SystemRun:
             answered = [r for r in answerable if r.answer and not r.answer.abstained]
             citations = sum(len(r.answer.citations) for r in rows if r.answer)
             out["answer_fact_recall"] = _share([r.facts_ok for r in answerable])
+            out["answer_fact_share"] = (
+                statistics.fmean(r.fact_share for r in answerable) if answerable else math.nan
+            )
             out["first_quote_fact"] = _share([r.first_quote_ok for r in answerable])
             quoted = sum(len(r.answer.citations) for r in answered if r.answer)
             out["answer_precision"] = (
@@ -318,6 +338,7 @@ def evaluate_assistant(
                 retrieval=retrieval_scores(passages, item.evidence, n_rel),
                 answer=answer,
                 facts_ok=item.answerable and facts_ok(answer.text, item.answer_facts),
+                fact_share=fact_share(answer.text, item.answer_facts) if item.answerable else 0.0,
                 first_quote_ok=item.answerable
                 and not answer.abstained
                 and bool(answer.citations)
@@ -389,6 +410,17 @@ def splits(run: SystemRun) -> dict[str, dict[str, float]]:
             if any(r.item.question_type == kind for r in run.results)
         },
     }
+
+
+def gate_values(run: SystemRun) -> dict[str, float]:
+    """What a thresholds table can name: every summary metric, and per question type as
+    ``"TYPE:metric"`` (``"overview:answer_fact_share"``: an overview's point coverage)."""
+    values = dict(run.summary())
+    for name, summary in splits(run).items():
+        if name.startswith("type:"):
+            kind = name.removeprefix("type:")
+            values.update({f"{kind}:{metric}": v for metric, v in summary.items()})
+    return values
 
 
 def _of_type(kind: str) -> Callable[[ItemResult], bool]:

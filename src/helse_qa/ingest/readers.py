@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from helse_qa.errors import DocumentError
+from helse_qa.ingest.lists import Block, reattach
 from helse_qa.text.language import detect_language
 from helse_qa.types import DocumentInfo, Heading, Page, ParsedDocument
 
@@ -120,9 +121,23 @@ def source_pattern(quote: str) -> re.Pattern[str]:
     return re.compile("".join(parts).strip())
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
 def found_in_source(quote: str, source: str) -> bool:
-    """Whether ``quote`` is in the raw ``source`` text, up to :func:`source_pattern`."""
-    return bool(quote.strip()) and source_pattern(quote.strip()).search(source) is not None
+    """Whether ``quote`` is in the raw ``source`` text, up to :func:`source_pattern`.
+
+    A list re-attached to its lead-in (:mod:`.lists`) is quoted as one passage whose
+    paragraphs stand apart on the page: then every paragraph of the quote must be in the
+    source, each verbatim.
+    """
+    quote = quote.strip()
+    if not quote:
+        return False
+    if source_pattern(quote).search(source) is not None:
+        return True
+    parts = [p.strip() for p in _PARAGRAPH_BREAK.split(quote) if p.strip()]
+    return len(parts) > 1 and all(source_pattern(p).search(source) for p in parts)
 
 
 class _TextBuilder:
@@ -216,17 +231,44 @@ def looks_like_pdf_text(text: str) -> bool:
     return chapters >= 2 and page_starts >= 2
 
 
+class _Page:
+    """The blocks of one PDF page, held until the page ends so that a list detached from
+    its lead-in can be put back (:mod:`.lists`), then handed to the builder in order."""
+
+    def __init__(self, builder: _TextBuilder) -> None:
+        self._builder = builder
+        self._blocks: list[Block] = []
+
+    def paragraph(self, lines: list[str]) -> None:
+        text = join_lines(lines)
+        if text:
+            self._blocks.append(Block("paragraph", text, lines=tuple(lines)))
+
+    def heading(self, level: int, title: str) -> None:
+        self._blocks.append(Block("heading", title, level=level))
+
+    def end(self) -> None:
+        for block in reattach(self._blocks):
+            if block.kind == "heading":
+                self._builder.heading(block.level, block.text)
+            else:
+                self._builder.paragraph(list(block.lines))
+        self._blocks.clear()
+
+
 def _parse_pdf_text(text: str, builder: _TextBuilder) -> None:
     """Layout of PDF-extracted text: a line beginning with one space starts a new page,
     chapter lines are 'N | Title' (a title may wrap onto one short line), sub-sections
-    'N.N Title'."""
+    'N.N Title'. A list the extraction put away from its lead-in is put back on each
+    page (:func:`helse_qa.ingest.lists.reattach`)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     para: list[str] = []
     page = 0
+    blocks = _Page(builder)
 
     def flush() -> None:
         if para:
-            builder.paragraph(para)
+            blocks.paragraph(para)
             para.clear()
 
     i = 0
@@ -234,6 +276,7 @@ def _parse_pdf_text(text: str, builder: _TextBuilder) -> None:
         line = lines[i]
         if line.startswith(" ") and not line.startswith("  "):
             flush()
+            blocks.end()
             page += 1
             builder.page(page)
             line = line[1:]
@@ -251,16 +294,17 @@ def _parse_pdf_text(text: str, builder: _TextBuilder) -> None:
             if nxt and len(nxt) < 40 and not after and not lines[i + 1].startswith(" "):
                 title = f"{title} {nxt}"
                 i += 1
-            builder.heading(1, title)
+            blocks.heading(1, title)
         elif sub:
             flush()
-            builder.heading(2, f"{sub.group(1)} {sub.group(2)}")
+            blocks.heading(2, f"{sub.group(1)} {sub.group(2)}")
         elif not stripped:
             flush()
         else:
             para.append(line)
         i += 1
     flush()
+    blocks.end()
 
 
 def _is_plain_heading(para: list[str], next_para: list[str] | None) -> bool:
@@ -332,6 +376,7 @@ def _parse_pdf(data: bytes, name: str, builder: _TextBuilder) -> None:
         raise DocumentError(
             f"{name}: cannot read PDF ({type(exc).__name__}: {exc}) - skipped"
         ) from exc
+    blocks = _Page(builder)
     for number, page_text in enumerate(pages, start=1):
         builder.page(number)
         para: list[str] = []
@@ -339,19 +384,20 @@ def _parse_pdf(data: bytes, name: str, builder: _TextBuilder) -> None:
             stripped = line.strip()
             if not stripped:
                 if para:
-                    builder.paragraph(para)
+                    blocks.paragraph(para)
                     para = []
             elif _CHAPTER.match(stripped):
                 if para:
-                    builder.paragraph(para)
+                    blocks.paragraph(para)
                     para = []
                 m = _CHAPTER.match(stripped)
                 assert m is not None
-                builder.heading(1, f"{m.group(1)} {m.group(2)}")
+                blocks.heading(1, f"{m.group(1)} {m.group(2)}")
             else:
                 para.append(line)
         if para:
-            builder.paragraph(para)
+            blocks.paragraph(para)
+        blocks.end()
 
 
 _HTML_DROP = ("script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg")

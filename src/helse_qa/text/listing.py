@@ -1,0 +1,48 @@
+"""What a list looks like in extracted text: its lead-in, its items, the number it
+announces. Shared by the parser (which puts a detached list back, ``ingest.lists``) and
+the answer (which quotes a lead-in with its items, ``answering.extractive``)."""
+
+from __future__ import annotations
+
+import re
+
+ITEM_MAX_WORDS = 40  # an item paragraph ("Gjennom prosessen konkludere …") can wrap
+LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
+_SENTENCE_END = re.compile(r"[.!?:;]['\"»”)]*$")
+
+
+def is_item_text(text: str, max_words: int = ITEM_MAX_WORDS) -> bool:
+    """A list item: short, no sentence end, not starting in lower case."""
+    stripped = text.strip()
+    return (
+        0 < len(stripped.split()) <= max_words
+        and not _SENTENCE_END.search(stripped)
+        and not stripped[:1].islower()
+    )
+
+
+def item_lines(paragraph: str) -> list[str]:
+    """The item lines of a paragraph made of at least two short item lines, else []."""
+    lines = [line for line in paragraph.split("\n") if line.strip()]
+    ok = len(lines) >= 2 and all(is_item_text(line, LINE_MAX_WORDS) for line in lines)
+    return lines if ok else []
+
+
+_NUMBERS = {
+    "to": 2, "two": 2, "tre": 3, "three": 3, "fire": 4, "four": 4, "fem": 5, "five": 5,
+    "seks": 6, "six": 6, "sju": 7, "syv": 7, "seven": 7, "åtte": 8, "eight": 8,
+}  # fmt: skip
+_ANNOUNCED = re.compile(
+    r"\b(" + "|".join(_NUMBERS) + r"|\d{1,2})"
+    r"(?!\s+(?:the|these|those|this|that|a|an|our|its|their|følgende|disse|de)\b)\s+(?:[\wæøåÆØÅ-]+\s+){0,2}[\wæøåÆØÅ-]+\s*:\s*$",
+    re.IGNORECASE,
+)
+
+
+def announced(lead: str) -> int | None:
+    """The number of items a lead-in announces ("… har to store fordeler:" -> 2)."""
+    m = _ANNOUNCED.search(lead)
+    if not m:
+        return None
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else _NUMBERS[word]

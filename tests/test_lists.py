@@ -1,0 +1,145 @@
+"""Lists put back with their lead-ins at parse time (helse_qa.ingest.lists, issue 26)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from tests.helpers import REPORT
+
+from helse_qa.ingest.lists import (
+    Block,
+    is_item_paragraph,
+    item_blocks,
+    pair,
+    reattach,
+)
+from helse_qa.ingest.readers import parse_document
+from helse_qa.text.listing import announced
+
+FIXTURE = Path(__file__).parent / "data" / "lead_ins.json"
+
+
+def para(text: str) -> Block:
+    return Block("paragraph", text, lines=tuple(text.split("\n")))
+
+
+def heading(text: str) -> Block:
+    return Block("heading", text, level=2)
+
+
+def texts(blocks: list[Block]) -> list[str]:
+    return [b.text for b in blocks]
+
+
+@pytest.fixture(scope="module")
+def report_text() -> str:
+    return parse_document(REPORT).text
+
+
+def _following(text: str, lead: str) -> list[str]:
+    """The paragraphs right after the paragraph that ends with ``lead``."""
+    at = text.index(lead) + len(lead)
+    return text[at:].lstrip("\n").split("\n\n")
+
+
+def test_every_lead_in_of_the_report_gets_its_true_items(report_text):
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    attached = []
+    for case in fixture["lead_ins"]:
+        after = _following(report_text, case["lead"])
+        assert after[0].startswith(case["first"]), (case["lead"], after[0])
+        n = case["items"]
+        assert after[n - 1].startswith(case["last"]), (case["lead"], after[:n])
+        # the block ends there: what follows is prose, a heading or another lead-in
+        assert item_blocks([para(p) for p in after[:n]])
+        assert re.match(r"\d+(\.\d+)? [A-ZÆØÅ]", after[n]) or not is_item_paragraph(para(after[n]))
+        attached.append(case["lead"])
+    # the measure of issue 26: all seven lead-ins of the report carry their items
+    assert len(attached) == len(fixture["lead_ins"]) == 7
+
+
+def test_the_two_benefits_follow_their_lead_in_under_chapter_five(report_text):
+    lead = report_text.index("har to store fordeler:")
+    chapter = report_text.index("5 Hva bør Norge gjøre?")
+    benefit = report_text.index("Pasientene vil få et bedre behandlingstilbud")
+    assert chapter < lead < benefit
+    # the strength areas of 4.1 now stand under 4.1, before 4.2 begins
+    assert report_text.index("Onkologi, spesielt immunterapi") < report_text.index("4.2 Hva er")
+
+
+def test_a_block_is_moved_to_its_lead_in_and_nothing_else_moves():
+    page = [
+        para("Det er bred enighet om at dette har to store fordeler:"),
+        para("Annen tekst som står i mellom og slutter med punktum."),
+        heading("5 Neste kapittel"),
+        para("Pasientene får et bedre tilbud"),
+        para("Norge får nye arbeidsplasser"),
+        para("Mer tekst etter listen."),
+    ]
+    assert texts(reattach(page)) == texts([page[0], page[3], page[4], page[1], page[2], page[5]])
+
+
+def test_items_printed_before_their_lead_in_are_found():
+    page = [
+        para("Pasientene får et bedre tilbud"),
+        para("Norge får nye arbeidsplasser"),
+        heading("5 Hva bør Norge gjøre?"),
+        para("Det er bred enighet om at dette har to store fordeler:"),
+        para("Prosa som følger."),
+    ]
+    assert texts(reattach(page)) == texts([page[2], page[3], page[0], page[1], page[4]])
+
+
+def test_two_lead_ins_get_two_lists_in_reading_order():
+    page = [
+        para("Intervjuguiden hadde fokus på følgende hovedtema:"),
+        para("Følgende aktører intervjuet:"),
+        para("Assosiasjoner til næringen"),
+        para("Syn på eksport"),
+        para("Grad av samarbeid"),
+        para("Abelia\nNHO 12.02.18 Inven2"),
+        para("UIO 23.01.18\nGE Healthcare"),
+        para("14.02.18"),
+    ]
+    out = texts(reattach(page))
+    assert out == texts([page[0], *page[2:5], page[1], *page[5:]])
+
+
+def test_a_lead_in_without_findable_items_is_left_alone():
+    prose = [
+        para("Rapporten peker på følgende hovedutfordringer:"),
+        para("Dette er vanlig prosa som slutter med punktum."),
+        para("Mer prosa, også med punktum på slutten."),
+    ]
+    assert reattach(prose) == prose
+    # a lead-in announcing two is never given a block of three
+    three = [
+        para("En større helseindustri har to store fordeler:"),
+        para("Prosa i mellom."),
+        para("Rammevilkår"),
+        para("Incentiver"),
+        para("Kliniske studier"),
+    ]
+    assert reattach(three) == three and announced(three[0].text) == 2
+    # one block, two lead-ins: the block goes to one of them only
+    shared = [
+        para("Følgende tema ble tatt opp:"),
+        para("Følgende aktører intervjuet:"),
+        para("Assosiasjoner til næringen"),
+        para("Syn på eksport"),
+    ]
+    assert len(pair(shared)) == 1
+    # a label ("Konklusjon:") is not a lead-in
+    label = [para("Konklusjon:"), para("Prosa."), para("Rammevilkår"), para("Incentiver")]
+    assert reattach(label) == label
+
+
+def test_the_announced_count_reads_norwegian_and_english():
+    assert announced("… har to store fordeler:") == 2
+    assert announced("The report names three main challenges:") == 3
+    assert announced("Prosjektet hadde følgende formål:") is None
+    assert announced("Tallene for 2017:") is None
+    assert announced("This belongs to the following:") is None

@@ -230,7 +230,9 @@ def quotable(s: ScoredSentence) -> bool:
     n_words = len(s.text.split())
     if n_words < 6 and _DATE_ONLY.search(s.text) and not _FIGURE.search(_DATE_ONLY.sub("", s.text)):
         return False
-    return n_words >= 4 or bool(_FIGURE.search(s.text))
+    # a short lead-in ("Følgende aktører intervjuet:") is quoted only with its items
+    lead_in = n_words >= 2 and s.text.rstrip().endswith(":")
+    return n_words >= 4 or lead_in or bool(_FIGURE.search(s.text))
 
 
 def score_sentences(
@@ -341,9 +343,9 @@ def with_items(
     """A quoted lead-in ("… har to store fordeler:") never stands without its items."""
     out: list[ScoredSentence] = []
     for s in chosen:
-        out.append(s)
-        if s.text.rstrip().endswith(":"):
-            out += list_items(s, scored, following)[:_LIST_ITEMS]
+        items = list_items(s, scored, following) if s.text.rstrip().endswith(":") else []
+        if items or len(s.text.split()) >= 4 or s is chosen[0]:
+            out += [s, *items[:_LIST_ITEMS]]
     return out
 
 
@@ -624,7 +626,8 @@ def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
 # ("… i et slikt perspektiv …").
 _LEANS_BACK = re.compile(
     r"^(dette|disse|denne|dermed|derfor|her|slik|i sum|videre|også|samtidig|resultatet|"
-    r"(den|de) (er|var|har|blir|kan|vil|bør)|"
+    r"(den|de) (er|var|har|blir|kan|vil|bør)|når det er sagt|med andre ord|"
+    r"that said|in other words|"
     r"this|these|that|those|such|here|therefore|thus|in sum|it|they|also|the result)\b",
     re.IGNORECASE,
 )

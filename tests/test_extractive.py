@@ -583,3 +583,16 @@ def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_as
     titles = [line for line in answer.text.split("\n") if line.endswith(":")]
     assert len(titles) == 2
     _verbatim(corpus_assistant, answer)
+
+
+def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant):
+    # "Følgende aktører intervjuet:" names no actor; with its twelve item paragraphs it
+    # answers, and the answer says which part of the list it shows (issue 26)
+    answer = corpus_assistant.ask("Which universities were among the interviewed actors?")
+    assert answer.kind == "list"
+    assert answer.text.startswith("The first 8 of 12 items:")
+    quote = answer.citations[0].quote
+    assert quote.startswith("Følgende aktører intervjuet:")
+    assert "UIO" in quote and "UIB" in quote
+    assert "Hovedfunn" not in answer.text  # the next chapter's heading is not an item
+    _verbatim(corpus_assistant, answer)

@@ -143,3 +143,13 @@ def test_the_announced_count_reads_norwegian_and_english():
     assert announced("Prosjektet hadde følgende formål:") is None
     assert announced("Tallene for 2017:") is None
     assert announced("This belongs to the following:") is None
+
+
+def test_items_after_a_lead_in_are_read_up_to_the_first_sentence():
+    from helse_qa.text.listing import items_after
+
+    text = "Følgende aktører intervjuet:\n\nAbelia\n\nUIO 23.01.18\n\nMer prosa."
+    at = text.index(":") + 1
+    assert items_after(text, at) == "Abelia\nUIO 23.01.18"
+    assert items_after("Følgende:\n\nBare prosa her.", len("Følgende:")) == ""
+    assert items_after("Følgende: tekst fortsetter", len("Følgende:")) == ""

@@ -30,7 +30,7 @@ from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.glossary import COUNTRY_NAMES
 from helse_qa.text.language import detect_language
-from helse_qa.text.listing import announced, is_item_text, item_lines
+from helse_qa.text.listing import announced, is_item_text, is_list_question, item_lines
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -88,11 +88,6 @@ def focus_words(question: str) -> list[str]:
     ]
 
 
-_LIST = re.compile(
-    r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
-    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne)\b",
-    re.IGNORECASE,
-)
 _ARTICLE = re.compile(r"\b(article|artikkel\w*|news|nyhet\w*)\b", re.I)
 _REPORT = re.compile(r"\b(report|rapport\w*|forprosjekt\w*|pre-project)\b", re.I)
 
@@ -200,10 +195,6 @@ def is_overview_question(question: str) -> bool:
     if _SUMMARY.search(question):
         return True
     return bool(_WHAT_IT_SAYS.search(question)) and not focus_words(question)
-
-
-def is_list_question(question: str) -> bool:
-    return bool(_LIST.search(question))
 
 
 def candidates(
@@ -591,7 +582,7 @@ def list_items(
         ended = False
         for m in _PARAGRAPH.finditer(text):
             paragraph, start = m.group(0).rstrip(), after + m.start()
-            if not is_item_text(paragraph):
+            if not is_item_text(paragraph) or paragraph in chunk.section:  # a heading ends it
                 if not items:  # one paragraph of short item lines ("Legemidler: 26 mrd")
                     items = _lines_of(candidate, lead.rank, start, paragraph)
                 ended = True

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helse_qa.text.analysis import Analyzer
+from helse_qa.text.listing import is_list_question, items_after
 from helse_qa.types import Hit, SentenceRecord
 
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
@@ -84,6 +85,7 @@ def support_scores(
     total_idf = sum(idf)
     wants_number = bool(_QUANTITY.search(question))
     wants_date = bool(_WHEN.search(question))
+    wants_list = is_list_question(question)
     years = set(_YEAR.findall(question))
     heading_titles = {title for h in hits for title in h.chunk.section}
     cosines: list[float] = (
@@ -97,7 +99,13 @@ def support_scores(
         rank, hit = found
         chunk = hit.chunk
         text = chunk.text[record.start - chunk.start : record.end - chunk.start]
-        if text in heading_titles or (len(text.split()) < 4 and not _FIGURE.search(text)):
+        # a short lead-in with its items answers a list question ("Følgende aktører
+        # intervjuet:"); its items are not read: an item that shares a word with the
+        # question ("Få lokomotiver og frontrunnere") does not make a list the answer
+        lead_in = wants_list and text.rstrip().endswith(":")
+        items = items_after(chunk.text, record.end - chunk.start) if lead_in else ""
+        short = len(text.split()) < 4 and not _FIGURE.search(text)
+        if text in heading_titles or (short and not items):
             continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
         matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)

@@ -8,7 +8,17 @@ import re
 
 ITEM_MAX_WORDS = 40  # an item paragraph ("Gjennom prosessen konkludere …") can wrap
 LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
+# A question that asks for several things.
+_LIST = re.compile(
+    r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
+    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne)\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"[.!?:;]['\"»”)]*$")
+
+
+def is_list_question(question: str) -> bool:
+    return bool(_LIST.search(question))
 
 
 def is_item_text(text: str, max_words: int = ITEM_MAX_WORDS) -> bool:
@@ -19,6 +29,22 @@ def is_item_text(text: str, max_words: int = ITEM_MAX_WORDS) -> bool:
         and not _SENTENCE_END.search(stripped)
         and not stripped[:1].islower()
     )
+
+
+def items_after(text: str, offset: int) -> str:
+    """The item paragraphs right after ``offset`` in ``text`` (a lead-in's end), joined by
+    line breaks; "" when the next paragraph is not an item or nothing follows."""
+    rest = text[offset:]
+    if not rest.startswith("\n\n"):
+        return ""
+    items: list[str] = []
+    for paragraph in rest.split("\n\n")[1:]:
+        if not is_item_text(paragraph):
+            if not items:
+                items = item_lines(paragraph)
+            break
+        items.append(paragraph.strip())
+    return "\n".join(items) if len(items) >= 2 or "\n" in "".join(items) else ""
 
 
 def item_lines(paragraph: str) -> list[str]:

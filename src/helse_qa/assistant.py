@@ -25,6 +25,7 @@ from helse_qa.answering.extractive import (
     language_note,
     overview,
     overview_document,
+    promote_list,
     quotable,
     score_sentences,
     select,
@@ -605,6 +606,11 @@ class Assistant:
                     learned_scores = scored_for(hits, True, records, svecs)
                     if not learned_scores or learned_scores[0].probability < veto:
                         scored = []
+                if scored and not learned:
+                    by_id = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
+                    scored = promote_list(
+                        question, scored, by_id, q_vec, self.embedder.embed_passages
+                    )
             if not (hits and use_reader):
                 selection = select(
                     question,

@@ -20,7 +20,7 @@ Quotes are always verbatim spans of the parsed document text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -30,7 +30,13 @@ from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.glossary import COUNTRY_NAMES
 from helse_qa.text.language import detect_language
-from helse_qa.text.listing import announced, is_item_text, is_list_question, item_lines
+from helse_qa.text.listing import (
+    announced,
+    is_item_text,
+    is_list_question,
+    item_lines,
+    items_after,
+)
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -324,6 +330,38 @@ def select(
         if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
     return Selection(with_items(chosen, scored, following), "fact")
+
+
+def promote_list(
+    question: str,
+    scored: Sequence[ScoredSentence],
+    vectors: dict[str, np.ndarray],
+    query_vector: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    look: int = 10,
+) -> list[ScoredSentence]:
+    """A list question reads a lead-in with its items: a lead-in among the ``look`` best
+    sentences whose text with its items is closer to the question (e5) than the best
+    sentence alone goes first ("Intervjuguiden hadde fokus på følgende hovedtema:" with
+    its seven topics, for "Which topics were the actors asked about?")."""
+    if not scored or not is_list_question(question) or scored[0].record.sentence_id not in vectors:
+        return list(scored)
+    q = np.asarray(query_vector, dtype=np.float32)
+    leads = []
+    for s in scored[:look]:
+        chunk = s.hit.chunk
+        items = items_after(chunk.text, s.record.end - chunk.start)
+        if s.text.rstrip().endswith(":") and items:
+            leads.append((s, f"{s.text}\n{items}"))
+    if not leads:
+        return list(scored)
+    best = float(vectors[scored[0].record.sentence_id] @ q)
+    closeness = embed([text for _, text in leads]) @ q
+    i = int(np.argmax(closeness))
+    if float(closeness[i]) <= best:
+        return list(scored)
+    lead = replace(leads[i][0], probability=max(leads[i][0].probability, scored[0].probability))
+    return [lead, *(s for s in scored if s is not leads[i][0])]
 
 
 def with_items(

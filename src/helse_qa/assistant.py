@@ -17,6 +17,7 @@ from typing import Any
 
 from helse_qa.answering.extractive import (
     COLLECTION_SENTENCES,
+    OVERVIEW_SENTENCES,
     ScoredSentence,
     Selection,
     compose,
@@ -551,7 +552,7 @@ class Assistant:
             if is_collection_request(question) and len(allowed) > 1:
                 docs, most = allowed, COLLECTION_SENTENCES  # one short block per document
             else:
-                docs, most = [overview_document(question, hits, doc_ids, kinds)], None
+                docs, most = [overview_document(question, hits, doc_ids, kinds)], OVERVIEW_SENTENCES
             chosen = []
             for doc in docs:
                 doc_hits = [Hit(c, 0.0) for c in by_doc.get(doc, [])]
@@ -563,7 +564,7 @@ class Assistant:
                     for rank, hit in [ranked[r.chunk_id]]
                 ]
                 vectors = {r.sentence_id: v for r, v in zip(records, svecs, strict=True)}
-                picked = overview(question, sentences, vectors, q_vec, *([most] if most else []))
+                picked = overview(question, sentences, vectors, q_vec, most)
                 chosen += [s for s in picked if quotable(s)]
             selection = Selection(chosen, "overview" if chosen else "abstain")
         else:

@@ -34,15 +34,16 @@ from helse_qa.text.listing import (
     announced,
     is_item_text,
     is_list_question,
-    item_lines,
+    item_run,
     items_after,
+    line_spans,
 )
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
 _LIST_ITEMS = 8  # most item lines quoted after a lead-in
 _ITEM_WORDS = 14  # an item line is short ...
-_OVERVIEW_SENTENCES = 6
+OVERVIEW_SENTENCES = 6
 COLLECTION_SENTENCES = 3  # per document in an overview of the whole collection
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 # A short label line answers only when it carries a figure ("Diagnostikk: 54%").
@@ -317,7 +318,7 @@ def select(
         # best sentence answers itself, and a runner-up list would push it aside; tried
         # for every best sentence that names no several things, it cost 3 gold answers)
         leads += [s for s in scored[1:4] if s.probability >= threshold]
-    as_list = list_selection(leads, scored, following, language)
+    as_list = list_selection(leads, following, language)
     if as_list is not None:
         return as_list
     chosen = [best]
@@ -329,7 +330,7 @@ def select(
             break
         if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
-    return Selection(with_items(chosen, scored, following), "fact")
+    return Selection(with_items(chosen, following), "fact")
 
 
 def promote_list(
@@ -365,14 +366,12 @@ def promote_list(
 
 
 def with_items(
-    chosen: Sequence[ScoredSentence],
-    scored: Sequence[ScoredSentence],
-    following: Sequence[Hit] = (),
+    chosen: Sequence[ScoredSentence], following: Sequence[Hit] = ()
 ) -> list[ScoredSentence]:
     """A quoted lead-in ("… har to store fordeler:") never stands without its items."""
     out: list[ScoredSentence] = []
     for s in chosen:
-        items = list_items(s, scored, following) if s.text.rstrip().endswith(":") else []
+        items = list_items(s, following) if s.text.rstrip().endswith(":") else []
         if items or len(s.text.split()) >= 4 or s is chosen[0]:
             out += [s, *items[:_LIST_ITEMS]]
     return out
@@ -556,10 +555,7 @@ def keep_named(
 
 
 def list_selection(
-    leads: Sequence[ScoredSentence],
-    sentences: Sequence[ScoredSentence],
-    following: Sequence[Hit] = (),
-    language: str = "en",
+    leads: Sequence[ScoredSentence], following: Sequence[Hit] = (), language: str = "en"
 ) -> Selection | None:
     """The first lead-in among ``leads`` that ends in ':' and has item lines, quoted with
     its items (at most ``_LIST_ITEMS``); None when none has. The answer says how many items
@@ -567,7 +563,7 @@ def list_selection(
     of them are quoted."""
     for lead in leads:
         if lead.text.rstrip().endswith(":"):
-            items = list_items(lead, sentences, following)
+            items = list_items(lead, following)
             wanted = announced(lead.text)
             if items and wanted not in (None, len(items)):
                 continue  # "to store fordeler" and six lines: not its items
@@ -588,12 +584,7 @@ def _is_item(text: str) -> bool:
     return is_item_text(text, _ITEM_WORDS)
 
 
-_PARAGRAPH = re.compile(r"[^\n](?:.|\n(?!\n))*")
-
-
-def list_items(
-    lead: ScoredSentence, scored: Sequence[ScoredSentence], following: Sequence[Hit] = ()
-) -> list[ScoredSentence]:
+def list_items(lead: ScoredSentence, following: Sequence[Hit] = ()) -> list[ScoredSentence]:
     """The items of a lead-in, as the parser left them (a list the PDF text detached is
     put back at parse time, :mod:`helse_qa.ingest.lists`): the item paragraphs right after
     it, or the short item lines of the one paragraph right after it, continued at the
@@ -616,37 +607,26 @@ def list_items(
         if candidate is None:
             break
         chunk = candidate.chunk
-        text = chunk.text[after - chunk.start :]
-        ended = False
-        for m in _PARAGRAPH.finditer(text):
-            paragraph, start = m.group(0).rstrip(), after + m.start()
-            if not is_item_text(paragraph) or paragraph in chunk.section:  # a heading ends it
-                if not items:  # one paragraph of short item lines ("Legemidler: 26 mrd")
-                    items = _lines_of(candidate, lead.rank, start, paragraph)
-                ended = True
-                break
-            items.append(_item(candidate, lead.rank, start, start + len(paragraph)))
-        if ended:
+        # a heading of the passage ends the list
+        spans, stopper = item_run(chunk.text, after - chunk.start, chunk.section)
+        items += [_item(candidate, lead.rank, *span) for span in spans]
+        if stopper is not None:
+            if not items:  # one paragraph of short item lines ("Legemidler: 26 mrd")
+                items = [_item(candidate, lead.rank, *s) for s in line_spans(chunk.text, *stopper)]
             break
     if len(items) == 1:  # one paragraph of short lines, then the passage ends
-        only = items[0]
-        items = _lines_of(only.hit, lead.rank, only.record.start, only.text)
+        only, chunk = items[0], items[0].hit.chunk
+        spans = line_spans(
+            chunk.text, only.record.start - chunk.start, only.record.end - chunk.start
+        )
+        items = [_item(only.hit, lead.rank, *span) for span in spans]
     return items if len(items) >= 2 else []
 
 
-def _lines_of(hit: Hit, rank: int, start: int, paragraph: str) -> list[ScoredSentence]:
-    """The short item lines of one paragraph as items ([] when it is not made of them)."""
-    out, at = [], 0
-    for line in item_lines(paragraph):
-        at = paragraph.index(line, at)
-        out.append(_item(hit, rank, start + at, start + at + len(line)))
-        at += len(line)
-    return out
-
-
 def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
+    """An item at ``start:end`` of its passage's text, as a quotable sentence."""
     chunk = hit.chunk
-    record = SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
+    record = SentenceRecord(chunk.chunk_id, chunk.doc_id, chunk.start + start, chunk.start + end)
     return ScoredSentence(record, record.text_in(chunk), hit, rank, 0.0)
 
 
@@ -707,7 +687,7 @@ def overview(
     sentences: Sequence[ScoredSentence],
     vectors: dict[str, np.ndarray],
     query_vector: np.ndarray,
-    most: int = _OVERVIEW_SENTENCES,
+    most: int = OVERVIEW_SENTENCES,
 ) -> list[ScoredSentence]:
     """An extractive overview of one document, or of the chapter the question names.
 

@@ -110,7 +110,7 @@ def choose(
     leads = [best]
     if is_list_question(question):
         leads += [s for s in scored[1:3] if s.probability >= threshold]
-    as_list = list_selection(leads, every, following, language)
+    as_list = list_selection(leads, following, language)
     if as_list is not None:
         return as_list
     chosen = [best]
@@ -120,7 +120,7 @@ def choose(
             break
         if s.probability >= floor and adds_fact(s.text, [c.text for c in chosen]):
             chosen.append(s)
-    return Selection(with_items(chosen, every, following), "fact")
+    return Selection(with_items(chosen, following), "fact")
 
 
 def adds_fact(text: str, before: Sequence[str]) -> bool:

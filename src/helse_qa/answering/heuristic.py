@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helse_qa.text.analysis import Analyzer
-from helse_qa.text.listing import is_list_question, items_after
+from helse_qa.text.listing import asks_breakdown, caption_figures, is_list_question, items_after
 from helse_qa.types import Hit, SentenceRecord
 
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
@@ -86,6 +86,7 @@ def support_scores(
     wants_number = bool(_QUANTITY.search(question))
     wants_date = bool(_WHEN.search(question))
     wants_list = is_list_question(question)
+    wants_breakdown = asks_breakdown(question)
     years = set(_YEAR.findall(question))
     heading_titles = {title for h in hits for title in h.chunk.section}
     cosines: list[float] = (
@@ -107,6 +108,9 @@ def support_scores(
         short = len(text.split()) < 4 and not _FIGURE.search(text)
         if text in heading_titles or (short and not items):
             continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
+        start, end = record.start - chunk.start, record.end - chunk.start
+        if not wants_breakdown and caption_figures(chunk.text, start, end):
+            continue  # a chart answers only how a figure divides, with its figure lines
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
         matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
         lexical = matched / total_idf if total_idf else 0.0

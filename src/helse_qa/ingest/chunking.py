@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import Chunk, ParsedDocument
 
-CHUNKER_VERSION = "4"  # bump when parsing or chunking changes the text (4: lists re-attached)
+CHUNKER_VERSION = "5"  # bump when parsing or chunking changes the text (5: chart captions)
 
 _PARA_SEP = re.compile(r"\n\n+")
 

@@ -21,17 +21,24 @@ On one page:
 - a paired block is moved to directly after its lead-in; everything else keeps its order. A
   lead-in that gets no block is left alone.
 
+Charts come out the other way round: their data ("Legemidler: 26 mrd" / "Diagnostikk: 15
+mrd", one paragraph of "Label: figure" lines per chart) first, then their captions
+("Helseindustrien – omsettning 2017"). A run of figure paragraphs followed directly by as
+many caption paragraphs is paired in order, each caption moved to just before its
+figures; a run whose counts differ is left alone. Chart paragraphs are never a lead-in's
+items.
+
 Moving a block moves whole paragraphs: every quote stays a verbatim span of the source.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from helse_qa.text.listing import announced, is_item_text, item_lines
+from helse_qa.text.listing import announced, figure_lines, is_caption, is_item_text, item_lines
 
 _LEAD_MIN_WORDS = 3
 _LAST_SENTENCE = re.compile(r"(?:^|[.!?]\s+)([^.!?]*)$")
@@ -113,10 +120,46 @@ def item_blocks(blocks: Sequence[Block]) -> list[tuple[int, int, int]]:
     return out
 
 
-def pair(blocks: Sequence[Block]) -> list[Pairing]:
-    """The lead-ins of a page paired with item blocks (see the module docstring)."""
+def chart_captions(blocks: Sequence[Block]) -> dict[int, int]:
+    """{figure paragraph: its caption paragraph} for the charts of a page (see the module
+    docstring)."""
+
+    def kind(block: Block) -> str:
+        if block.kind != "paragraph":
+            return ""
+        if figure_lines(block.text):
+            return "figures"
+        return "caption" if is_caption(block.text) else ""
+
+    kinds = [kind(b) for b in blocks]
+    out: dict[int, int] = {}
+    i = 0
+    while i < len(blocks):
+        if kinds[i] != "figures":
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(blocks) and kinds[j + 1] == "figures":
+            j += 1
+        k = j
+        while k + 1 < len(blocks) and kinds[k + 1] == "caption":
+            k += 1
+        if k - j == j - i + 1:
+            out.update({i + n: j + 1 + n for n in range(j - i + 1)})
+        i = k + 1
+    return out
+
+
+def pair(blocks: Sequence[Block], charts: Container[int] = ()) -> list[Pairing]:
+    """The lead-ins of a page paired with item blocks (see the module docstring); blocks
+    in ``charts`` are no items."""
     leads = [i for i, b in enumerate(blocks) if is_lead_in(b)]
-    runs = [r for r in item_blocks(blocks) if not any(r[0] <= i <= r[1] for i in leads)]
+    runs = [
+        r
+        for r in item_blocks(blocks)
+        if not any(r[0] <= i <= r[1] for i in leads)
+        and not any(i in charts for i in range(r[0], r[1] + 1))
+    ]
     if not leads or not runs:
         return []
 
@@ -143,8 +186,23 @@ def pair(blocks: Sequence[Block]) -> list[Pairing]:
 
 
 def reattach(blocks: Sequence[Block]) -> list[Block]:
-    """The page's blocks with every paired item block moved to directly after its lead-in."""
-    pairings = pair(blocks)
+    """The page's blocks with every paired item block moved to directly after its lead-in
+    and every chart caption to directly before its figures."""
+    captions = chart_captions(blocks)
+    if captions:
+        taken_captions = set(captions.values())
+        ordered: list[Block] = []
+        for i, block in enumerate(blocks):
+            if i in taken_captions:
+                continue
+            if i in captions:
+                ordered.append(blocks[captions[i]])
+            ordered.append(block)
+        blocks = ordered
+        charts = {i for i, b in enumerate(blocks) if figure_lines(b.text) or is_caption(b.text)}
+    else:
+        charts = set()
+    pairings = pair(blocks, charts)
     moved = {p.lead: p for p in pairings if p.first != p.lead + 1}
     if not moved:
         return list(blocks)

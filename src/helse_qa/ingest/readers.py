@@ -31,6 +31,9 @@ _LETTER = "A-Za-zÆØÅæøåÄÖÜäöüÉéÈèÓóÁá"
 _LOWER_START = re.compile(r"^[a-zæøåäöüéèóá]")
 _HYPHEN_END = re.compile(rf"[{_LETTER}]-$")
 _ABBREV_HYPHEN_END = re.compile(r"(?:[A-ZÆØÅ0-9])-$")  # "FoU-", "IKT-", "HF-": real hyphens
+# A line that ends in a free-standing dash goes on in the next one ("Helseindustrien –" /
+# "omsettning 2017": one chart caption).
+_DASH_END = re.compile(r"\s[–—-]$")
 _CHAPTER = re.compile(r"^(\d{1,2})\s+\|\s+(\S.*?)\s*$")
 _SUBSECTION = re.compile(r"^(\d{1,2}\.\d{1,2})\s+([A-ZÆØÅ«].*?)\s*$")
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -64,8 +67,9 @@ def join_lines(lines: Iterable[str]) -> str:
 
     "helse-" + "industriens" -> "helseindustriens"; "FoU-" + "investeringer" keeps its
     hyphen; "spesialist- " (a space after the hyphen: a suspended compound, "primær-,
-    spesialist- og ...") keeps it too; a wrapped prose line is joined with a space; short
-    lines (labels, list items) keep their line break.
+    spesialist- og ...") keeps it too; a wrapped prose line, and a line that ends in a
+    free-standing dash ("Helseindustrien –"), is joined with a space; other short lines
+    (labels, list items) keep their line break.
     """
     out = ""
     prev = ""
@@ -81,7 +85,7 @@ def join_lines(lines: Iterable[str]) -> str:
             out = out + line if _ABBREV_HYPHEN_END.search(prev) else out[:-1] + line
         elif hyphen:
             out = out + line  # "helse-" + "IKT": a real compound hyphen
-        elif len(prev) >= _WRAP_MIN_CHARS or prev_suspended:
+        elif len(prev) >= _WRAP_MIN_CHARS or prev_suspended or _DASH_END.search(prev):
             out = out + " " + line
         else:
             out = out + "\n" + line

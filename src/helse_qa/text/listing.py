@@ -12,14 +12,26 @@ LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
 # A question that asks for several things.
 _LIST = re.compile(
     r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
-    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne)\b",
+    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne|"
+    r"break(s|ing)? down|breakdown|split|fordel(te|t|ing\w*|es))\b",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?:;]['\"»”)]*$")
 
 
+# A question about how a figure divides: a chart answers it ("How did the 2017 turnover
+# break down by segment?", "Hvordan fordelte eksporten seg?").
+_BREAKDOWN = re.compile(
+    r"\b(break(s|ing)? down|breakdown|split|fordel(te|t|ing\w*|es))\b", re.IGNORECASE
+)
+
+
 def is_list_question(question: str) -> bool:
     return bool(_LIST.search(question))
+
+
+def asks_breakdown(question: str) -> bool:
+    return bool(_BREAKDOWN.search(question))
 
 
 def is_item_text(text: str, max_words: int = ITEM_MAX_WORDS) -> bool:
@@ -74,6 +86,45 @@ def items_after(text: str, offset: int) -> str:
         spans = line_spans(text, *stopper)
     items = [text[start:end].strip() for start, end in spans]
     return "\n".join(items) if len(items) >= 2 or "\n" in "".join(items) else ""
+
+
+# A chart's data as the PDF text gives it: one "Label: figure" per line ("Legemidler: 26
+# mrd", "Diagnostikk: 54%"), and its caption, a short line of its own ("Helseindustrien –
+# omsettning 2017").
+_FIGURE_LINE = re.compile(r"^[^:\n]{1,40}:\s*\d[\d\s,.]*(?:%|[^\W\d]{1,12}\.?)?$")
+CAPTION_MAX_WORDS = 8
+
+
+def figure_lines(paragraph: str) -> list[str]:
+    """The lines of a paragraph made of at least two "Label: figure" lines, else []."""
+    lines = item_lines(paragraph)
+    return lines if lines and all(_FIGURE_LINE.match(line.strip()) for line in lines) else []
+
+
+def is_caption(text: str) -> bool:
+    """A short line with no sentence end and no label colon: a chart's title."""
+    stripped = text.strip()
+    return (
+        "\n" not in stripped
+        and ":" not in stripped
+        and is_item_text(stripped, CAPTION_MAX_WORDS)
+        and not figure_lines(stripped)
+    )
+
+
+def caption_figures(text: str, start: int, end: int) -> list[Span]:
+    """The figure lines of the chart whose caption is the paragraph ``text[start:end]``:
+    the "Label: figure" lines of the paragraph right after it, as (start, end) offsets;
+    [] when ``text[start:end]`` is no whole caption paragraph or no figures follow."""
+    whole = (start == 0 or text[max(0, start - 2) : start] == "\n\n") and text[end:].startswith(
+        "\n\n"
+    )
+    if not whole or not is_caption(text[start:end]):
+        return []
+    m = _PARAGRAPH.search(text, end)
+    if m is None or not figure_lines(m.group(0)):
+        return []
+    return line_spans(text, m.start(), m.start() + len(m.group(0).rstrip()))
 
 
 def item_lines(paragraph: str) -> list[str]:

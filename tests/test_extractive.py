@@ -544,6 +544,48 @@ def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
         assert leaning not in answer.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the Innovasjon Norge report about? Give a short summary.",
+        "Kan du gi meg et kort sammendrag av hele rapporten om strategisk posisjonering?",
+    ],
+)
+def test_an_overview_never_quotes_a_list_item_without_its_lead_in(corpus_assistant, question):
+    # "Avklare hvilke aktører som ønsker å delta …" is the first of the pre-project's four
+    # purposes: alone, a fragment (before: the first sentence of both overviews)
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "overview"
+    for item in ("Avklare hvilke aktører", "Gjennom prosessen konkludere", "Få innspill til"):
+        assert not any(c.quote.startswith(item) for c in answer.citations), answer.text
+
+
+def test_a_list_question_prefers_a_sentence_that_names_several_things(corpus_assistant):
+    # the answer is one sentence with a series ("som klynger, organisasjoner, …"), not the
+    # general sentences about the interview round that share more words with the question
+    answer = corpus_assistant.ask(
+        "Hvilke typer aktører i økosystemet ble intervjuet i forprosjektet?"
+    )
+    assert "klynger, organisasjoner, universiteter, TTO-er og bedrifter" in answer.text
+    _verbatim(corpus_assistant, answer)
+
+
+def test_enumerating_sentences():
+    from helse_qa.answering.heuristic import _enumerates
+
+    assert _enumerates(
+        "Dette inkluderer som klynger, organisasjoner, universiteter, TTO-er og bedrifter."
+    )
+    assert _enumerates(
+        "Det er snakket med i) en internasjonal aktør, ii) en aktør med salg og iii) en ny."
+    )
+    assert _enumerates("They offer services in EU advisory, testing, export and funding.")
+    assert not _enumerates("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.")
+    assert not _enumerates(
+        "Legemidler har den største volumet, etterfulgt av diagnostikk og medtech."
+    )
+
+
 def test_self_contained_sentences():
     from helse_qa.answering.extractive import self_contained
 

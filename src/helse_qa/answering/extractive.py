@@ -713,6 +713,22 @@ _COLLECTION = re.compile(
 )
 
 
+def _list_item(s: ScoredSentence) -> bool:
+    """An item of a list (a paragraph of item text after its lead-in, maybe after other
+    items): it means something only under its lead-in ("Avklare hvilke aktører som
+    ønsker å delta …"). A headline after a photo caption is no item."""
+    if not is_item_text(s.text):
+        return False
+    chunk = s.hit.chunk
+    before = chunk.text[: s.record.start - chunk.start]
+    if not before.endswith("\n\n"):
+        return False  # not a paragraph of its own
+    for previous in reversed(before.rstrip().split("\n\n")):
+        if not is_item_text(previous):
+            return previous.rstrip().endswith(":")
+    return False
+
+
 def self_contained(text: str) -> bool:
     """Whether a sentence can stand alone (no unresolved "Dette"/"This" at its start)."""
     stripped = text.strip().lstrip("«“\"'(")
@@ -763,6 +779,7 @@ def overview(
         and not s.text.rstrip().endswith(":")
         and s.record.sentence_id in vectors
         and self_contained(s.text)
+        and not _list_item(s)
         and in_scope(question, s.hit.chunk.section)
     ]
     if not scope:

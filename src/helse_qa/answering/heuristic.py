@@ -33,6 +33,17 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+# A list question prefers a sentence that names several things ("som klynger,
+# organisasjoner, universiteter, TTO-er og bedrifter", "i) … ii) … iii) …").
+_LIST_BONUS = 0.1
+_SERIES = re.compile(r"[^,;]+(?:[,;][^,;]+){2,}\s(?:og|and|samt|eller|or)\s", re.IGNORECASE)
+_NUMBERED = re.compile(r"\bii\)")
+
+
+def _enumerates(text: str) -> bool:
+    return bool(_SERIES.search(text) or _NUMBERED.search(text))
+
+
 # A short label line is worth quoting only when it carries a figure ("Diagnostikk: 54%",
 # "Legemidler: 26 mrd"), not just a year.
 _FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
@@ -63,6 +74,7 @@ class SupportWeights:
     passage: float = _PASSAGE_WEIGHT
     number_bonus: float = _NUMBER_BONUS
     rank_bonus: float = 0.04
+    list_bonus: float = _LIST_BONUS
 
 
 def _squash(cos: float) -> float:
@@ -125,6 +137,8 @@ def support_scores(
             wants_number and not wants_date and _DIGIT.search(text)
         ):
             support += weights.number_bonus
+        if wants_list and _enumerates(text):
+            support += weights.list_bonus
         support += weights.rank_bonus / rank
         if years and not all(y in chunk.text for y in years):
             support *= _YEAR_MISMATCH

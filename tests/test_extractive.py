@@ -695,3 +695,39 @@ def test_long_items_are_capped_and_short_ones_quoted_whole():
     assert len(capped(long_items)) == 8
     short_items = _scored([(f"Aktør {i}", 0.0) for i in range(12)])
     assert len(capped(short_items)) == 12
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "inside"),
+    [
+        (
+            "Hva foreslår rapporten under punktet om endrede incentivordninger?",
+            "Endrede incentivordninger",
+            ["bør gås gjennom og koordineres", "profittdelingen mellom TTO-er og enkeltforskere"],
+        ),
+        (
+            "Hvilke endringer i rammevilkår etterlyser aktørene?",
+            "Endringer i rammevilkår",
+            ["stortingsmelding", "statssekretær for helseindustri", "når gevinsten tas ut"],
+        ),
+    ],
+)
+def test_a_point_the_question_names_is_quoted_with_its_paragraphs(
+    corpus_assistant, question, label, inside
+):
+    # the PDF text gives the report's points as short label lines over their paragraphs;
+    # a question that names one gets the label with its paragraphs (on into the next
+    # passage when the section runs on), not scattered sentences
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "list"
+    assert answer.citations[0].quote.startswith(label + "\n\n")
+    for text in inside:
+        assert text in answer.text
+    _verbatim(corpus_assistant, answer)
+
+
+def test_english_questions_reach_the_norwegian_words_of_the_glossary(corpus_assistant):
+    answer = corpus_assistant.ask(
+        "Between which ministries does the report say roles and responsibilities must be clarified?"
+    )
+    assert "Viktig å avklare roller og ansvar mellom HOD, NFD, KRD og KD." in answer.text

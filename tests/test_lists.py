@@ -18,7 +18,14 @@ from helse_qa.ingest.lists import (
     reattach,
 )
 from helse_qa.ingest.readers import parse_document
-from helse_qa.text.listing import announced, caption_figures, figure_lines, is_caption
+from helse_qa.text.listing import (
+    announced,
+    caption_figures,
+    figure_lines,
+    is_caption,
+    label_section,
+    prose_run,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "lead_ins.json"
 
@@ -207,3 +214,37 @@ def test_the_report_charts_carry_their_captions(report_text):
     assert "Helseindustrien – omsettning 2017\n\nLegemidler: 26 mrd" in report_text
     assert "Helsenæringen – omsettning 2017\n\nHelseindustri: 57 mrd" in report_text
     assert "Helseindustrien – fordeling eksport 2017\n\nDiagnostikk: 54%" in report_text
+
+
+def _label(text: str, label: str) -> list[str]:
+    start = text.index(label)
+    return [text[a:b] for a, b in label_section(text, start, start + len(label))]
+
+
+def test_a_label_heads_the_prose_paragraphs_below_it():
+    text = (
+        "Forrige avsnitt slutter her.\n\nEndringer i rammevilkår\n\n"
+        "Det er behov for en stortingsmelding.\n\nViktig å avklare roller og ansvar.\n\n"
+        "Eksport må prioriteres\n\nDen beste måten er norske kundecase."
+    )
+    assert _label(text, "Endringer i rammevilkår") == [
+        "Det er behov for en stortingsmelding.",
+        "Viktig å avklare roller og ansvar.",
+    ]
+    assert _label(text, "Eksport må prioriteres") == ["Den beste måten er norske kundecase."]
+    # the passage ends inside the section: it may go on in the next one
+    assert prose_run(text, text.index("Den beste"))[1] is True
+    assert prose_run(text, text.index("Det er behov"))[1] is False
+
+
+def test_what_is_no_label():
+    # the last item of a list, then prose
+    listed = "Følgende utfordringer:\n\nFå lokomotiver\n\nFå kliniske studier\n\nProsa her."
+    assert _label(listed, "Få kliniske studier") == []
+    # the second of two labels between prose: two columns whose paragraphs interleave
+    columns = "Prosa før.\n\nStyrking av attraktivitet\n\nStyrket samhandling\n\nProsa etter."
+    assert _label(columns, "Styrket samhandling") == []
+    # a numbered heading, one word, or a label over no prose
+    assert _label("1 Innledning\n\nProsa her.", "1 Innledning") == []
+    assert _label("Prosa.\n\nRammevilkår\n\nProsa her.", "Rammevilkår") == []
+    assert _label("Prosa.\n\nNoe annet her\n\nEt punkt\n\nEtt til", "Noe annet her") == []

@@ -27,6 +27,7 @@ from helse_qa.answering.extractive import (
     overview,
     overview_document,
     promote_list,
+    promote_named,
     quotable,
     score_sentences,
     select,
@@ -612,6 +613,7 @@ class Assistant:
                     scored = promote_list(
                         question, scored, by_id, q_vec, self.embedder.embed_passages
                     )
+                    scored = promote_named(question, scored, retriever.lexical.analyzer)
             if not (hits and use_reader):
                 selection = select(
                     question,

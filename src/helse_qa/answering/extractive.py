@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from helse_qa.answering.heuristic import all_named
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
@@ -38,7 +39,10 @@ from helse_qa.text.listing import (
     is_list_question,
     item_run,
     items_after,
+    label_section,
     line_spans,
+    prose_run,
+    under_lead_in,
 )
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
@@ -243,7 +247,7 @@ def quotable(s: ScoredSentence) -> bool:
     if n_words < 6 and _DATE_ONLY.search(s.text) and not _FIGURE.search(_DATE_ONLY.sub("", s.text)):
         return False
     # a short lead-in ("Følgende aktører intervjuet:") is quoted only with its items
-    lead_in = n_words >= 2 and s.text.rstrip().endswith(":")
+    lead_in = n_words >= 2 and (s.text.rstrip().endswith(":") or bool(_section(s)))
     return n_words >= 4 or lead_in or bool(_FIGURE.search(s.text))
 
 
@@ -255,10 +259,34 @@ def _figures(s: ScoredSentence) -> list[tuple[int, int]]:
     return caption_figures(chunk.text, s.record.start - chunk.start, s.record.end - chunk.start)
 
 
+def _section(s: ScoredSentence) -> list[tuple[int, int]]:
+    """The prose paragraphs under ``s`` when it is a label over them ("Endringer i
+    rammevilkår"), as offsets in its passage; [] when it is none."""
+    chunk = s.hit.chunk
+    start = s.record.start - chunk.start
+    return label_section(chunk.text, start, s.record.end - chunk.start, chunk.section)
+
+
 def leads_list(s: ScoredSentence) -> bool:
-    """A lead-in ("… har to store fordeler:") or a chart's caption: quoted with the items
-    or figure lines that follow it."""
-    return s.text.rstrip().endswith(":") or bool(_figures(s))
+    """A lead-in ("… har to store fordeler:"), a chart's caption or a label over its
+    paragraphs: quoted with the items, figure lines or paragraphs that follow it."""
+    return s.text.rstrip().endswith(":") or bool(_figures(s)) or bool(_section(s))
+
+
+def promote_named(
+    question: str, scored: Sequence[ScoredSentence], analyzer: Analyzer, look: int = 10
+) -> list[ScoredSentence]:
+    """A question that names a point of a report by its label ("Hva foreslår rapporten
+    under punktet om endrede incentivordninger?") is answered by the label with its
+    paragraphs: the first such label among the ``look`` best sentences goes first."""
+    if not scored:
+        return list(scored)
+    concepts = analyzer.query_concepts(question)
+    for s in scored[:look]:
+        if _section(s) and all_named(s.text, concepts, analyzer):
+            lead = replace(s, probability=max(s.probability, scored[0].probability))
+            return [lead, *(t for t in scored if t is not s)]
+    return list(scored)
 
 
 def score_sentences(
@@ -410,6 +438,9 @@ def with_items(
     """A quoted lead-in ("… har to store fordeler:") never stands without its items."""
     out: list[ScoredSentence] = []
     for s in chosen:
+        if s is not chosen[0] and _section(s):
+            continue  # a label ("Flere kliniske studier og mer produksjon") as a runner-up:
+            # alone a heading, with its paragraphs padding
         items = list_items(s, following) if leads_list(s) else []
         if items or len(s.text.split()) >= 4 or s is chosen[0]:
             out += [s, *capped(items)]
@@ -654,6 +685,20 @@ def list_items(lead: ScoredSentence, following: Sequence[Hit] = ()) -> list[Scor
         ),
         None,
     )
+    paragraphs = _section(lead)
+    if paragraphs:  # a label: its paragraphs (on into the next passage), within the cap
+        found = [(hit, span) for span in paragraphs]
+        if nxt is not None and paragraphs[-1][1] == len(hit.chunk.text.rstrip()):
+            more, _ = prose_run(nxt.chunk.text, 0, nxt.chunk.section)
+            found += [(nxt, span) for span in more]
+        shown: list[ScoredSentence] = []
+        n_words = 0
+        for where, span in found:
+            n_words += len(where.chunk.text[span[0] : span[1]].split())
+            if shown and n_words > _LIST_WORDS:
+                break
+            shown.append(_item(where, lead.rank, *span))
+        return shown
     rest = hit.chunk.text[lead.record.end - hit.chunk.start :]
     if rest.strip() and not rest.startswith("\n\n"):
         return []  # the lead-in does not end its paragraph
@@ -717,16 +762,9 @@ def _list_item(s: ScoredSentence) -> bool:
     """An item of a list (a paragraph of item text after its lead-in, maybe after other
     items): it means something only under its lead-in ("Avklare hvilke aktører som
     ønsker å delta …"). A headline after a photo caption is no item."""
-    if not is_item_text(s.text):
-        return False
     chunk = s.hit.chunk
-    before = chunk.text[: s.record.start - chunk.start]
-    if not before.endswith("\n\n"):
-        return False  # not a paragraph of its own
-    for previous in reversed(before.rstrip().split("\n\n")):
-        if not is_item_text(previous):
-            return previous.rstrip().endswith(":")
-    return False
+    at = s.record.start - chunk.start
+    return at > 0 and is_item_text(s.text) and under_lead_in(chunk.text, at)
 
 
 def self_contained(text: str) -> bool:

@@ -5,7 +5,9 @@ Support of a sentence = weighted embedding similarity to the question (sentence 
 passage) + the IDF-weighted share of the question's content words it holds, a bonus for a
 number or date when the question asks for one, a small bonus for the passage's rank, and a
 penalty when the question names a year the passage lacks. Weights were chosen on the
-check set (eval/results/tune-*.md).
+check set (eval/results/tune-*.md). For a list question, a bonus for a sentence that names
+several things; short lines are skipped unless they lead a list or are a label the
+question names ("Endringer i rammevilkår").
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helse_qa.text.analysis import Analyzer
-from helse_qa.text.listing import asks_breakdown, caption_figures, is_list_question, items_after
+from helse_qa.text.analysis import STOPWORDS, Analyzer, words
+from helse_qa.text.listing import (
+    asks_breakdown,
+    caption_figures,
+    is_list_question,
+    items_after,
+    label_section,
+)
 from helse_qa.types import Hit, SentenceRecord
 
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
@@ -38,6 +46,17 @@ _DIGIT = re.compile(r"\d")
 _LIST_BONUS = 0.1
 _SERIES = re.compile(r"[^,;]+(?:[,;][^,;]+){2,}\s(?:og|and|samt|eller|or)\s", re.IGNORECASE)
 _NUMBERED = re.compile(r"\bii\)")
+
+
+def all_named(text: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer) -> bool:
+    """Whether the question (its ``concepts``, :meth:`Analyzer.query_concepts`) holds every
+    content word of ``text``, at least two ("Endrede incentivordninger" in "Hva foreslår
+    rapporten under punktet om endrede incentivordninger?")."""
+    content = [w for w in words(text) if w not in STOPWORDS]
+    asked = set().union(*concepts) if concepts else set()
+    return len(content) >= 2 and all(
+        set(analyzer.terms(w, ["nb", "en"])[:2]) & asked for w in content
+    )
 
 
 def _enumerates(text: str) -> bool:
@@ -118,9 +137,12 @@ def support_scores(
         lead_in = wants_list and text.rstrip().endswith(":")
         items = items_after(chunk.text, record.end - chunk.start) if lead_in else ""
         short = len(text.split()) < 4 and not _FIGURE.search(text)
+        start, end = record.start - chunk.start, record.end - chunk.start
+        if short and not items and label_section(chunk.text, start, end, chunk.section):
+            # a point of the report the question names ("Endringer i rammevilkår")
+            items = "named" if all_named(text, concepts, analyzer) else ""
         if text in heading_titles or (short and not items):
             continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
-        start, end = record.start - chunk.start, record.end - chunk.start
         if not wants_breakdown and caption_figures(chunk.text, start, end):
             continue  # a chart answers only how a figure divides, with its figure lines
         s_terms = set(analyzer.terms(text, ["nb", "en"]))

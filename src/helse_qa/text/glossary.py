@@ -81,6 +81,15 @@ year | år
 locomotive locomotives | lokomotiv lokomotiver lokomotivene
 service services | tjeneste tjenester
 offer offers offered | tilbyr tilby tilbød
+ministry ministries | departement departementer departementene departementenes
+role roles | rolle roller
+responsibility responsibilities | ansvar
+attractiveness | attraktivitet vertskapsattraktivitet
+attract attracts attracting | tiltrekke tiltrekker
+competence expertise talent | kompetanse
+ecosystem ecosystems | økosystem økosystemer økosystemet
+infrastructure | infrastruktur
+coordination coordinate coordinated | koordinering koordinere koordinert koordineres
 """
 
 

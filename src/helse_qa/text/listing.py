@@ -116,15 +116,84 @@ def caption_figures(text: str, start: int, end: int) -> list[Span]:
     """The figure lines of the chart whose caption is the paragraph ``text[start:end]``:
     the "Label: figure" lines of the paragraph right after it, as (start, end) offsets;
     [] when ``text[start:end]`` is no whole caption paragraph or no figures follow."""
-    whole = (start == 0 or text[max(0, start - 2) : start] == "\n\n") and text[end:].startswith(
-        "\n\n"
-    )
+    whole = _whole_paragraph(text, start, end) and text[end:].startswith("\n\n")
     if not whole or not is_caption(text[start:end]):
         return []
     m = _PARAGRAPH.search(text, end)
     if m is None or not figure_lines(m.group(0)):
         return []
     return line_spans(text, m.start(), m.start() + len(m.group(0).rstrip()))
+
+
+# A point of a report the PDF text gives as a short label line over its prose ("Endringer i
+# rammevilkår", then three paragraphs of proposals): a sub-heading the parser cannot tell
+# from a list item, but a question can name it.
+_HEADING_LINE = re.compile(r"^\d{1,2}(\.\d{1,2})?\s+\S")
+
+
+def _whole_paragraph(text: str, start: int, end: int) -> bool:
+    return (start == 0 or text[max(0, start - 2) : start] == "\n\n") and (
+        end == len(text.rstrip()) or text[end:].startswith("\n\n")
+    )
+
+
+def label_section(text: str, start: int, end: int, stop: Container[str] = ()) -> list[Span]:
+    """The prose paragraphs under the label ``text[start:end]``, as (start, end) offsets:
+    those right after it, up to the next paragraph that is no prose (another label, an
+    item, a heading in ``stop`` or a numbered one) or the end of ``text``. [] when
+    ``text[start:end]`` is no label (a whole paragraph: a caption-like line of at least
+    two words, not a numbered heading), when the next paragraph is no prose, or when it
+    is the second of two labels between prose paragraphs (a two-column page: the two
+    columns' paragraphs interleave below them; after a figure's box labels a label is
+    taken)."""
+    label = text[start:end]
+    if (
+        len(label.split()) < 2
+        or not is_caption(label)
+        or _HEADING_LINE.match(label)
+        or not _whole_paragraph(text, start, end)
+    ):
+        return []
+    before = [p.strip() for p in text[:start].rstrip().split("\n\n")[-2:]]
+    if len(before) == 2 and is_caption(before[1]) and _is_prose(before[0]):
+        return []
+    if under_lead_in(text, start):
+        return []  # the last item of a list ("Få kliniske studier"), then prose
+    return prose_run(text, end, stop)[0]
+
+
+def prose_run(text: str, offset: int, stop: Container[str] = ()) -> tuple[list[Span], bool]:
+    """The prose paragraphs of ``text`` from ``offset`` on (see :func:`label_section`),
+    and whether they run to the end of ``text`` (then they may go on in the next
+    passage)."""
+    spans: list[Span] = []
+    for m in _PARAGRAPH.finditer(text, offset):
+        paragraph = m.group(0).rstrip()
+        if not _is_prose(paragraph) or paragraph in stop or _HEADING_LINE.match(paragraph):
+            return spans, False
+        spans.append((m.start(), m.start() + len(paragraph)))
+    return spans, True
+
+
+def _is_prose(paragraph: str) -> bool:
+    """Running text: a sentence end, or longer than an item line (a PDF may drop the
+    full stop of a paragraph's last sentence); no lead-in, no chart figures."""
+    return (
+        not is_item_text(paragraph, LINE_MAX_WORDS)
+        and not paragraph.endswith(":")
+        and not figure_lines(paragraph)
+    )
+
+
+def under_lead_in(text: str, start: int) -> bool:
+    """Whether the paragraph at ``start`` comes after a lead-in with only item paragraphs
+    between: an item of that list."""
+    if not (start == 0 or text[max(0, start - 2) : start] == "\n\n"):
+        return False
+    for previous in reversed(text[:start].rstrip().split("\n\n")):
+        if not is_item_text(previous):
+            return previous.rstrip().endswith(":")
+    return False
 
 
 def item_lines(paragraph: str) -> list[str]:

@@ -731,3 +731,14 @@ def test_english_questions_reach_the_norwegian_words_of_the_glossary(corpus_assi
         "Between which ministries does the report say roles and responsibilities must be clarified?"
     )
     assert "Viktig å avklare roller og ansvar mellom HOD, NFD, KRD og KD." in answer.text
+
+
+def test_a_list_cut_short_says_which_part_it_shows():
+    from helse_qa.answering.extractive import list_selection
+
+    items = [(f"Punkt {i} " + "med mange ord " * 6, 0.0) for i in range(12)]
+    passage = _scored([("Rapporten peker på følgende tiltak:", 0.9), *items], "nb", sep="\n\n")
+    selection = list_selection(passage[:1], (), "en")
+    assert selection is not None and selection.kind == "list"
+    assert selection.lead == "The first 8 of 12 items:"
+    assert len(selection.chosen) == 1 + 8

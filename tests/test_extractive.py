@@ -742,3 +742,12 @@ def test_a_list_cut_short_says_which_part_it_shows():
     assert selection is not None and selection.kind == "list"
     assert selection.lead == "The first 8 of 12 items:"
     assert len(selection.chosen) == 1 + 8
+
+
+def test_who_were_interviewed_gets_the_whole_list_of_actors(corpus_assistant):
+    answer = corpus_assistant.ask("Who were the actors interviewed for the report?")
+    assert answer.kind == "list"
+    quote = answer.citations[0].quote
+    assert quote.startswith("Følgende aktører intervjuet:")
+    assert "GE Healthcare" in quote and "Catapult Life Science" in quote
+    _verbatim(corpus_assistant, answer)

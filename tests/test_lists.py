@@ -248,3 +248,22 @@ def test_what_is_no_label():
     assert _label("1 Innledning\n\nProsa her.", "1 Innledning") == []
     assert _label("Prosa.\n\nRammevilkår\n\nProsa her.", "Rammevilkår") == []
     assert _label("Prosa.\n\nNoe annet her\n\nEt punkt\n\nEtt til", "Noe annet her") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "is_list"),
+    [
+        ("Hvilke fordeler har en større norsk helseindustri?", True),
+        ("Who were the actors interviewed for the report?", True),
+        ("Who are the members of the steering group?", True),
+        ("How did the 2017 turnover break down by segment?", True),
+        ("Hvordan fordelte eksporten seg i 2017?", True),
+        ("Who leads Norway Health Tech?", False),
+        ("How large were the export revenues in 2017?", False),
+        ("Hvilken fordel gir dette?", False),
+    ],
+)
+def test_list_questions(question, is_list):
+    from helse_qa.text.listing import is_list_question
+
+    assert is_list_question(question) is is_list

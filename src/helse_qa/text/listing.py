@@ -12,7 +12,7 @@ LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
 # A question that asks for several things.
 _LIST = re.compile(
     r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
-    r"challenges|members)|what are|what were|list|nevn|name the|hva er \w+ne|"
+    r"challenges|members)|what are|what were|who are|who were|list|nevn|name the|hva er \w+ne|"
     r"break(s|ing)? down|breakdown|split|fordel(te|t|ing\w*|es))\b",
     re.IGNORECASE,
 )

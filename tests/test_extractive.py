@@ -751,3 +751,42 @@ def test_who_were_interviewed_gets_the_whole_list_of_actors(corpus_assistant):
     assert quote.startswith("Følgende aktører intervjuet:")
     assert "GE Healthcare" in quote and "Catapult Life Science" in quote
     _verbatim(corpus_assistant, answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "line"),
+    [
+        (
+            "What share of the health industry's exports came from pharmaceuticals?",
+            "Legemidler: 34%",
+        ),
+        ("Hvor stor andel av eksporten kom fra diagnostikk?", "Diagnostikk: 54%"),
+    ],
+)
+def test_a_figure_of_a_chart_is_answered_by_the_chart(corpus_assistant, question, line):
+    # before: "Hele 54 prosent av bedriftene … har vareproduksjon" (a share of companies,
+    # not of exports) was quoted as if it answered
+    answer = corpus_assistant.ask(question)
+    quote = answer.citations[0].quote
+    assert quote.startswith("Helseindustrien – fordeling eksport 2017") and line in quote
+    assert "vareproduksjon" not in answer.text
+    _verbatim(corpus_assistant, answer)
+
+
+def test_chart_named():
+    from helse_qa.answering.heuristic import chart_named
+    from helse_qa.text.analysis import Analyzer
+    from helse_qa.text.listing import caption_figures
+
+    caption = "Helseindustrien – fordeling eksport 2017"
+    text = f"{caption}\n\nDiagnostikk: 54%\nLegemidler: 34%"
+    figures = caption_figures(text, 0, len(caption))
+    analyzer = Analyzer()
+
+    def named(question: str) -> bool:
+        return chart_named(caption, text, figures, analyzer.query_concepts(question), analyzer)
+
+    assert named("What share of the exports came from pharmaceuticals?")
+    assert named("Hvor stor andel av eksporten kom fra diagnostikk?")
+    assert not named("What share of the exports came from medtech?")  # no such label
+    assert not named("How much did pharmaceuticals turn over in 2017?")  # not this chart

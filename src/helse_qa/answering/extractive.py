@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from helse_qa.answering.heuristic import all_named
+from helse_qa.answering.heuristic import all_named, chart_named
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
@@ -278,12 +278,21 @@ def promote_named(
 ) -> list[ScoredSentence]:
     """A question that names a point of a report by its label ("Hva foreslår rapporten
     under punktet om endrede incentivordninger?") is answered by the label with its
-    paragraphs: the first such label among the ``look`` best sentences goes first."""
+    paragraphs, and one that asks for a figure of a chart ("What share of the exports came
+    from pharmaceuticals?") by the chart: the first such label or chart caption among the
+    ``look`` best sentences goes first."""
     if not scored:
         return list(scored)
     concepts = analyzer.query_concepts(question)
+
+    def named(s: ScoredSentence) -> bool:
+        if _section(s):
+            return all_named(s.text, concepts, analyzer)
+        figures = _figures(s)
+        return bool(figures) and chart_named(s.text, s.hit.chunk.text, figures, concepts, analyzer)
+
     for s in scored[:look]:
-        if _section(s) and all_named(s.text, concepts, analyzer):
+        if named(s):
             lead = replace(s, probability=max(s.probability, scored[0].probability))
             return [lead, *(t for t in scored if t is not s)]
     return list(scored)
@@ -346,7 +355,11 @@ def select(
         line = say(NOT_NAMED, language).format(name=not_named)
         return Selection([scored[0]], "near_miss", line)
     if _HOW_MANY.search(question) and not is_list_question(question):
-        scored = [s for s in scored if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text)]
+        scored = [
+            s
+            for s in scored
+            if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text) or _figures(s)
+        ]  # (a chart's caption stands for its figures)
         if not scored:
             return Selection(kind="abstain")
         counted = counted_words(question)

@@ -52,11 +52,39 @@ def all_named(text: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer)
     """Whether the question (its ``concepts``, :meth:`Analyzer.query_concepts`) holds every
     content word of ``text``, at least two ("Endrede incentivordninger" in "Hva foreslår
     rapporten under punktet om endrede incentivordninger?")."""
-    content = [w for w in words(text) if w not in STOPWORDS]
+    content = _content(text)
     asked = set().union(*concepts) if concepts else set()
     return len(content) >= 2 and all(
         set(analyzer.terms(w, ["nb", "en"])[:2]) & asked for w in content
     )
+
+
+def chart_named(
+    caption: str,
+    text: str,
+    figures: Sequence[tuple[int, int]],
+    concepts: Sequence[frozenset[str]],
+    analyzer: Analyzer,
+) -> bool:
+    """Whether a question asks for a figure of a chart: it names one of its labels
+    ("pharmaceuticals" for "Legemidler: 34%") and a word of its caption other than a year
+    ("exports" for "Helseindustrien – fordeling eksport 2017")."""
+    asked = set().union(*concepts) if concepts else set()
+
+    def named(word: str) -> bool:
+        return bool(set(analyzer.terms(word, ["nb", "en"])[:2]) & asked)
+
+    labels = [text[a:b].split(":", 1)[0] for a, b in figures]
+    label_named = any(
+        all(named(w) for w in content)
+        for content in (_content(label) for label in labels)
+        if content
+    )
+    return label_named and any(named(w) for w in _content(caption) if not _YEAR.fullmatch(w))
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS]
 
 
 def _enumerates(text: str) -> bool:
@@ -143,8 +171,11 @@ def support_scores(
             items = "named" if all_named(text, concepts, analyzer) else ""
         if text in heading_titles or (short and not items):
             continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
-        if not wants_breakdown and caption_figures(chunk.text, start, end):
-            continue  # a chart answers only how a figure divides, with its figure lines
+        figures = caption_figures(chunk.text, start, end)
+        if figures and not (
+            wants_breakdown or chart_named(text, chunk.text, figures, concepts, analyzer)
+        ):
+            continue  # a chart answers how a figure divides, or a figure of it asked for
         s_terms = set(analyzer.terms(text, ["nb", "en"]))
         matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
         lexical = matched / total_idf if total_idf else 0.0

@@ -467,7 +467,7 @@ class Assistant:
             timings["retrieve"] = (t2 - t1) * 1000
             if retrieval != "bm25" and hits and all(h.dense_rank is None for h in hits):
                 notices.append(DENSE_MISSING[language])  # logged as an error by the retriever
-            answer = self._extractive(index, text, language, q_vec, hits, doc_ids)
+            answer = self._extractive(index, text, language, q_vec, hits, doc_ids, query)
             answer = replace(answer, retrieval_query=query)
             if self.settings.answer_mode == "llm" and hits:
                 try:
@@ -515,8 +515,10 @@ class Assistant:
         q_vec: Any,
         hits: list[Hit],
         doc_ids: Sequence[str] | None,
+        topic: str = "",
     ) -> Answer:
-        """Quote what answers: a fact, a list, an overview; a near miss; or abstain."""
+        """Quote what answers: a fact, a list, an overview; a near miss; or abstain.
+        ``topic`` is the retrieval query (a follow-up with the turns it leans on)."""
         retriever = index.retriever
         store = retriever.store
         learned = self.settings.answer_scorer == "learned"
@@ -624,6 +626,7 @@ class Assistant:
                     language,
                     retriever.lexical.analyzer,
                     following,
+                    topic,
                 )
         known = {h.chunk.chunk_id for h in passages}
         for chosen_sentence in selection.chosen:  # a cited passage is among those shown

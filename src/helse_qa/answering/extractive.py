@@ -337,11 +337,14 @@ def select(
     language: str,
     analyzer: Analyzer,
     following: Sequence[Hit] = (),
+    topic: str = "",
 ) -> Selection:
     """Decide what to quote: abstain, a near miss, a fact, or a list.
 
     ``following`` are the passages that come after the retrieved ones in their documents:
     a list's items may stand there when the PDF text detached them from their lead-in.
+    ``topic`` is what the question is about when it leans on earlier turns (the retrieval
+    query: "Hvor store var eksportinntektene i 2017? Og hva var tallet i 2022?").
     """
     if not scored:
         return Selection(kind="abstain")
@@ -375,7 +378,7 @@ def select(
         naming = [s for s in scored if countries_in(s.text) - asked]
         scored = naming or list(scored)
     best = scored[0]
-    near = _near_miss(question, scored, language)
+    near = _near_miss(question, scored, language, analyzer, topic=topic)
     if near is not None:
         line, sentence = near
         return Selection([sentence], "near_miss", line) if sentence else Selection(kind="abstain")
@@ -500,23 +503,36 @@ def counts(s: ScoredSentence, counted: Sequence[str], language: str, analyzer: A
 
 
 def _near_miss(
-    question: str, scored: Sequence[ScoredSentence], language: str, look: int = 5
+    question: str,
+    scored: Sequence[ScoredSentence],
+    language: str,
+    analyzer: Analyzer,
+    look: int = 5,
+    topic: str = "",
 ) -> tuple[str, ScoredSentence | None] | None:
     """A question about a year that none of the best passages mentions.
 
     Returns None when it is not one; else the plain-words line and the best-scored sentence
     (among the ``look`` best) that gives another year ("The documents give the figure for
-    2017, not 2022:"), or no sentence when none gives a year at all (then: abstain).
-    """
+    2017, not 2022:"), or no sentence when none gives a year at all (then: abstain). The
+    sentence must share a word with the question besides the year: "Who won the 2018
+    FIFA World Cup?" is not answered with "The merger will … take effect on January 1,
+    2025". ``topic`` stands for the question's words when it leans on earlier turns."""
     asked = list(dict.fromkeys(_YEAR.findall(question)))
     top = list(scored[:look])
     if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
         return None
+    concepts = analyzer.query_concepts(_YEAR.sub(" ", topic or question))
+
+    def on_topic(s: ScoredSentence) -> bool:
+        terms = set(analyzer.terms(s.text, ["nb", "en"]))
+        return any(c & terms for c in concepts)
+
     # a sentence that gives a figure for its year first ("23,6 milliarder kroner i 2017"),
     # then one that only names a year
     for s in sorted(top, key=lambda s: not _FIGURE.search(s.text)):
         found = [y for y in dict.fromkeys(_YEAR.findall(s.text)) if y not in asked]
-        if found:
+        if found and on_topic(s):
             line = say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
             return line, s
     return "", None

@@ -797,3 +797,22 @@ def test_chart_named():
     assert named("Hvor stor andel av eksporten kom fra diagnostikk?")
     assert not named("What share of the exports came from medtech?")  # no such label
     assert not named("How much did pharmaceuticals turn over in 2017?")  # not this chart
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
+    from helse_qa.answering.extractive import select, with_antecedent
+    from helse_qa.text.analysis import Analyzer
+
+    before = "Vi har en liten, men svært avansert produksjonskapasitet i Norge."
+    leaning = "I sum skaper dette et meget robust grunnlag for en kraftfull helseindustri."
+    passage = _scored([(before, 0.2), (leaning, 0.9)])
+    best = sorted(passage, key=lambda s: -s.probability)
+    fact = select("Hva skaper et robust grunnlag?", best, 0.35, 0.3, 3, "nb", Analyzer())
+    assert fact.kind == "fact" and fact.chosen[0].text == f"{before} {leaning}"
+    # alone it is kept when it opens its paragraph, or when it leans on nothing
+    opening = _scored([(leaning, 0.9)])[0]  # the first sentence of its paragraph
+    assert with_antecedent(opening).text == leaning
+    after_a_line = _scored([(before, 0.2), (leaning, 0.9)], sep="\n")[1]  # a list line
+    assert with_antecedent(after_a_line).text == leaning
+    plain = _scored([(before, 0.9)])[0]
+    assert with_antecedent(plain) is plain

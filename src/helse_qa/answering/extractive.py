@@ -44,6 +44,7 @@ from helse_qa.text.listing import (
     prose_run,
     under_lead_in,
 )
+from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -402,7 +403,30 @@ def select(
             break
         if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
+    chosen = [with_antecedent(s) for s in chosen]
     return Selection(with_items(chosen, following), "fact")
+
+
+def with_antecedent(s: ScoredSentence) -> ScoredSentence:
+    """A sentence that leans on the one before it ("I sum skaper dette et meget robust
+    grunnlag …") quoted from that one on, when both stand in one paragraph: one quote that
+    makes sense alone."""
+    if self_contained(s.text):
+        return s
+    chunk = s.hit.chunk
+    at = s.record.start - chunk.start
+    found = chunk.text.rfind("\n\n", 0, at)
+    paragraph_start = found + 2 if found >= 0 else 0
+    before = chunk.text[paragraph_start:at]
+    if not before.strip() or "\n" in before:
+        return s  # it opens its paragraph or a line (a list line stands before it)
+    before = before.rstrip()
+    spans = sentence_spans(before)
+    if not spans:
+        return s
+    start = chunk.start + paragraph_start + spans[-1][0]
+    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, start, s.record.end)
+    return replace(s, record=record, text=record.text_in(chunk), span=None)
 
 
 def promote_list(

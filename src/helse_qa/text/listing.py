@@ -1,6 +1,8 @@
 """What a list looks like in extracted text: its lead-in, its items, the number it
-announces. Shared by the parser (which puts a detached list back, ``ingest.lists``) and
-the answer (which quotes a lead-in with its items, ``answering.extractive``)."""
+announces; a chart's caption and its "Label: figure" lines; a label line over the prose
+paragraphs of one point of a report. Shared by the parser (which puts a detached list or
+caption back, ``ingest.lists``) and the answer (which quotes a lead-in with its items, a
+caption with its figures, a label with its paragraphs, ``answering.extractive``)."""
 
 from __future__ import annotations
 

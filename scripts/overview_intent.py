@@ -14,7 +14,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from helse_qa.answering.extractive import is_overview_question
+from helse_qa.answering.overview import is_overview_question
 
 ROOT = Path(__file__).resolve().parents[1]
 # The decision before issue 26: any of these words made a question an overview request.

@@ -90,3 +90,15 @@ class CountingEmbedder:
     def embed_passages(self, texts, progress=None):
         self.passages += len(texts)
         return self.inner.embed_passages(texts, progress)
+
+
+# The corpus documents' ids (documents/catalog.toml).
+REPORT_ID = "in-posisjonering-2018"
+ARTICLE_ID = "nht-clusters-merge-2024"
+
+
+def assert_verbatim(assistant, answer) -> None:
+    """Every citation's quote is its document's text at its offsets, from a shown passage."""
+    for c in answer.citations:
+        assert assistant.document_text(c.doc_id)[c.start : c.end] == c.quote
+        assert c.chunk_id in {h.chunk.chunk_id for h in answer.passages}

@@ -1,5 +1,5 @@
-"""Answer shapes over the real corpus: lists, overviews, near misses, abstention, the
-language line, and the learned scorer (real model, real Chroma)."""
+"""Answer shapes over the real corpus: lists, near misses, abstention, the language line,
+and the learned scorer (real model, real Chroma); overviews: tests/test_overview.py."""
 
 from __future__ import annotations
 
@@ -9,17 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+from tests.helpers import REPORT_ID, assert_verbatim
 
 from helse_qa.answering.scorer import AnswerScorer
-
-REPORT_ID = "in-posisjonering-2018"
-ARTICLE_ID = "nht-clusters-merge-2024"
-
-
-def _verbatim(assistant, answer) -> None:
-    for c in answer.citations:
-        assert assistant.document_text(c.doc_id)[c.start : c.end] == c.quote
-        assert c.chunk_id in {h.chunk.chunk_id for h in answer.passages}
 
 
 @pytest.mark.parametrize(
@@ -36,7 +28,7 @@ def test_a_list_is_quoted_with_its_items(corpus_assistant, question, language):
     for item in ("Begrenset produksjonskapasitet", "Få kliniske studier"):
         assert item in answer.text
     assert len(answer.citations) == 1  # the lead-in and its items: one quote (issue 26)
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
     note = "Quoted from the Norwegian source." if language == "en" else ""
     assert answer.language_note == note
 
@@ -49,30 +41,7 @@ def test_a_list_the_pdf_text_detached_from_its_lead_in(corpus_assistant):
     assert answer.kind == "list"
     assert "Onkologi, spesielt immunterapi" in answer.text
     assert "Enkelte innovative medtech-produkter" in answer.text
-    _verbatim(corpus_assistant, answer)
-
-
-@pytest.mark.parametrize(
-    ("question", "doc_id"),
-    [
-        ("Summarise the news article.", ARTICLE_ID),
-        ("Oppsummer hovedfunnene i rapporten.", REPORT_ID),
-        ("Summarise the report's main recommendations.", REPORT_ID),
-    ],
-)
-def test_overview_answers_cite_several_sections_of_one_document(corpus_assistant, question, doc_id):
-    answer = corpus_assistant.ask(question)
-    assert answer.kind == "overview" and not answer.abstained
-    assert 2 <= len(answer.citations) <= 6
-    assert {c.doc_id for c in answer.citations} == {doc_id}
-    assert len({c.quote for c in answer.citations}) == len(answer.citations)
-    _verbatim(corpus_assistant, answer)
-
-
-def test_overview_keeps_to_the_document_the_filter_allows(corpus_assistant):
-    answer = corpus_assistant.ask("Oppsummer dokumentet.", doc_ids=[ARTICLE_ID])
-    assert answer.kind == "overview"
-    assert {c.doc_id for c in answer.citations} == {ARTICLE_ID}
+    assert_verbatim(corpus_assistant, answer)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +59,7 @@ def test_a_figure_for_another_year_is_said_plainly(corpus_assistant, question, l
     assert answer.text.startswith(line)
     assert answer.abstained and answer.kind == "near_miss"  # the documents do not answer it
     assert "23,6 milliarder kroner" in answer.citations[0].quote
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 @pytest.mark.parametrize(
@@ -478,38 +447,6 @@ def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item
 
 
 @pytest.mark.parametrize(
-    ("question", "overview"),
-    [
-        ("Give me the report's key findings.", True),
-        ("Kan du oppsummere artikkelen om sammenslåingen?", True),
-        ("What does the report recommend?", True),
-        ("Hva er konklusjonen i forprosjektrapporten?", True),
-        # issue 26: a focused question is not a summary request
-        ("What does the report recommend regarding public procurement?", False),
-        ("Hva anbefaler rapporten om virkemiddelapparatet?", False),
-        ("Hvilke anbefalinger gis om kliniske studier?", False),
-        ("How large were the export revenues in 2017?", False),
-        # a summary word as an adverb asks for an overview only when no topic is named
-        ("Hvilket utfordringsbilde står norsk helseindustri overfor, kort oppsummert?", False),
-        ("What, in summary, are the challenges facing the industry?", False),
-        ("Kort oppsummert, hva sier rapporten?", True),
-    ],
-)
-def test_an_overview_only_for_a_genuine_summary_request(question, overview):
-    from helse_qa.answering.extractive import is_overview_question
-
-    assert is_overview_question(question) is overview
-
-
-def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
-    answer = corpus_assistant.ask("What does the report recommend regarding public procurement?")
-    assert answer.kind != "overview"
-    assert len(answer.citations) <= 3  # not the six-sentence overview of all recommendations
-    summary = corpus_assistant.ask("Oppsummer hovedfunnene i rapporten.")
-    assert summary.kind == "overview"
-
-
-@pytest.mark.parametrize(
     ("question", "count"),
     [
         ("Hvilke fordeler har en større norsk helseindustri ifølge rapporten?", "2 punkter:"),
@@ -526,45 +463,7 @@ def test_the_two_benefits_come_with_their_lead_in(corpus_assistant, question, co
     assert "Pasientene vil få et bedre behandlingstilbud" in quote
     assert "Norge skaper nye arbeidsplasser og nye eksportinntekter" in quote
     assert "Rammevilkår" not in answer.text  # not the unrelated block of a later page
-    _verbatim(corpus_assistant, answer)
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Give me the report's key findings.",
-        "Oppsummer hovedfunnene i rapporten.",
-        "Summarise the report.",
-        "Oppsummer kapittel 4 i rapporten.",
-        "Summarise the news article.",
-    ],
-)
-def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
-    corpus_assistant, question
-):
-    from helse_qa.answering.extractive import self_contained
-
-    answer = corpus_assistant.ask(question)
-    assert answer.kind == "overview"
-    assert all(self_contained(c.quote) for c in answer.citations), answer.text
-    for leaning in ("I sum skaper dette", "i et slikt perspektiv"):
-        assert leaning not in answer.text
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "What is the Innovasjon Norge report about? Give a short summary.",
-        "Kan du gi meg et kort sammendrag av hele rapporten om strategisk posisjonering?",
-    ],
-)
-def test_an_overview_never_quotes_a_list_item_without_its_lead_in(corpus_assistant, question):
-    # "Avklare hvilke aktører som ønsker å delta …" is the first of the pre-project's four
-    # purposes: alone, a fragment (before: the first sentence of both overviews)
-    answer = corpus_assistant.ask(question)
-    assert answer.kind == "overview"
-    for item in ("Avklare hvilke aktører", "Gjennom prosessen konkludere", "Få innspill til"):
-        assert not any(c.quote.startswith(item) for c in answer.citations), answer.text
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_a_list_question_prefers_a_sentence_that_names_several_things(corpus_assistant):
@@ -574,7 +473,7 @@ def test_a_list_question_prefers_a_sentence_that_names_several_things(corpus_ass
         "Hvilke typer aktører i økosystemet ble intervjuet i forprosjektet?"
     )
     assert "klynger, organisasjoner, universiteter, TTO-er og bedrifter" in answer.text
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_enumerating_sentences():
@@ -603,41 +502,6 @@ def test_self_contained_sentences():
     assert self_contained("Det er bred enighet om at en større helseindustri har fordeler.")
 
 
-def test_an_overview_of_the_article_covers_its_key_facts(corpus_assistant):
-    answer = corpus_assistant.ask("Summarise the news article.")
-    assert "370 members" in answer.text
-    assert "offices in Stavanger, Bergen, and Oslo" in answer.text
-    assert answer.text.count("[") <= 6
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 26: the article's date sentence is short and specific, so it is the least "
-    "central sentence and the section-coverage overview leaves it out; topic clusters "
-    "brought it in but cost coverage elsewhere (README, issue 26)",
-)
-def test_an_overview_of_the_article_gives_the_date_the_merger_takes_effect(corpus_assistant):
-    assert "January 1, 2025" in corpus_assistant.ask("Summarise the news article.").text
-
-
-def test_an_overview_keeps_to_the_chapter_it_names(corpus_assistant):
-    answer = corpus_assistant.ask("Oppsummer kapittel 6 i rapporten.")
-    assert answer.kind == "overview" and len(answer.citations) >= 2
-    assert all(c.section.startswith("6 ") for c in answer.citations), answer.text
-
-
-def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_assistant):
-    answer = corpus_assistant.ask("Summarise the documents.")
-    assert answer.kind == "overview"
-    assert {c.doc_id for c in answer.citations} == {ARTICLE_ID, REPORT_ID}
-    for doc_id in (ARTICLE_ID, REPORT_ID):
-        n = sum(1 for c in answer.citations if c.doc_id == doc_id)
-        assert 1 <= n <= 3
-    titles = [line for line in answer.text.split("\n") if line.endswith(":")]
-    assert len(titles) == 2
-    _verbatim(corpus_assistant, answer)
-
-
 def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant):
     # "Følgende aktører intervjuet:" names no actor; with its twelve item paragraphs it
     # answers, and the answer says which part of the list it shows (issue 26)
@@ -649,7 +513,7 @@ def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant
     assert "UIO" in quote and "UIB" in quote
     assert "Catapult Life Science" in quote  # the last of the twelve
     assert "Hovedfunn" not in answer.text  # the next chapter's heading is not an item
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_a_list_question_reads_a_lead_in_with_its_items(corpus_assistant):
@@ -660,7 +524,7 @@ def test_a_list_question_reads_a_lead_in_with_its_items(corpus_assistant):
     assert answer.citations[0].quote.startswith("Følgende aktører intervjuet:")
     for cluster in ("Oslo Cancer Cluster", "Smart Care Cluster"):
         assert cluster in answer.text
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 @pytest.mark.parametrize(
@@ -692,7 +556,7 @@ def test_a_chart_is_quoted_with_its_caption(
     quote = answer.citations[0].quote
     assert quote.startswith(caption) and first in quote and quote.endswith(last)
     assert other not in answer.text  # not another chart's figures
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_long_items_are_capped_and_short_ones_quoted_whole():
@@ -730,7 +594,7 @@ def test_a_point_the_question_names_is_quoted_with_its_paragraphs(
     assert answer.citations[0].quote.startswith(label + "\n\n")
     for text in inside:
         assert text in answer.text
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_english_questions_reach_the_norwegian_words_of_the_glossary(corpus_assistant):
@@ -757,7 +621,7 @@ def test_who_were_interviewed_gets_the_whole_list_of_actors(corpus_assistant):
     quote = answer.citations[0].quote
     assert quote.startswith("Følgende aktører intervjuet:")
     assert "GE Healthcare" in quote and "Catapult Life Science" in quote
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 @pytest.mark.parametrize(
@@ -777,7 +641,7 @@ def test_a_figure_of_a_chart_is_answered_by_the_chart(corpus_assistant, question
     quote = answer.citations[0].quote
     assert quote.startswith("Helseindustrien – fordeling eksport 2017") and line in quote
     assert "vareproduksjon" not in answer.text
-    _verbatim(corpus_assistant, answer)
+    assert_verbatim(corpus_assistant, answer)
 
 
 def test_chart_named():

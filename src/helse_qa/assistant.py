@@ -16,16 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.answering.extractive import (
-    COLLECTION_SENTENCES,
-    OVERVIEW_SENTENCES,
     ScoredSentence,
     Selection,
     compose,
-    is_collection_request,
-    is_overview_question,
     language_note,
-    overview,
-    overview_document,
     promote_list,
     promote_named,
     quotable,
@@ -34,6 +28,14 @@ from helse_qa.answering.extractive import (
 )
 from helse_qa.answering.guard import StreamGuard, guarded
 from helse_qa.answering.heuristic import support_scores
+from helse_qa.answering.overview import (
+    COLLECTION_SENTENCES,
+    OVERVIEW_SENTENCES,
+    is_collection_request,
+    is_overview_question,
+    overview,
+    overview_document,
+)
 from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.scorer import AnswerScorer

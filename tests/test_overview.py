@@ -1,0 +1,135 @@
+"""Overview answers over the real corpus (helse_qa.answering.overview, issue 26): when a
+question gets one, its scope, coverage and self-contained quotes."""
+
+from __future__ import annotations
+
+import pytest
+from tests.helpers import ARTICLE_ID, REPORT_ID, assert_verbatim
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id"),
+    [
+        ("Summarise the news article.", ARTICLE_ID),
+        ("Oppsummer hovedfunnene i rapporten.", REPORT_ID),
+        ("Summarise the report's main recommendations.", REPORT_ID),
+    ],
+)
+def test_overview_answers_cite_several_sections_of_one_document(corpus_assistant, question, doc_id):
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "overview" and not answer.abstained
+    assert 2 <= len(answer.citations) <= 6
+    assert {c.doc_id for c in answer.citations} == {doc_id}
+    assert len({c.quote for c in answer.citations}) == len(answer.citations)
+    assert_verbatim(corpus_assistant, answer)
+
+
+def test_overview_keeps_to_the_document_the_filter_allows(corpus_assistant):
+    answer = corpus_assistant.ask("Oppsummer dokumentet.", doc_ids=[ARTICLE_ID])
+    assert answer.kind == "overview"
+    assert {c.doc_id for c in answer.citations} == {ARTICLE_ID}
+
+
+@pytest.mark.parametrize(
+    ("question", "overview"),
+    [
+        ("Give me the report's key findings.", True),
+        ("Kan du oppsummere artikkelen om sammenslåingen?", True),
+        ("What does the report recommend?", True),
+        ("Hva er konklusjonen i forprosjektrapporten?", True),
+        # issue 26: a focused question is not a summary request
+        ("What does the report recommend regarding public procurement?", False),
+        ("Hva anbefaler rapporten om virkemiddelapparatet?", False),
+        ("Hvilke anbefalinger gis om kliniske studier?", False),
+        ("How large were the export revenues in 2017?", False),
+        # a summary word as an adverb asks for an overview only when no topic is named
+        ("Hvilket utfordringsbilde står norsk helseindustri overfor, kort oppsummert?", False),
+        ("What, in summary, are the challenges facing the industry?", False),
+        ("Kort oppsummert, hva sier rapporten?", True),
+    ],
+)
+def test_an_overview_only_for_a_genuine_summary_request(question, overview):
+    from helse_qa.answering.overview import is_overview_question
+
+    assert is_overview_question(question) is overview
+
+
+def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
+    answer = corpus_assistant.ask("What does the report recommend regarding public procurement?")
+    assert answer.kind != "overview"
+    assert len(answer.citations) <= 3  # not the six-sentence overview of all recommendations
+    summary = corpus_assistant.ask("Oppsummer hovedfunnene i rapporten.")
+    assert summary.kind == "overview"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Give me the report's key findings.",
+        "Oppsummer hovedfunnene i rapporten.",
+        "Summarise the report.",
+        "Oppsummer kapittel 4 i rapporten.",
+        "Summarise the news article.",
+    ],
+)
+def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
+    corpus_assistant, question
+):
+    from helse_qa.answering.extractive import self_contained
+
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "overview"
+    assert all(self_contained(c.quote) for c in answer.citations), answer.text
+    for leaning in ("I sum skaper dette", "i et slikt perspektiv"):
+        assert leaning not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the Innovasjon Norge report about? Give a short summary.",
+        "Kan du gi meg et kort sammendrag av hele rapporten om strategisk posisjonering?",
+    ],
+)
+def test_an_overview_never_quotes_a_list_item_without_its_lead_in(corpus_assistant, question):
+    # "Avklare hvilke aktører som ønsker å delta …" is the first of the pre-project's four
+    # purposes: alone, a fragment (before: the first sentence of both overviews)
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "overview"
+    for item in ("Avklare hvilke aktører", "Gjennom prosessen konkludere", "Få innspill til"):
+        assert not any(c.quote.startswith(item) for c in answer.citations), answer.text
+
+
+def test_an_overview_of_the_article_covers_its_key_facts(corpus_assistant):
+    answer = corpus_assistant.ask("Summarise the news article.")
+    assert "370 members" in answer.text
+    assert "offices in Stavanger, Bergen, and Oslo" in answer.text
+    assert answer.text.count("[") <= 6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 26: the article's date sentence is short and specific, so it is the least "
+    "central sentence and the section-coverage overview leaves it out; topic clusters "
+    "brought it in but cost coverage elsewhere (README, issue 26)",
+)
+def test_an_overview_of_the_article_gives_the_date_the_merger_takes_effect(corpus_assistant):
+    assert "January 1, 2025" in corpus_assistant.ask("Summarise the news article.").text
+
+
+def test_an_overview_keeps_to_the_chapter_it_names(corpus_assistant):
+    answer = corpus_assistant.ask("Oppsummer kapittel 6 i rapporten.")
+    assert answer.kind == "overview" and len(answer.citations) >= 2
+    assert all(c.section.startswith("6 ") for c in answer.citations), answer.text
+
+
+def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_assistant):
+    answer = corpus_assistant.ask("Summarise the documents.")
+    assert answer.kind == "overview"
+    assert {c.doc_id for c in answer.citations} == {ARTICLE_ID, REPORT_ID}
+    for doc_id in (ARTICLE_ID, REPORT_ID):
+        n = sum(1 for c in answer.citations if c.doc_id == doc_id)
+        assert 1 <= n <= 3
+    titles = [line for line in answer.text.split("\n") if line.endswith(":")]
+    assert len(titles) == 2
+    assert_verbatim(corpus_assistant, answer)

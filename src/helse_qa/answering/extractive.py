@@ -163,9 +163,10 @@ def quotable(s: ScoredSentence) -> bool:
     n_words = len(s.text.split())
     if n_words < 6 and _DATE_ONLY.search(s.text) and not _FIGURE.search(_DATE_ONLY.sub("", s.text)):
         return False
-    # a short lead-in ("Følgende aktører intervjuet:") is quoted only with its items
-    lead_in = n_words >= 2 and (s.text.rstrip().endswith(":") or bool(_section(s)))
-    return n_words >= 4 or lead_in or bool(_FIGURE.search(s.text))
+    if n_words >= 4 or _FIGURE.search(s.text):
+        return True
+    # a short lead-in ("Følgende aktører intervjuet:") or label is quoted with what follows
+    return n_words >= 2 and (s.text.rstrip().endswith(":") or bool(_section(s)))
 
 
 def _figures(s: ScoredSentence) -> list[tuple[int, int]]:
@@ -361,9 +362,10 @@ def promote_list(
         return list(scored)
     q = np.asarray(query_vector, dtype=np.float32)
     leads = []
+    breakdown = asks_breakdown(question)
     for s in scored[:look]:
         chunk = s.hit.chunk
-        figures = _figures(s) if asks_breakdown(question) else []
+        figures = _figures(s) if breakdown else []
         if figures:
             items = "\n".join(chunk.text[a:b] for a, b in figures)
         else:
@@ -618,14 +620,14 @@ def list_selection(
     return None
 
 
-def capped(items: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """The items a list answer quotes: the first ``_LIST_ITEMS``, and after them more
-    while all quoted items together stay within ``_LIST_WORDS`` words."""
+def capped(items: Sequence[ScoredSentence], at_least: int = _LIST_ITEMS) -> list[ScoredSentence]:
+    """The items a list answer quotes: the first ``at_least``, and after them more while
+    all quoted items together stay within ``_LIST_WORDS`` words."""
     shown: list[ScoredSentence] = []
     n_words = 0
     for item in items:
         n_words += len(item.text.split())
-        if len(shown) >= _LIST_ITEMS and n_words > _LIST_WORDS:
+        if len(shown) >= at_least and n_words > _LIST_WORDS:
             break
         shown.append(item)
     return shown
@@ -660,14 +662,7 @@ def list_items(lead: ScoredSentence, following: Sequence[Hit] = ()) -> list[Scor
         if nxt is not None and paragraphs[-1][1] == len(hit.chunk.text.rstrip()):
             more, _ = prose_run(nxt.chunk.text, 0, nxt.chunk.section)
             found += [(nxt, span) for span in more]
-        shown: list[ScoredSentence] = []
-        n_words = 0
-        for where, span in found:
-            n_words += len(where.chunk.text[span[0] : span[1]].split())
-            if shown and n_words > _LIST_WORDS:
-                break
-            shown.append(_item(where, lead.rank, *span))
-        return shown
+        return capped([_item(where, lead.rank, *span) for where, span in found], at_least=1)
     rest = hit.chunk.text[lead.record.end - hit.chunk.start :]
     if rest.strip() and not rest.startswith("\n\n"):
         return []  # the lead-in does not end its paragraph

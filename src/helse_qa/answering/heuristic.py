@@ -53,10 +53,8 @@ def all_named(text: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer)
     content word of ``text``, at least two ("Endrede incentivordninger" in "Hva foreslår
     rapporten under punktet om endrede incentivordninger?")."""
     content = _content(text)
-    asked = set().union(*concepts) if concepts else set()
-    return len(content) >= 2 and all(
-        set(analyzer.terms(w, ["nb", "en"])[:2]) & asked for w in content
-    )
+    asked = _asked(concepts)
+    return len(content) >= 2 and all(_names(w, asked, analyzer) for w in content)
 
 
 def chart_named(
@@ -69,22 +67,30 @@ def chart_named(
     """Whether a question asks for a figure of a chart: it names one of its labels
     ("pharmaceuticals" for "Legemidler: 34%") and a word of its caption other than a year
     ("exports" for "Helseindustrien – fordeling eksport 2017")."""
-    asked = set().union(*concepts) if concepts else set()
-
-    def named(word: str) -> bool:
-        return bool(set(analyzer.terms(word, ["nb", "en"])[:2]) & asked)
-
+    asked = _asked(concepts)
     labels = [text[a:b].split(":", 1)[0] for a, b in figures]
     label_named = any(
-        all(named(w) for w in content)
+        all(_names(w, asked, analyzer) for w in content)
         for content in (_content(label) for label in labels)
         if content
     )
-    return label_named and any(named(w) for w in _content(caption) if not _YEAR.fullmatch(w))
+    return label_named and any(
+        _names(w, asked, analyzer) for w in _content(caption) if not _YEAR.fullmatch(w)
+    )
 
 
 def _content(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS]
+
+
+def _asked(concepts: Sequence[frozenset[str]]) -> set[str]:
+    """Every term of a question's concepts."""
+    return set().union(*concepts) if concepts else set()
+
+
+def _names(word: str, asked: set[str], analyzer: Analyzer) -> bool:
+    """Whether the question's terms hold ``word`` (its stem in either language)."""
+    return bool(set(analyzer.terms(word, ["nb", "en"])[:2]) & asked)
 
 
 def _enumerates(text: str) -> bool:
@@ -166,10 +172,14 @@ def support_scores(
         items = items_after(chunk.text, record.end - chunk.start) if lead_in else ""
         short = len(text.split()) < 4 and not _FIGURE.search(text)
         start, end = record.start - chunk.start, record.end - chunk.start
-        if short and not items and label_section(chunk.text, start, end, chunk.section):
-            # a point of the report the question names ("Endringer i rammevilkår")
-            items = "named" if all_named(text, concepts, analyzer) else ""
-        if text in heading_titles or (short and not items):
+        # a point of the report the question names ("Endringer i rammevilkår")
+        named_label = (
+            short
+            and not items
+            and bool(label_section(chunk.text, start, end, chunk.section))
+            and all_named(text, concepts, analyzer)
+        )
+        if text in heading_titles or (short and not items and not named_label):
             continue  # headings and figure captions ("fordeling eksport 2017") answer nothing
         figures = caption_figures(chunk.text, start, end)
         if figures and not (

@@ -25,12 +25,10 @@ from helse_qa.answering.extractive import (
     states_figure,
 )
 from helse_qa.text.analysis import STOPWORDS, words
-from helse_qa.text.listing import is_item_text, under_lead_in
+from helse_qa.text.listing import is_item_text, starts_paragraph, under_lead_in
 from helse_qa.types import Hit
 
 OVERVIEW_SENTENCES = 6
-
-
 COLLECTION_SENTENCES = 3  # per document in an overview of the whole collection
 
 
@@ -56,8 +54,6 @@ _IN_SUMMARY = re.compile(
     r"to sum up|summed up|briefly)\b",
     re.IGNORECASE,
 )
-
-
 _WHAT_IT_SAYS = re.compile(
     r"\b(anbefal\w*|recommend\w*|konklu\w*|conclu\w*|findings?|funn\w*)\b", re.IGNORECASE
 )
@@ -76,8 +72,6 @@ _SCOPE_WORDS = frozenset(
     handler about om
     """.split()
 )
-
-
 # ... and their compounds ("forprosjektrapporten", "nyhetsartikkelen").
 _SCOPE_COMPOUND = re.compile(r"(rapport|artikkel|dokument|kapit+el)\w*$")
 
@@ -98,8 +92,6 @@ def focus_words(question: str) -> list[str]:
 
 
 _ARTICLE = re.compile(r"\b(article|artikkel\w*|news|nyhet\w*)\b", re.I)
-
-
 _REPORT = re.compile(r"\b(report|rapport\w*|forprosjekt\w*|pre-project)\b", re.I)
 
 
@@ -134,8 +126,6 @@ _CHAPTER_NUMBER = re.compile(
     r"(\d{1,2}(?:\.\d{1,2})?)\b",
     re.IGNORECASE,
 )
-
-
 _COLLECTION = re.compile(
     r"\b(all (the )?documents|the documents|the collection|dokumentene|alle dokument\w*|"
     r"samlingen)\b",
@@ -154,8 +144,7 @@ def _list_item(s: ScoredSentence) -> bool:
 
 def _opens_paragraph(s: ScoredSentence) -> bool:
     """A paragraph's first sentence (its topic sentence)."""
-    at = s.record.start - s.hit.chunk.start
-    return at == 0 or s.hit.chunk.text[max(0, at - 2) : at] == "\n\n"
+    return starts_paragraph(s.hit.chunk.text, s.record.start - s.hit.chunk.start)
 
 
 def is_collection_request(question: str) -> bool:

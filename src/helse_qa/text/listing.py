@@ -14,8 +14,7 @@ LINE_MAX_WORDS = 14  # one item line of a paragraph of item lines
 # A question that asks for several things.
 _LIST = re.compile(
     r"\b(hvilke|which (\w+ )?(are|were|companies|areas|organisations|organizations|partners|"
-    r"challenges|members)|what are|what were|who are|who were|list|nevn|name the|hva er \w+ne|"
-    r"break(s|ing)? down|breakdown|split|fordel(te|t|ing\w*|es))\b",
+    r"challenges|members)|what are|what were|who are|who were|list|nevn|name the|hva er \w+ne)\b",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?:;]['\"»”)]*$")
@@ -29,7 +28,8 @@ _BREAKDOWN = re.compile(
 
 
 def is_list_question(question: str) -> bool:
-    return bool(_LIST.search(question))
+    """A question that asks for several things, or for how a figure divides."""
+    return bool(_LIST.search(question)) or asks_breakdown(question)
 
 
 def asks_breakdown(question: str) -> bool:
@@ -133,8 +133,13 @@ def caption_figures(text: str, start: int, end: int) -> list[Span]:
 _HEADING_LINE = re.compile(r"^\d{1,2}(\.\d{1,2})?\s+\S")
 
 
+def starts_paragraph(text: str, offset: int) -> bool:
+    """Whether a paragraph of ``text`` begins at ``offset``."""
+    return offset == 0 or text[max(0, offset - 2) : offset] == "\n\n"
+
+
 def _whole_paragraph(text: str, start: int, end: int) -> bool:
-    return (start == 0 or text[max(0, start - 2) : start] == "\n\n") and (
+    return starts_paragraph(text, start) and (
         end == len(text.rstrip()) or text[end:].startswith("\n\n")
     )
 
@@ -190,7 +195,7 @@ def _is_prose(paragraph: str) -> bool:
 def under_lead_in(text: str, start: int) -> bool:
     """Whether the paragraph at ``start`` comes after a lead-in with only item paragraphs
     between: an item of that list."""
-    if not (start == 0 or text[max(0, start - 2) : start] == "\n\n"):
+    if not starts_paragraph(text, start):
         return False
     for previous in reversed(text[:start].rstrip().split("\n\n")):
         if not is_item_text(previous):

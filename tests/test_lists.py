@@ -244,6 +244,8 @@ def test_what_is_no_label():
     # the second of two labels between prose: two columns whose paragraphs interleave
     columns = "Prosa før.\n\nStyrking av attraktivitet\n\nStyrket samhandling\n\nProsa etter."
     assert _label(columns, "Styrket samhandling") == []
+    # ... also when the passage starts with the first of the two labels
+    assert _label(columns.split("\n\n", 1)[1], "Styrket samhandling") == []
     # a numbered heading, one word, or a label over no prose
     assert _label("1 Innledning\n\nProsa her.", "1 Innledning") == []
     assert _label("Prosa.\n\nRammevilkår\n\nProsa her.", "Rammevilkår") == []

@@ -150,9 +150,9 @@ def label_section(text: str, start: int, end: int, stop: Container[str] = ()) ->
     item, a heading in ``stop`` or a numbered one) or the end of ``text``. [] when
     ``text[start:end]`` is no label (a whole paragraph: a caption-like line of at least
     two words, not a numbered heading), when the next paragraph is no prose, or when it
-    is the second of two labels between prose paragraphs (a two-column page: the two
-    columns' paragraphs interleave below them; after a figure's box labels a label is
-    taken)."""
+    is the second of two labels between prose paragraphs or after the start of ``text``
+    (a two-column page: the two columns' paragraphs interleave below them; after a
+    figure's box labels a label is taken)."""
     label = text[start:end]
     if (
         len(label.split()) < 2
@@ -162,8 +162,8 @@ def label_section(text: str, start: int, end: int, stop: Container[str] = ()) ->
     ):
         return []
     before = [p.strip() for p in text[:start].rstrip().split("\n\n")[-2:]]
-    if len(before) == 2 and is_caption(before[1]) and _is_prose(before[0]):
-        return []
+    if is_caption(before[-1]) and (len(before) == 1 or _is_prose(before[0])):
+        return []  # (one label before it and the passage starts there: the same two columns)
     if under_lead_in(text, start):
         return []  # the last item of a list ("Få kliniske studier"), then prose
     return prose_run(text, end, stop)[0]

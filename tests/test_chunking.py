@@ -77,3 +77,22 @@ def test_sentence_spans_respect_abbreviations():
 def test_sentence_spans_split_lines_and_offset():
     text = "Legemidler: 26 mrd\nDiagnostikk: 15 mrd"
     assert sentence_spans(text, offset=100) == [(100, 118), (119, 138)]
+
+
+def test_the_sentence_before_in_the_same_paragraph():
+    from helse_qa.text.sentences import antecedent_start
+
+    text = "Tittel\n\nNorge kan ta en posisjon. Dette har vi vist.\n\nPunkt\nDette står alene."
+    assert antecedent_start(text, text.index("Dette har")) == text.index("Norge")
+    assert antecedent_start(text, text.index("Norge")) is None  # it opens its paragraph
+    assert antecedent_start(text, text.index("Dette står")) is None  # a line stands before it
+
+
+def test_self_contained_sentences():
+    from helse_qa.text.sentences import self_contained
+
+    assert not self_contained("Dette betyr at synspunkt som kun har kommet fra få er utelatt.")
+    assert not self_contained("I sum skaper dette et meget robust grunnlag.")
+    assert not self_contained("These findings matter for the merger.")
+    assert not self_contained("Når det er sagt, mener informantene at ting endres til det bedre.")
+    assert self_contained("Det er bred enighet om at en større helseindustri har fordeler.")

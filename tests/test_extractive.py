@@ -492,16 +492,6 @@ def test_enumerating_sentences():
     )
 
 
-def test_self_contained_sentences():
-    from helse_qa.answering.extractive import self_contained
-
-    assert not self_contained("Dette betyr at synspunkt som kun har kommet fra få er utelatt.")
-    assert not self_contained("I sum skaper dette et meget robust grunnlag.")
-    assert not self_contained("These findings matter for the merger.")
-    assert not self_contained("Når det er sagt, mener informantene at ting endres til det bedre.")
-    assert self_contained("Det er bred enighet om at en større helseindustri har fordeler.")
-
-
 def test_a_short_lead_in_is_quoted_with_its_items_and_the_count(corpus_assistant):
     # "Følgende aktører intervjuet:" names no actor; with its twelve item paragraphs it
     # answers, and the answer says which part of the list it shows (issue 26)
@@ -673,6 +663,10 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
     best = sorted(passage, key=lambda s: -s.probability)
     fact = select("Hva skaper et robust grunnlag?", best, 0.35, 0.3, 3, "nb", Analyzer())
     assert fact.kind == "fact" and fact.chosen[0].text == f"{before} {leaning}"
+    # the sentence before, a runner-up of its own, is not quoted again after it
+    both = sorted(_scored([(before, 0.85), (leaning, 0.9)]), key=lambda s: -s.probability)
+    fact = select("Hva skaper et robust grunnlag?", both, 0.35, 0.3, 3, "nb", Analyzer())
+    assert [s.text for s in fact.chosen] == [f"{before} {leaning}"]
     # alone it is kept when it opens its paragraph, or when it leans on nothing
     opening = _scored([(leaning, 0.9)])[0]  # the first sentence of its paragraph
     assert with_antecedent(opening).text == leaning
@@ -680,3 +674,14 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
     assert with_antecedent(after_a_line).text == leaning
     plain = _scored([(before, 0.9)])[0]
     assert with_antecedent(plain) is plain
+
+
+def test_the_answer_in_a_sentence_that_leans_on_the_one_before(corpus_assistant):
+    # "Dette har vi vist i næringer som olje og gass, marin og maritim industri." holds the
+    # answer; the question's words stand in the sentence before it
+    answer = corpus_assistant.ask(
+        "I hvilke næringer har Norge vist at det kan ta en posisjon, ifølge rapporten?"
+    )
+    first = answer.citations[0].quote
+    assert first.startswith("Her kan Norge") and "olje og gass" in first, answer.text
+    assert sum(c.quote.count("Her kan Norge") for c in answer.citations) == 1

@@ -29,3 +29,23 @@ def test_a_passage_without_the_asked_year_is_penalised(corpus_assistant, embedde
     )
     first = {hit.chunk.chunk_id: support for _, text, hit, _, support in scored if text == same}
     assert first["d:with"] > first["d:without"]
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(corpus_assistant, embedder):
+    """ "Dette har vi vist i næringer som olje og gass" holds the answer; the words of the
+    question ("ta en posisjon") stand in the sentence it leans on. Read alone, the leaning
+    sentence loses to the one before it; read with it, it wins (and is quoted with it)."""
+    text = (
+        "Her kan Norge gjennom åpne prosesser ta en posisjon. "
+        "Dette har vi vist i næringer som olje og gass, marin og maritim industri."
+    )
+    chunk = _chunk("d:p", text)
+    hits = [Hit(chunk, 0.5, dense_score=0.8)]
+    records = chunk_sentences(chunk)
+    vectors = embedder.embed_passages([r.text_in(chunk) for r in records])
+    question = "I hvilke næringer har Norge vist at det kan ta en posisjon?"
+    analyzer = corpus_assistant.index.retriever.lexical.analyzer
+    scored = support_scores(
+        question, embedder.embed_queries([question])[0], hits, records, vectors, analyzer
+    )
+    assert scored[0][1].startswith("Dette har vi vist")

@@ -75,7 +75,7 @@ def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
 def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
     corpus_assistant, question
 ):
-    from helse_qa.answering.extractive import self_contained
+    from helse_qa.text.sentences import self_contained
 
     answer = corpus_assistant.ask(question)
     assert answer.kind == "overview"
@@ -133,3 +133,17 @@ def test_an_overview_of_the_collection_has_a_titled_block_per_document(corpus_as
     titles = [line for line in answer.text.split("\n") if line.endswith(":")]
     assert len(titles) == 2
     assert_verbatim(corpus_assistant, answer)
+
+
+def test_a_conclusion_is_the_paragraph_under_its_label(corpus_assistant):
+    # the report's conclusion is the paragraph under "Konklusjon:" in chapter 6, not an
+    # overview of the whole report
+    for question in (
+        "Hva er konklusjonen i forprosjektrapporten?",
+        "What does the report conclude?",
+    ):
+        answer = corpus_assistant.ask(question)
+        assert answer.kind == "overview"
+        assert answer.citations[0].quote.startswith("Aktørene ber styringsgruppen"), answer.text
+        assert "«hvit spiss»" in answer.text
+        assert_verbatim(corpus_assistant, answer)

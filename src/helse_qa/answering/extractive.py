@@ -42,7 +42,7 @@ from helse_qa.text.listing import (
     line_spans,
     prose_run,
 )
-from helse_qa.text.sentences import sentence_spans
+from helse_qa.text.sentences import antecedent_start, self_contained
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -320,8 +320,19 @@ def select(
             break
         if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
             chosen.append(s)
-    chosen = [with_antecedent(s) for s in chosen]
-    return Selection(with_items(chosen, following), "fact")
+    widened: list[ScoredSentence] = []
+    for s in map(with_antecedent, chosen):  # a quote is never repeated inside another
+        if not any(_overlap(s, c) for c in widened):
+            widened.append(s)
+    return Selection(with_items(widened, following), "fact")
+
+
+def _overlap(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return (
+        a.record.doc_id == b.record.doc_id
+        and a.record.start < b.record.end
+        and b.record.start < a.record.end
+    )
 
 
 def with_antecedent(s: ScoredSentence) -> ScoredSentence:
@@ -331,18 +342,10 @@ def with_antecedent(s: ScoredSentence) -> ScoredSentence:
     if self_contained(s.text):
         return s
     chunk = s.hit.chunk
-    at = s.record.start - chunk.start
-    found = chunk.text.rfind("\n\n", 0, at)
-    paragraph_start = found + 2 if found >= 0 else 0
-    before = chunk.text[paragraph_start:at]
-    if not before.strip() or "\n" in before:
-        return s  # it opens its paragraph or a line (a list line stands before it)
-    before = before.rstrip()
-    spans = sentence_spans(before)
-    if not spans:
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    if start is None:
         return s
-    start = chunk.start + paragraph_start + spans[-1][0]
-    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, start, s.record.end)
+    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, chunk.start + start, s.record.end)
     return replace(s, record=record, text=record.text_in(chunk), span=None)
 
 
@@ -374,7 +377,7 @@ def promote_list(
             leads.append((s, f"{s.text}\n{items}"))
     if not leads:
         return list(scored)
-    best = float(vectors[scored[0].record.sentence_id] @ q)
+    best = _closeness(scored[0], vectors, q)
     # a lead-in is as close as its own words ("Følgende aktører intervjuet:" for "Who
     # were interviewed?") or its words with its items (the topics for "Which topics …?")
     closeness = np.maximum(
@@ -388,6 +391,19 @@ def promote_list(
     i = closer[0]
     lead = replace(leads[i][0], probability=max(leads[i][0].probability, scored[0].probability))
     return [lead, *(s for s in scored if s is not leads[i][0])]
+
+
+def _closeness(s: ScoredSentence, vectors: dict[str, np.ndarray], q: np.ndarray) -> float:
+    """How close a sentence is to the question (e5), read as it is quoted: a sentence that
+    leans on the one before it ("Dette har vi vist i næringer som olje og gass …") is as
+    close as that one, when it is the closer (:func:`with_antecedent`)."""
+    close = float(vectors[s.record.sentence_id] @ q)
+    if self_contained(s.text):
+        return close
+    chunk = s.hit.chunk
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    before = None if start is None else vectors.get(f"{chunk.chunk_id}@{chunk.start + start}")
+    return close if before is None else max(close, float(before @ q))
 
 
 def with_items(
@@ -697,26 +713,6 @@ def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
 # A sentence that leans on what came before it makes no sense quoted alone in an overview:
 # it opens with a reference ("Dette betyr …", "These …", "I sum …") or carries one
 # ("… i et slikt perspektiv …").
-_LEANS_BACK = re.compile(
-    r"^(dette|disse|denne|dermed|derfor|her|slik|i sum|videre|også|samtidig|resultatet|"
-    r"(den|de) (er|var|har|blir|kan|vil|bør)|når det er sagt|med andre ord|"
-    r"that said|in other words|"
-    r"this|these|that|those|such|here|therefore|thus|in sum|it|they|also|the result)\b",
-    re.IGNORECASE,
-)
-_LEANS_INSIDE = re.compile(
-    r"\b(i et slikt perspektiv|slik en|som nevnt|nevnt ovenfor|in this perspective|"
-    r"as mentioned|the above)\b",
-    re.IGNORECASE,
-)
-
-
-def self_contained(text: str) -> bool:
-    """Whether a sentence can stand alone (no unresolved "Dette"/"This" at its start)."""
-    stripped = text.strip().lstrip("«“\"'(")
-    return not _LEANS_BACK.match(stripped) and not _LEANS_INSIDE.search(stripped)
-
-
 def states_figure(text: str) -> bool:
     """A figure or a year: an overview prefers a sentence that states one."""
     return bool(_AMOUNT.search(text) or _YEAR.search(text))

@@ -26,6 +26,7 @@ from helse_qa.text.listing import (
     items_after,
     label_section,
 )
+from helse_qa.text.sentences import antecedent_start, self_contained
 from helse_qa.types import Hit, SentenceRecord
 
 # Cosine similarities of e5 models live in a narrow band; this maps it onto 0..1.
@@ -186,7 +187,13 @@ def support_scores(
             wants_breakdown or chart_named(text, chunk.text, figures, concepts, analyzer)
         ):
             continue  # a chart answers how a figure divides, or a figure of it asked for
-        s_terms = set(analyzer.terms(text, ["nb", "en"]))
+        # a sentence that leans on the one before it ("Dette har vi vist i næringer som
+        # olje og gass …") is read with it: it is quoted with it (with_antecedent)
+        read = text
+        if not self_contained(text):
+            before = antecedent_start(chunk.text, start)
+            read = chunk.text[before:end] if before is not None else text
+        s_terms = set(analyzer.terms(read, ["nb", "en"]))
         matched = sum(w for c, w in zip(concepts, idf, strict=False) if c & s_terms)
         lexical = matched / total_idf if total_idf else 0.0
         dense = _squash(float(cos))

@@ -21,11 +21,11 @@ import numpy as np
 from helse_qa.answering.extractive import (
     ScoredSentence,
     same_content,
-    self_contained,
     states_figure,
 )
 from helse_qa.text.analysis import STOPWORDS, words
 from helse_qa.text.listing import is_item_text, starts_paragraph, under_lead_in
+from helse_qa.text.sentences import self_contained
 from helse_qa.types import Hit
 
 OVERVIEW_SENTENCES = 6
@@ -109,6 +109,10 @@ _FOCUS = (
         re.compile(r"\b(figures?|numbers?|facts?|tall|fakta|nøkkeltall)\b", re.I),
         re.compile(r"\b(fakta|facts?|figures?|tall)\b", re.I),
     ),
+    (  # a conclusion may be a label over its paragraph ("Konklusjon:")
+        re.compile(r"\b(konklu\w*|conclu\w*)\b", re.I),
+        re.compile(r"\b(konklusjon\w*|conclusions?)\b", re.I),
+    ),
 )
 
 
@@ -145,6 +149,17 @@ def _list_item(s: ScoredSentence) -> bool:
 def _opens_paragraph(s: ScoredSentence) -> bool:
     """A paragraph's first sentence (its topic sentence)."""
     return starts_paragraph(s.hit.chunk.text, s.record.start - s.hit.chunk.start)
+
+
+def _label(s: ScoredSentence) -> str:
+    """The label over the paragraph ``s`` opens ("Konklusjon:"), or ""."""
+    chunk = s.hit.chunk
+    at = s.record.start - chunk.start
+    if not starts_paragraph(chunk.text, at):
+        return ""
+    before = chunk.text[:at].rstrip()
+    line = before[before.rfind("\n\n") + 2 :] if "\n\n" in before else before
+    return line if line.endswith(":") and len(line.split()) <= 3 else ""
 
 
 def is_collection_request(question: str) -> bool:
@@ -191,7 +206,11 @@ def overview(
     if not scope:
         return []
     focus = [h for pattern, h in _FOCUS if pattern.search(question)]
-    focused = [s for s in scope if any(f.search(" ".join(s.hit.chunk.section)) for f in focus)]
+    focused = [
+        s
+        for s in scope
+        if any(f.search(" ".join([*s.hit.chunk.section, _label(s)])) for f in focus)
+    ]
     scope = focused or scope
     matrix = np.stack([vectors[s.record.sentence_id] for s in scope]).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9

@@ -95,3 +95,36 @@ def _add(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: 
         cut = limit if cut == -1 else cut
         spans.append((start + offset, cut + offset))
         start = cut
+
+
+_LEANS_BACK = re.compile(
+    r"^(dette|disse|denne|dermed|derfor|her|slik|i sum|videre|også|samtidig|resultatet|"
+    r"(den|de) (er|var|har|blir|kan|vil|bør)|når det er sagt|med andre ord|"
+    r"that said|in other words|"
+    r"this|these|that|those|such|here|therefore|thus|in sum|it|they|also|the result)\b",
+    re.IGNORECASE,
+)
+_LEANS_INSIDE = re.compile(
+    r"\b(i et slikt perspektiv|slik en|som nevnt|nevnt ovenfor|in this perspective|"
+    r"as mentioned|the above)\b",
+    re.IGNORECASE,
+)
+
+
+def self_contained(text: str) -> bool:
+    """Whether a sentence can stand alone (no unresolved "Dette"/"This" at its start)."""
+    stripped = text.strip().lstrip("«“\"'(")
+    return not _LEANS_BACK.match(stripped) and not _LEANS_INSIDE.search(stripped)
+
+
+def antecedent_start(text: str, at: int) -> int | None:
+    """Where the sentence before the one at offset ``at`` of ``text`` starts, when both
+    stand in one paragraph; None when the sentence at ``at`` opens its paragraph or a line
+    (a list line stands before it)."""
+    found = text.rfind("\n\n", 0, at)
+    paragraph_start = found + 2 if found >= 0 else 0
+    before = text[paragraph_start:at]
+    if not before.strip() or "\n" in before:
+        return None
+    spans = sentence_spans(before.rstrip())
+    return paragraph_start + spans[-1][0] if spans else None

@@ -147,3 +147,17 @@ def test_a_conclusion_is_the_paragraph_under_its_label(corpus_assistant):
         assert answer.citations[0].quote.startswith("Aktørene ber styringsgruppen"), answer.text
         assert "«hvit spiss»" in answer.text
         assert_verbatim(corpus_assistant, answer)
+
+
+def test_an_overview_reports_findings_not_what_the_informants_were_asked(corpus_assistant):
+    # "Informantene ble utfordret på hvilke grep Norge bør gjøre …" opens chapter 5 and
+    # was the first sentence of its overview; "Når aktørene blir spurt om …, svarer de at …"
+    # answers, and may be quoted
+    from helse_qa.answering.overview import _FRAMING
+
+    assert _FRAMING.match("Informantene ble innledningsvis utfordret til å beskrive industrien.")
+    assert not _FRAMING.match("Når aktørene blir spurt om hvor de er sterke, svarer de at …")
+    for question in ("Summarise the report's main recommendations.", "Oppsummer kapittel 4."):
+        answer = corpus_assistant.ask(question)
+        assert answer.kind == "overview"
+        assert not any(c.quote.startswith("Informantene ble") for c in answer.citations)

@@ -137,6 +137,16 @@ _COLLECTION = re.compile(
 )
 
 
+# A sentence that says what the informants were asked ("Informantene ble utfordret på
+# hvilke grep Norge bør gjøre …") frames a chapter; it reports no finding. "Når aktørene
+# blir spurt om …, svarer de at …" answers, and is kept (the asking is not its main clause).
+_FRAMING = re.compile(
+    r"^\w+ (ble|blir|er blitt|was|were|have been) (\w+ )?"
+    r"(utfordret|spurt|bedt|asked|challenged)\b",
+    re.IGNORECASE,
+)
+
+
 def _list_item(s: ScoredSentence) -> bool:
     """An item of a list (a paragraph of item text after its lead-in, maybe after other
     items): it means something only under its lead-in ("Avklare hvilke aktører som
@@ -200,6 +210,7 @@ def overview(
         and not s.text.rstrip().endswith(":")
         and s.record.sentence_id in vectors
         and self_contained(s.text)
+        and not _FRAMING.match(s.text)
         and not _list_item(s)
         and in_scope(question, s.hit.chunk.section)
     ]

@@ -42,6 +42,7 @@ from helse_qa.text.listing import (
     line_spans,
     prose_run,
 )
+from helse_qa.text.numbers import AMOUNT, FIGURE, YEAR
 from helse_qa.text.sentences import antecedent_start, self_contained
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
@@ -50,10 +51,9 @@ _LIST_ITEMS = 8  # item paragraphs always quoted after a lead-in ...
 _LIST_WORDS = 120  # ... and more while the items stay within this many words (a table of
 # twelve short names is quoted whole; eight long item paragraphs are enough)
 _ITEM_WORDS = 14  # an item line is short ...
-_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
-# A short label line answers only when it carries a figure ("Diagnostikk: 54%").
+# A date ("23.01.18"): a short line of dates answers only when it also carries a figure
+# ("Diagnostikk: 54%" answers, "Smart Care Cluster 02.02.18" does not).
 _DATE_ONLY = re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")
-_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
 
 
 # A name in the question: a capitalised word (not the question's first) or an acronym,
@@ -69,8 +69,6 @@ _HOW_MANY = re.compile(
     r"hvor stor andel|hvilken andel)\b",
     re.IGNORECASE,
 )
-# a figure standing as a number, not a digit inside a name ("I4Helse"), not a year
-_AMOUNT = re.compile(r"(?<![^\W\d_])(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?(?![^\W\d_])")
 _NUMBER_WORD = re.compile(
     r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
     r"thousands?|millions?|billions?|half|tre|fire|fem|seks|sju|syv|åtte|ni|ti|elleve|tolv|"
@@ -161,9 +159,9 @@ def quotable(s: ScoredSentence) -> bool:
     if s.text in s.hit.chunk.section:
         return False
     n_words = len(s.text.split())
-    if n_words < 6 and _DATE_ONLY.search(s.text) and not _FIGURE.search(_DATE_ONLY.sub("", s.text)):
+    if n_words < 6 and _DATE_ONLY.search(s.text) and not FIGURE.search(_DATE_ONLY.sub("", s.text)):
         return False
-    if n_words >= 4 or _FIGURE.search(s.text):
+    if n_words >= 4 or FIGURE.search(s.text):
         return True
     # a short lead-in ("Følgende aktører intervjuet:") or label is quoted with what follows
     return n_words >= 2 and (s.text.rstrip().endswith(":") or bool(_section(s)))
@@ -277,9 +275,7 @@ def select(
         return Selection([scored[0]], "near_miss", line)
     if _HOW_MANY.search(question) and not is_list_question(question):
         scored = [
-            s
-            for s in scored
-            if _AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text) or _figures(s)
+            s for s in scored if AMOUNT.search(s.text) or _NUMBER_WORD.search(s.text) or _figures(s)
         ]  # (a chart's caption stands for its figures)
         if not scored:
             return Selection(kind="abstain")
@@ -476,11 +472,11 @@ def _near_miss(
     sentence must share a word with the question besides the year: "Who won the 2018
     FIFA World Cup?" is not answered with "The merger will … take effect on January 1,
     2025". ``topic`` stands for the question's words when it leans on earlier turns."""
-    asked = list(dict.fromkeys(_YEAR.findall(question)))
+    asked = list(dict.fromkeys(YEAR.findall(question)))
     top = list(scored[:look])
     if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
         return None
-    concepts = analyzer.query_concepts(_YEAR.sub(" ", topic or question))
+    concepts = analyzer.query_concepts(YEAR.sub(" ", topic or question))
 
     def on_topic(s: ScoredSentence) -> bool:
         terms = set(analyzer.terms(s.text, ["nb", "en"]))
@@ -488,8 +484,8 @@ def _near_miss(
 
     # a sentence that gives a figure for its year first ("23,6 milliarder kroner i 2017"),
     # then one that only names a year
-    for s in sorted(top, key=lambda s: not _FIGURE.search(s.text)):
-        found = [y for y in dict.fromkeys(_YEAR.findall(s.text)) if y not in asked]
+    for s in sorted(top, key=lambda s: not FIGURE.search(s.text)):
+        found = [y for y in dict.fromkeys(YEAR.findall(s.text)) if y not in asked]
         if found and on_topic(s):
             line = say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
             return line, s
@@ -715,7 +711,7 @@ def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
 # ("… i et slikt perspektiv …").
 def states_figure(text: str) -> bool:
     """A figure or a year: an overview prefers a sentence that states one."""
-    return bool(_AMOUNT.search(text) or _YEAR.search(text))
+    return bool(AMOUNT.search(text) or YEAR.search(text))
 
 
 def same_content(a: str, b: str) -> bool:

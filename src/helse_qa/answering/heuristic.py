@@ -26,6 +26,7 @@ from helse_qa.text.listing import (
     items_after,
     label_section,
 )
+from helse_qa.text.numbers import FIGURE, YEAR, YEAR_DIGITS
 from helse_qa.text.sentences import antecedent_start, self_contained
 from helse_qa.types import Hit, SentenceRecord
 
@@ -76,7 +77,7 @@ def chart_named(
         if content
     )
     return label_named and any(
-        _names(w, asked, analyzer) for w in _content(caption) if not _YEAR.fullmatch(w)
+        _names(w, asked, analyzer) for w in _content(caption) if not YEAR.fullmatch(w)
     )
 
 
@@ -98,16 +99,13 @@ def _enumerates(text: str) -> bool:
     return bool(_SERIES.search(text) or _NUMBERED.search(text))
 
 
-# A short label line is worth quoting only when it carries a figure ("Diagnostikk: 54%",
-# "Legemidler: 26 mrd"), not just a year.
-_FIGURE = re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
 _WHEN = re.compile(r"\b(when|når|what year|which year|hvilket år|date|dato|hvilken dato)\b", re.I)
 _DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d)\b|\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
+    rf"\b{YEAR_DIGITS}\b|"
+    r"\b(januar[y]?|februar[y]?|march|mars|april|may|mai|june?|juni|"
     r"july|juli|august|september|o[ck]tober|november|de[cs]ember)\b",
     re.I,
 )
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 # Words by which a question names its source ("what does the report say about ...") say
 # nothing about the answer; a sentence is not better for containing "rapporten".
 _SOURCE_WORDS = re.compile(
@@ -153,7 +151,7 @@ def support_scores(
     wants_date = bool(_WHEN.search(question))
     wants_list = is_list_question(question)
     wants_breakdown = asks_breakdown(question)
-    years = set(_YEAR.findall(question))
+    years = set(YEAR.findall(question))
     heading_titles = {title for h in hits for title in h.chunk.section}
     cosines: list[float] = (
         (vectors @ np.asarray(query_vector, dtype=np.float32)).tolist() if len(records) else []
@@ -171,7 +169,9 @@ def support_scores(
         # question ("Få lokomotiver og frontrunnere") does not make a list the answer
         lead_in = wants_list and text.rstrip().endswith(":")
         items = items_after(chunk.text, record.end - chunk.start) if lead_in else ""
-        short = len(text.split()) < 4 and not _FIGURE.search(text)
+        # a short label line is worth quoting only when it carries a figure
+        # ("Diagnostikk: 54%", "Legemidler: 26 mrd"), not just a year
+        short = len(text.split()) < 4 and not FIGURE.search(text)
         start, end = record.start - chunk.start, record.end - chunk.start
         # a point of the report the question names ("Endringer i rammevilkår")
         named_label = (

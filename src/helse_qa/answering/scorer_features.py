@@ -33,6 +33,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from helse_qa.text.numbers import ANY_FIGURE, ANY_YEAR
+
 FEATURES_VERSION = "scorer-features-1"
 EMBED_DIM = 384  # e5-small
 
@@ -103,7 +105,6 @@ _QTYPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 QTYPE_NAMES = tuple(name for name, _ in _QTYPES)
 
-_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _MONTH = re.compile(
     r"\b(januar[y]?|februar[y]?|march|mars|märz|april|abril|may|mai|mayo|june?|juni|junio|"
     r"july|juli|julio|august|agosto|september|septiembre|o[ck]tober|octubre|november|"
@@ -111,8 +112,6 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _CENTURY = re.compile(r"\b(century|århundre|jahrhundert|siglo|\d0s|\d0-tallet)\b", re.I)
-# A figure that is not a year.
-_FIGURE = re.compile(r"(?<!\d)(?!(?:1[5-9]|20)\d\d(?!\d))\d+(?:[.,]\d+)?")
 _NUMBER_WORD = re.compile(
     r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|"
     r"million|billion|to|tre|fire|fem|seks|sju|syv|åtte|ni|ti|tolv|tjue|hundre|tusen|"
@@ -243,11 +242,11 @@ def _sentence_props(sentence: str) -> dict[str, float]:
     # Capitalised words after the first word: names (German nouns too, alas).
     names = sum(1 for w in caps[1:] if w[:1].isupper())
     return {
-        "year": 1.0 if _YEAR.search(sentence) else 0.0,
+        "year": 1.0 if ANY_YEAR.search(sentence) else 0.0,
         "date": 1.0
-        if (_YEAR.search(sentence) or _MONTH.search(sentence) or _CENTURY.search(sentence))
+        if (ANY_YEAR.search(sentence) or _MONTH.search(sentence) or _CENTURY.search(sentence))
         else 0.0,
-        "number": 1.0 if (_FIGURE.search(sentence) or _NUMBER_WORD.search(sentence)) else 0.0,
+        "number": 1.0 if (ANY_FIGURE.search(sentence) or _NUMBER_WORD.search(sentence)) else 0.0,
         "name": 1.0 if names else 0.0,
         "percent": 1.0 if _PERCENT.search(sentence) else 0.0,
     }
@@ -373,7 +372,7 @@ def batch_features(
     bigrams = [
         (a, b) for a, b in itertools.pairwise(q_toks) if not (a in STOPWORDS and b in STOPWORDS)
     ]
-    q_years = set(_YEAR.findall(question))
+    q_years = set(ANY_YEAR.findall(question))
     qt = question_types(question)
 
     out = np.zeros((n, width), dtype=np.float64)
@@ -395,7 +394,7 @@ def batch_features(
         n_words = len(sent.split())
         props = _sentence_props(sent)
         sp = np.array([props[k] for k in SPROP_NAMES])
-        has_fig = bool(_FIGURE.search(sent))
+        has_fig = bool(ANY_FIGURE.search(sent))
         base = [
             cos_s[i],
             cos_p[i],

@@ -34,12 +34,12 @@ from helse_qa.answering.extractive import (
 from helse_qa.messages import say
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import STOPWORDS, words
+from helse_qa.text.numbers import YEAR, YEAR_DIGITS
 from helse_qa.types import Hit, SentenceInContext
 
-_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 # "i 2019", "in 2019", "for 2019", "(2019)": the year and the word that ties it in.
 _YEAR_PHRASE = re.compile(
-    r"\s*\b(?:i|in|for|fra|from|år|year|during|under|per)?\s*\(?(?:1[89]\d\d|20\d\d)\)?",
+    r"\s*\b(?:i|in|for|fra|from|år|year|during|under|per)?\s*\(?" + YEAR_DIGITS + r"\)?",
     re.IGNORECASE,
 )
 SECOND_SHARE = 0.8  # a second quote needs at least this share of the best one's P
@@ -100,7 +100,7 @@ def choose(
     """Decide what to quote from reader-scored sentences (best first)."""
     if not scored:
         return Selection(kind="abstain")
-    asked = list(dict.fromkeys(_YEAR.findall(question)))
+    asked = list(dict.fromkeys(YEAR.findall(question)))
     passages = {s.hit.chunk.chunk_id: s.hit.chunk.text for s in scored}
     if asked and not any(y in text for text in passages.values() for y in asked):
         return _near_miss(question, asked, scored, threshold, language, reader, every)
@@ -148,7 +148,7 @@ def _near_miss(
     for s in rescored:
         if s.probability < threshold:
             break
-        found = [y for y in dict.fromkeys(_YEAR.findall(s.text)) if y not in asked]
+        found = [y for y in dict.fromkeys(YEAR.findall(s.text)) if y not in asked]
         if found:
             line = say(NEAR_MISS, language).format(found=" / ".join(found), asked=" / ".join(asked))
             return Selection([s], "near_miss", line)

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.errors import HelseQAError
+from helse_qa.text.numbers import ANY_YEAR
 from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import SentenceInContext
 
 HELDOUT_TITLES = 12  # of XQuAD's 48 articles
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)?(?![\d])")
 _NAME = re.compile(r"(?<=\s)[A-ZÆØÅÄÖÜ][\w-]{2,}")
 
@@ -373,14 +373,14 @@ def near_miss(
     """The question with its year, number or a name changed so that the passage no longer
     answers it (asked 2021, the sentence says 2017), or None when none can be changed."""
     text = question.text
-    years = _YEAR.findall(text)
+    years = ANY_YEAR.findall(text)
     if years:
         year = years[0]
         for delta in rng.sample([-3, -2, -1, 1, 2, 3, 4, 5], 8):
             new = str(int(year) + delta)
             if new not in passage.text:
                 return text.replace(year, new, 1)
-    numbers = [m for m in _NUMBER.finditer(text) if not _YEAR.fullmatch(m.group())]
+    numbers = [m for m in _NUMBER.finditer(text) if not ANY_YEAR.fullmatch(m.group())]
     if numbers:
         m = numbers[0]
         value = m.group()

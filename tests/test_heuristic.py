@@ -49,3 +49,13 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(corpus_assistan
         question, embedder.embed_queries([question])[0], hits, records, vectors, analyzer
     )
     assert scored[0][1].startswith("Dette har vi vist")
+
+
+def test_a_question_that_asks_for_a_figure_or_a_date():
+    from helse_qa.answering.heuristic import asks_quantity
+
+    assert asks_quantity("What were the Norwegian health industry's export revenues in 2015?")
+    assert asks_quantity("Hvor mange medlemmer har klyngen?")
+    assert asks_quantity("Når trer sammenslåingen i kraft?")
+    assert not asks_quantity("Hvilken organisasjon satt i styringsgruppen i 2018?")
+    assert not asks_quantity("Who won the 2018 FIFA World Cup?")

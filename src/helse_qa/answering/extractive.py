@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from helse_qa.answering.heuristic import all_named, chart_named
+from helse_qa.answering.heuristic import all_named, asks_quantity, chart_named
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.messages import ABSTAIN_MESSAGES, say
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
@@ -456,6 +456,10 @@ def counts(s: ScoredSentence, counted: Sequence[str], language: str, analyzer: A
     return any(c & terms for w in checkable for c in analyzer.query_concepts(w))
 
 
+# A question that asks who or which one, not how much ("Hvilken andel …" asks a figure).
+_ASKS_WHO = re.compile(r"^\W*(who|whom|which|hvem|hvilken|hvilket|hvilke)\b", re.IGNORECASE)
+
+
 def _near_miss(
     question: str,
     scored: Sequence[ScoredSentence],
@@ -469,13 +473,18 @@ def _near_miss(
     Returns None when it is not one; else the plain-words line and the best-scored sentence
     (among the ``look`` best) that gives another year ("The documents give the figure for
     2017, not 2022:"), or no sentence when none gives a year at all (then: abstain). The
-    sentence must share a word with the question besides the year: "Who won the 2018
-    FIFA World Cup?" is not answered with "The merger will … take effect on January 1,
-    2025". ``topic`` stands for the question's words when it leans on earlier turns."""
+    question must not ask who or which one (unless for a figure), and the sentence must
+    share a word with it besides the year: "Who won the 2018 FIFA World Cup?" is not
+    answered with "The merger will … take effect on January 1, 2025". ``topic`` stands for
+    the question's words when it leans on earlier turns."""
     asked = list(dict.fromkeys(YEAR.findall(question)))
     top = list(scored[:look])
     if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
         return None
+    if _ASKS_WHO.match(question) and not asks_quantity(question):
+        # "the figure for 2025" answers no question about who or which ("Hvilken
+        # organisasjon satt i styringsgruppen i 2018, …?" got the merger's date)
+        return "", None
     concepts = analyzer.query_concepts(YEAR.sub(" ", topic or question))
 
     def on_topic(s: ScoredSentence) -> bool:
@@ -575,35 +584,60 @@ _COMMON_NAME = 0.2
 def keep_named(
     question: str, scored: Sequence[ScoredSentence], language: str, analyzer: Analyzer
 ) -> tuple[list[ScoredSentence], str]:
-    """Only sentences whose passage names what the question names (in either language);
-    when no retrieved passage does, the name the documents say nothing about."""
-    names: list[tuple[str, list[frozenset[str]]]] = []
-    for name in question_names(question):
-        concepts = [
+    """Only sentences whose paragraph names what the question names (in either language),
+    and for a how-many question only those that name it or no one else; when none does,
+    the name the documents say nothing about."""
+
+    def uncommon(name: str) -> list[frozenset[str]]:
+        return [
             c
             for c in analyzer.query_concepts(name)
             if max((analyzer.doc_freq.get(t, 0) for t in c), default=0)
             <= _COMMON_NAME * max(1, analyzer.n_docs)
         ]
-        if concepts:
-            names.append((name, concepts))
+
+    names = [(name, concepts) for name in question_names(question) if (concepts := uncommon(name))]
+    counting = bool(_HOW_MANY.search(question))
     if not names or not scored:
         return list(scored), ""
-    terms: dict[str, set[str]] = {}
 
-    def named(s: ScoredSentence, concepts: list[frozenset[str]]) -> bool:
+    def holds(text: str, name: str, concepts: list[frozenset[str]]) -> bool:
+        """Whether ``text`` names ``name``: it holds the name's rarest word ("Cancer" of
+        "Oslo Cancer Cluster": "Norwegian Smart Care Cluster" is another cluster), or a
+        name made of its words ("says Kristensen" names Arild Kristensen)."""
+        have = set(analyzer.terms(text, ["nb", "en"]))
+        # how often the word is used in any of its forms (its translations' forms too)
+        use = [max(analyzer.doc_freq.get(t, 0) for t in c) for c in concepts]
+        if any(c & have for c, n in zip(concepts, use, strict=True) if n == min(use)):
+            return True
+        asked = set(name.lower().split())
+        spelled = (set(n.lower().split()) - STOPWORDS for n in question_names(text))
+        return any(words and words <= asked for words in spelled)  # not "The" of a title
+
+    def named(s: ScoredSentence, name: str, concepts: list[frozenset[str]]) -> bool:
         chunk = s.hit.chunk
-        if chunk.chunk_id not in terms:
-            text = " ".join([chunk.title, *chunk.section, chunk.text])
-            terms[chunk.chunk_id] = set(analyzer.terms(text, ["nb", "en"]))
-        # a person is often named by surname alone ("says Kristensen"): half the words do
-        found = sum(1 for c in concepts if c & terms[chunk.chunk_id])
-        return 2 * found >= len(concepts)
+        at = s.record.start - chunk.start
+        start = chunk.text.rfind("\n\n", 0, at) + 1
+        end = chunk.text.find("\n\n", at)
+        paragraph = chunk.text[start : end if end >= 0 else len(chunk.text)]
+        # its paragraph, under the title and headings of its passage, names it ...
+        if not holds(" ".join([chunk.title, *chunk.section, paragraph]), name, concepts):
+            return False
+        # ... but a figure in a sentence that names others and not it is theirs ("Norway
+        # Health Tech and Norwegian Smart Care Cluster together count 370 members" for "How
+        # many members does Oslo Cancer Cluster have?"); a sentence that names no one
+        # ("They offer services in …") may be about it, and one that names others answers
+        # a question about others ("Hvilke land sammenlignes Norge med?")
+        return (
+            not counting
+            or holds(s.text, name, concepts)
+            or not any(uncommon(n) for n in question_names(s.text))
+        )
 
-    kept = [s for s in scored if all(named(s, c) for _, c in names)]
+    kept = [s for s in scored if all(named(s, n, c) for n, c in names)]
     if kept:
         return kept, ""
-    missing = [n for n, c in names if not named(scored[0], c)]
+    missing = [n for n, c in names if not named(scored[0], n, c)]
     return list(scored), missing[0]
 
 

@@ -39,9 +39,17 @@ _PASSAGE_WEIGHT = 0.15
 _QUANTITY = re.compile(
     r"\b(how (much|many|large|big)|hvor (mye|mange|stor|store|høy|høye)|share|andel|"
     r"percent|prosent|amount|beløp|turnover|omsetning|omsatte|revenue|inntekt\w*|"
-    r"when|når|what year|hvilket år|date|dato|number|antall)\b",
+    r"when|når|what year|hvilket år|date|dato|number|antall)s?\b",  # "revenues", "shares"
     re.IGNORECASE,
 )
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether a question asks for a figure or a date ("How much …", "export revenues",
+    "Hvor mange …", "når")."""
+    return bool(_QUANTITY.search(question))
+
+
 _DIGIT = re.compile(r"\d")
 # A list question prefers a sentence that names several things ("som klynger,
 # organisasjoner, universiteter, TTO-er og bedrifter", "i) … ii) … iii) …").
@@ -147,7 +155,7 @@ def support_scores(
     concepts = analyzer.query_concepts(_SOURCE_WORDS.sub(" ", question))
     idf = [analyzer.idf(c) for c in concepts]
     total_idf = sum(idf)
-    wants_number = bool(_QUANTITY.search(question))
+    wants_number = asks_quantity(question)
     wants_date = bool(_WHEN.search(question))
     wants_list = is_list_question(question)
     wants_breakdown = asks_breakdown(question)

@@ -70,6 +70,7 @@ def test_a_focused_recommendation_question_gets_no_overview(corpus_assistant):
         "Summarise the report.",
         "Oppsummer kapittel 4 i rapporten.",
         "Summarise the news article.",
+        "Hva anbefaler rapporten at Norge bør gjøre?",
     ],
 )
 def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
@@ -80,7 +81,7 @@ def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
     answer = corpus_assistant.ask(question)
     assert answer.kind == "overview"
     assert all(self_contained(c.quote) for c in answer.citations), answer.text
-    for leaning in ("I sum skaper dette", "i et slikt perspektiv"):
+    for leaning in ("I sum skaper dette", "i et slikt perspektiv", "mener dette nå er mulig"):
         assert leaning not in answer.text
 
 

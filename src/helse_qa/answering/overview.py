@@ -147,6 +147,15 @@ _FRAMING = re.compile(
 )
 
 
+# "dette"/"this" as the subject of a verb inside a sentence ("Et bredt flertall mener dette
+# nå er mulig") points back as much as a "Dette" that opens it: an overview, whose quotes
+# stand alone, leaves such a sentence out (an answer quotes it with the one before it).
+_POINTS_BACK = re.compile(
+    r"\b(dette|this) (nå |now )?(er|var|har|kan|vil|blir|betyr|is|was|has|can|will|means)\b",
+    re.IGNORECASE,
+)
+
+
 def _list_item(s: ScoredSentence) -> bool:
     """An item of a list (a paragraph of item text after its lead-in, maybe after other
     items): it means something only under its lead-in ("Avklare hvilke aktører som
@@ -211,6 +220,7 @@ def overview(
         and s.record.sentence_id in vectors
         and self_contained(s.text)
         and not _FRAMING.match(s.text)
+        and not _POINTS_BACK.search(s.text)
         and not _list_item(s)
         and in_scope(question, s.hit.chunk.section)
     ]

@@ -88,6 +88,16 @@ def test_the_sentence_before_in_the_same_paragraph():
     assert antecedent_start(text, text.index("Dette står")) is None  # a line stands before it
 
 
+def test_the_paragraph_that_holds_an_offset():
+    from helse_qa.text.sentences import paragraph_at
+
+    text = "Tittel\n\nNorge kan ta en posisjon. Dette har vi vist.\n\nSist."
+    start, end = paragraph_at(text, text.index("Dette"))
+    assert text[start:end] == "Norge kan ta en posisjon. Dette har vi vist."
+    assert text[slice(*paragraph_at(text, 0))] == "Tittel"
+    assert text[slice(*paragraph_at(text, len(text) - 1))] == "Sist."
+
+
 def test_self_contained_sentences():
     from helse_qa.text.sentences import self_contained
 

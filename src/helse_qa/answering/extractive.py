@@ -43,7 +43,7 @@ from helse_qa.text.listing import (
     prose_run,
 )
 from helse_qa.text.numbers import AMOUNT, FIGURE, YEAR
-from helse_qa.text.sentences import antecedent_start, self_contained
+from helse_qa.text.sentences import antecedent_start, paragraph_at, self_contained
 from helse_qa.types import Chunk, Citation, Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -331,18 +331,25 @@ def _overlap(a: ScoredSentence, b: ScoredSentence) -> bool:
     )
 
 
+def _antecedent(s: ScoredSentence) -> int | None:
+    """Where the sentence that ``s`` leans on starts (document offset), when ``s`` leans on
+    one in its paragraph ("I sum skaper dette …"); None when it stands alone."""
+    if self_contained(s.text):
+        return None
+    chunk = s.hit.chunk
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    return None if start is None else chunk.start + start
+
+
 def with_antecedent(s: ScoredSentence) -> ScoredSentence:
     """A sentence that leans on the one before it ("I sum skaper dette et meget robust
     grunnlag …") quoted from that one on, when both stand in one paragraph: one quote that
     makes sense alone."""
-    if self_contained(s.text):
-        return s
-    chunk = s.hit.chunk
-    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    start = _antecedent(s)
     if start is None:
         return s
-    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, chunk.start + start, s.record.end)
-    return replace(s, record=record, text=record.text_in(chunk), span=None)
+    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, start, s.record.end)
+    return replace(s, record=record, text=record.text_in(s.hit.chunk), span=None)
 
 
 def promote_list(
@@ -394,11 +401,8 @@ def _closeness(s: ScoredSentence, vectors: dict[str, np.ndarray], q: np.ndarray)
     leans on the one before it ("Dette har vi vist i næringer som olje og gass …") is as
     close as that one, when it is the closer (:func:`with_antecedent`)."""
     close = float(vectors[s.record.sentence_id] @ q)
-    if self_contained(s.text):
-        return close
-    chunk = s.hit.chunk
-    start = antecedent_start(chunk.text, s.record.start - chunk.start)
-    before = None if start is None else vectors.get(f"{chunk.chunk_id}@{chunk.start + start}")
+    start = _antecedent(s)
+    before = None if start is None else vectors.get(f"{s.record.chunk_id}@{start}")
     return close if before is None else max(close, float(before @ q))
 
 
@@ -616,10 +620,8 @@ def keep_named(
 
     def named(s: ScoredSentence, name: str, concepts: list[frozenset[str]]) -> bool:
         chunk = s.hit.chunk
-        at = s.record.start - chunk.start
-        start = chunk.text.rfind("\n\n", 0, at) + 1
-        end = chunk.text.find("\n\n", at)
-        paragraph = chunk.text[start : end if end >= 0 else len(chunk.text)]
+        start, end = paragraph_at(chunk.text, s.record.start - chunk.start)
+        paragraph = chunk.text[start:end]
         # its paragraph, under the title and headings of its passage, names it ...
         if not holds(" ".join([chunk.title, *chunk.section, paragraph]), name, concepts):
             return False
@@ -740,9 +742,6 @@ def _item(hit: Hit, rank: int, start: int, end: int) -> ScoredSentence:
     return ScoredSentence(record, record.text_in(chunk), hit, rank, 0.0)
 
 
-# A sentence that leans on what came before it makes no sense quoted alone in an overview:
-# it opens with a reference ("Dette betyr …", "These …", "I sum …") or carries one
-# ("… i et slikt perspektiv …").
 def states_figure(text: str) -> bool:
     """A figure or a year: an overview prefers a sentence that states one."""
     return bool(AMOUNT.search(text) or YEAR.search(text))

@@ -97,6 +97,9 @@ def _add(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: 
         start = cut
 
 
+# A sentence that leans on what came before it makes no sense quoted alone: it opens with
+# a reference ("Dette betyr …", "These …", "I sum …") or carries one ("… i et slikt
+# perspektiv …").
 _LEANS_BACK = re.compile(
     r"^(dette|disse|denne|dermed|derfor|her|slik|i sum|videre|også|samtidig|resultatet|"
     r"(den|de) (er|var|har|blir|kan|vil|bør)|når det er sagt|med andre ord|"
@@ -117,12 +120,19 @@ def self_contained(text: str) -> bool:
     return not _LEANS_BACK.match(stripped) and not _LEANS_INSIDE.search(stripped)
 
 
+def paragraph_at(text: str, at: int) -> tuple[int, int]:
+    """The (start, end) offsets of the paragraph of ``text`` that holds offset ``at``
+    (paragraphs are separated by a blank line)."""
+    found = text.rfind("\n\n", 0, at)
+    end = text.find("\n\n", at)
+    return (found + 2 if found >= 0 else 0), (end if end >= 0 else len(text))
+
+
 def antecedent_start(text: str, at: int) -> int | None:
     """Where the sentence before the one at offset ``at`` of ``text`` starts, when both
     stand in one paragraph; None when the sentence at ``at`` opens its paragraph or a line
     (a list line stands before it)."""
-    found = text.rfind("\n\n", 0, at)
-    paragraph_start = found + 2 if found >= 0 else 0
+    paragraph_start, _ = paragraph_at(text, at)
     before = text[paragraph_start:at]
     if not before.strip() or "\n" in before:
         return None

@@ -81,8 +81,11 @@ def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
     answer = corpus_assistant.ask(question)
     assert answer.kind == "overview"
     assert all(self_contained(c.quote) for c in answer.citations), answer.text
-    for leaning in ("I sum skaper dette", "i et slikt perspektiv", "mener dette nå er mulig"):
+    for leaning in ("i et slikt perspektiv", "mener dette nå er mulig"):
         assert leaning not in answer.text
+    # "I sum skaper dette …" only after the sentence it sums up, in the same quote
+    for c in answer.citations:
+        assert c.quote.find("I sum skaper dette") != 0, answer.text
 
 
 @pytest.mark.parametrize(
@@ -90,32 +93,41 @@ def test_an_overview_never_quotes_a_sentence_that_leans_on_the_one_before(
     [
         "What is the Innovasjon Norge report about? Give a short summary.",
         "Kan du gi meg et kort sammendrag av hele rapporten om strategisk posisjonering?",
+        "Give me a summary of chapter 3 of the report, the part about the report itself.",
     ],
 )
 def test_an_overview_never_quotes_a_list_item_without_its_lead_in(corpus_assistant, question):
     # "Avklare hvilke aktører som ønsker å delta …" is the first of the pre-project's four
-    # purposes: alone, a fragment (before: the first sentence of both overviews)
+    # purposes: alone, a fragment (before: the first sentence of both overviews); "Ønske om
+    # og fokus for et evt. posisjoneringsprosjekt for næringen", a topic of the interview
+    # guide, closed the overview of what the report is about (an item line is no sentence)
     answer = corpus_assistant.ask(question)
     assert answer.kind == "overview"
-    for item in ("Avklare hvilke aktører", "Gjennom prosessen konkludere", "Få innspill til"):
+    items = (
+        "Avklare hvilke aktører",
+        "Gjennom prosessen konkludere",
+        "Få innspill til",
+        "Ønske om",
+    )
+    for item in items:
         assert not any(c.quote.startswith(item) for c in answer.citations), answer.text
 
 
 def test_an_overview_of_the_article_covers_its_key_facts(corpus_assistant):
-    answer = corpus_assistant.ask("Summarise the news article.")
+    # the issue's own question: the date the merger takes effect, the member count and the
+    # offices (before: synergies, roles, a quote and the member count)
+    answer = corpus_assistant.ask("Kan du oppsummere artikkelen om sammenslåingen?")
     assert "370 members" in answer.text
+    assert "January 1, 2025" in answer.text
     assert "offices in Stavanger, Bergen, and Oslo" in answer.text
     assert answer.text.count("[") <= 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 26: the article's date sentence is short and specific, so it is the least "
-    "central sentence and the section-coverage overview leaves it out; topic clusters "
-    "brought it in but cost coverage elsewhere (README, issue 26)",
-)
 def test_an_overview_of_the_article_gives_the_date_the_merger_takes_effect(corpus_assistant):
-    assert "January 1, 2025" in corpus_assistant.ask("Summarise the news article.").text
+    # short and specific, the date sentence is the least central of the article; it comes
+    # in as the second point of the "Facts about the Health Clusters" section
+    answer = corpus_assistant.ask("Summarise the news article.")
+    assert "January 1, 2025" in answer.text and "370 members" in answer.text
 
 
 def test_an_overview_keeps_to_the_chapter_it_names(corpus_assistant):
@@ -162,3 +174,78 @@ def test_an_overview_reports_findings_not_what_the_informants_were_asked(corpus_
         answer = corpus_assistant.ask(question)
         assert answer.kind == "overview"
         assert not any(c.quote.startswith("Informantene ble") for c in answer.citations)
+
+
+def test_an_overview_about_a_topic_keeps_to_the_section_whose_heading_names_it(corpus_assistant):
+    # "posisjoneres" names chapter 6, "Innspill til posisjoneringsprosjektet" (before: the
+    # overview of chapter 5's recommendations, none about positioning)
+    answer = corpus_assistant.ask(
+        "Oppsummer hva rapporten sier om hvordan norsk helseindustri bør posisjoneres "
+        "internasjonalt."
+    )
+    assert answer.kind == "overview" and len(answer.citations) >= 3
+    assert all(c.section.startswith("6 ") for c in answer.citations), answer.text
+    assert_verbatim(corpus_assistant, answer)
+
+
+def test_named_sections_weigh_a_topic_word_by_how_few_headings_hold_it():
+    from helse_qa.answering.overview import named_sections
+
+    sections = [
+        ("1 Innledning",),
+        ("2 Fakta om norsk helseindustri",),
+        ("4 Hovedfunn", "4.1 Hvor er norsk helseindustri sterke?"),
+        ("4 Hovedfunn", "4.2 Hva er norsk helseindustris hovedutfordring?"),
+        ("6 Innspill til posisjoneringsprosjektet",),
+    ]
+    positioning = "Oppsummer hva rapporten sier om hvordan norsk helseindustri bør posisjoneres."
+    assert named_sections(positioning, sections) == {("6 Innspill til posisjoneringsprosjektet",)}
+    challenge = named_sections("Oppsummer hva rapporten sier om hovedutfordringen.", sections)
+    assert challenge == {sections[3]}
+    # the whole report, a chapter by number, or no heading word: no section is named
+    assert not named_sections("Oppsummer hele rapporten om posisjonering.", sections)
+    assert not named_sections("Oppsummer kapittel 2 om posisjonering.", sections)
+    assert not named_sections("Summarise the news article.", sections)
+
+
+def test_a_summary_of_the_whole_report_ends_with_its_conclusion(corpus_assistant):
+    # the paragraph the report labels "Konklusjon:" is the gist its author marked
+    answer = corpus_assistant.ask(
+        "Kan du gi meg et kort sammendrag av hele rapporten om strategisk posisjonering?"
+    )
+    assert answer.kind == "overview"
+    assert answer.citations[-1].quote.startswith("Aktørene ber styringsgruppen"), answer.text
+    assert len({c.section.split(" ")[0] for c in answer.citations}) >= 4  # several chapters
+
+
+def test_what_a_report_is_about_comes_from_its_introduction(corpus_assistant):
+    answer = corpus_assistant.ask(
+        "What is the Innovasjon Norge report about? Give a short summary."
+    )
+    assert answer.kind == "overview"
+    assert all(c.section.startswith(("1 ", "3 ")) for c in answer.citations), answer.text
+    assert "ca. 30 aktører" in answer.text
+
+
+def test_an_overview_quotes_a_leaning_sentence_with_the_one_it_leans_on(corpus_assistant):
+    # "Resultatet er få kliniske studier …" may be a point only with the sentence before it
+    import helse_qa.assistant as assistant_module
+    from helse_qa.answering.overview import scored_scope
+
+    seen: list[tuple] = []
+    original = assistant_module.overview
+
+    def spy(question, sentences, vectors, query_vector, most=6):
+        seen.append((question, sentences, vectors, query_vector))
+        return original(question, sentences, vectors, query_vector, most)
+
+    assistant_module.overview = spy
+    try:
+        corpus_assistant.ask("Oppsummer delkapittel 4.2 i rapporten.")
+    finally:
+        assistant_module.overview = original
+    scope, _, _ = scored_scope(*seen[0])
+    quotes = [s.text for s in scope]
+    assert not any(q.startswith("Resultatet") for q in quotes)
+    pair = [q for q in quotes if "Resultatet er få kliniske studier" in q]
+    assert pair and pair[0].startswith("Den kulturelle skepsisen"), pair

@@ -5,10 +5,11 @@
   only when no topic is named; a focused question is answered like any other
   (:func:`is_overview_question`, measured by ``scripts/overview_intent.py``).
 - **What**: the asked scope (the document the filter allows or the question names, the
-  chapter it names, or every document, each its own titled block); self-contained
-  sentences scored by centrality, relevance, figures and paragraph openings; one point
-  per section and page in turn, no near-duplicates, at most six, in reading order
-  (:func:`overview`).
+  chapter it names by number or by a heading word, or every document, each its own
+  titled block); self-contained sentences (one that leans on the sentence before it is
+  quoted with that one) scored by centrality, relevance, figures and paragraph openings;
+  the document's own labelled conclusion, then one point per section and page in turn,
+  no near-duplicates, at most six, in reading order (:func:`overview`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from helse_qa.answering.extractive import (
     ScoredSentence,
     same_content,
     states_figure,
+    with_antecedent,
 )
 from helse_qa.text.analysis import STOPWORDS, words
 from helse_qa.text.listing import is_item_text, starts_paragraph, under_lead_in
@@ -109,6 +111,10 @@ _FOCUS = (
         re.compile(r"\b(figures?|numbers?|facts?|tall|fakta|nøkkeltall)\b", re.I),
         re.compile(r"\b(fakta|facts?|figures?|tall)\b", re.I),
     ),
+    (  # "what is the report about?": its introduction and the chapter about the report
+        re.compile(r"\b(about\s*[?.!]|handler\b.{0,60}\bom\b|går\b.{0,60}\but på)", re.I),
+        re.compile(r"\b(innledning|introduction|om rapporten|about)\b", re.I),
+    ),
     (  # a conclusion may be a label over its paragraph ("Konklusjon:")
         re.compile(r"\b(konklu\w*|conclu\w*)\b", re.I),
         re.compile(r"\b(konklusjon\w*|conclusions?)\b", re.I),
@@ -156,6 +162,12 @@ _POINTS_BACK = re.compile(
 )
 
 
+# Labels with which a document marks its own conclusion or summary.
+_CONCLUDES = re.compile(
+    r"^(konklusjon\w*|conclusions?|oppsummering|sammendrag|summary|in summary)\b", re.I
+)
+
+
 def _list_item(s: ScoredSentence) -> bool:
     """An item of a list (a paragraph of item text after its lead-in, maybe after other
     items): it means something only under its lead-in ("Avklare hvilke aktører som
@@ -181,6 +193,43 @@ def _label(s: ScoredSentence) -> str:
     return line if line.endswith(":") and len(line.split()) <= 3 else ""
 
 
+# "hele rapporten", "the whole report": the scope is the document, whatever topic follows
+# (often the report's own title: "... av hele rapporten om strategisk posisjonering").
+_WHOLE = re.compile(r"\b(hele|whole|entire|full)\b", re.IGNORECASE)
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """'posisjoneres' ~ 'posisjoneringsprosjektet', 'sterk' ~ 'sterke': the first seven
+    letters agree (or all of a shorter word of at least five)."""
+    n = min(7, len(a), len(b))
+    return n >= 5 and a[:n] == b[:n]
+
+
+def named_sections(question: str, sections: Sequence[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """The sections whose headings name the question's topic ("hva rapporten sier om
+    hvordan norsk helseindustri bør posisjoneres" -> "6 Innspill til posisjoneringsprosjektet"):
+    each topic word counts by how few headings hold it (a word in most headings, like
+    "helseindustri", tells none apart), and the best-matching sections win. Empty when
+    the question names a chapter by number, asks for the whole document, or no heading
+    holds a topic word."""
+    if _CHAPTER_NUMBER.search(question) or _WHOLE.search(question):
+        return set()
+    topic = focus_words(question)
+    headings = sorted({h for section in sections for h in section})
+    if not topic or len(headings) < 2:
+        return set()
+    holds = {t: {h for h in headings if any(_same_stem(t, w) for w in words(h))} for t in topic}
+    weight = {t: float(np.log(len(headings) / len(hs))) for t, hs in holds.items() if hs}
+    if not weight:
+        return set()
+    score = {
+        section: sum(w for t, w in weight.items() if holds[t] & set(section))
+        for section in set(sections)
+    }
+    best = max(score.values())
+    return {section for section, v in score.items() if v == best} if best > 0 else set()
+
+
 def is_collection_request(question: str) -> bool:
     """'Summarise the documents': one short block per document."""
     return bool(_COLLECTION.search(question))
@@ -191,6 +240,77 @@ def in_scope(question: str, section: Sequence[str]) -> bool:
     (every sentence does when it names none)."""
     numbers = _CHAPTER_NUMBER.findall(question)
     return not numbers or any(heading.split(" ", 1)[0] == n for n in numbers for heading in section)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32)
+    return v / (float(np.linalg.norm(v)) or 1.0)
+
+
+def scored_scope(
+    question: str,
+    sentences: Sequence[ScoredSentence],
+    vectors: dict[str, np.ndarray],
+    query_vector: np.ndarray,
+) -> tuple[list[ScoredSentence], np.ndarray, np.ndarray]:
+    """The sentences an overview may quote, their scores and their unit vectors (rows).
+
+    A sentence that leans on the one before it in its paragraph ("Resultatet er få
+    kliniske studier …") is quoted from that one on (:func:`with_antecedent`) and read as
+    the mean of both; one that leans on nothing it can be quoted with is left out."""
+    candidates: list[tuple[ScoredSentence, np.ndarray]] = []
+    for s in sentences:
+        if s.record.sentence_id not in vectors:
+            continue
+        vector = _unit(vectors[s.record.sentence_id])
+        if not self_contained(s.text):
+            widened = with_antecedent(s)
+            if (
+                widened is s
+                or not self_contained(widened.text)
+                or widened.record.sentence_id not in vectors
+            ):
+                continue
+            vector = (vector + _unit(vectors[widened.record.sentence_id])) / 2
+            s = widened
+        candidates.append((s, vector))
+    rows = {id(s): v for s, v in candidates}
+    scope = [
+        s
+        for s, _ in candidates
+        if len(s.text.split()) >= 8
+        and not s.text.rstrip().endswith(":")
+        and not _FRAMING.match(s.text)
+        and not _POINTS_BACK.search(s.text)
+        and not _list_item(s)
+        and not (is_item_text(s.text) and s.hit.chunk.ordinal > 0)  # a headline only first
+        and in_scope(question, s.hit.chunk.section)
+    ]
+    if not scope:
+        return [], np.zeros(0), np.zeros((0, 0))
+    focus = [h for pattern, h in _FOCUS if pattern.search(question)]
+    focused = [
+        s
+        for s in scope
+        if any(f.search(" ".join([*s.hit.chunk.section, _label(s)])) for f in focus)
+    ]
+    scope = focused or scope
+    named = named_sections(question, [s.hit.chunk.section for s in scope])
+    scope = [s for s in scope if s.hit.chunk.section in named] or scope
+    # rows are unit vectors, or the mean of two for a quote of two sentences (not
+    # renormalised: its closeness to the rest is the mean of theirs, not the blend's)
+    matrix = np.stack([rows[id(s)] for s in scope]).astype(np.float32)
+    centrality = (matrix @ matrix.T).mean(axis=1)
+    q = np.asarray(query_vector, dtype=np.float32)
+    relevance = matrix @ (q / (np.linalg.norm(q) or 1.0))
+
+    def z(values: np.ndarray) -> np.ndarray:
+        return (values - values.mean()) / (values.std() or 1.0)
+
+    score = z(centrality) + 0.5 * z(relevance)
+    score += np.array([0.5 * states_figure(s.text) for s in scope])
+    score += np.array([0.3 * _opens_paragraph(s) for s in scope])
+    return scope, score, matrix
 
 
 def overview(
@@ -205,66 +325,53 @@ def overview(
     Every self-contained sentence of the scope is scored by salience (centrality: how
     close it is to the rest of the scope, LexRank style, over the e5 sentence vectors),
     relevance to the request (the question vector; the sections whose headings match a
-    request for recommendations, findings or figures), a figure over a vague statement,
-    and a paragraph's opening sentence (its topic sentence). Then coverage: the best
-    sentence of each section (on each page) in turn, the best sections first, no near-duplicates, at
+    request for recommendations, findings, figures or what the document is about, or name
+    the question's topic), a figure over a vague statement, and a paragraph's opening
+    sentence (its topic sentence) (:func:`scored_scope`). Then coverage: the paragraph the
+    document labels its conclusion, when the scope holds one; then the best sentence of
+    each section (on each page) in turn, the best sections first, no near-duplicates, at
     most ``most``, quoted in reading order.
 
     ``vectors`` maps a sentence id to its vector.
     """
-    scope = [
-        s
-        for s in sentences
-        if len(s.text.split()) >= 8
-        and not s.text.rstrip().endswith(":")
-        and s.record.sentence_id in vectors
-        and self_contained(s.text)
-        and not _FRAMING.match(s.text)
-        and not _POINTS_BACK.search(s.text)
-        and not _list_item(s)
-        and in_scope(question, s.hit.chunk.section)
-    ]
+    scope, score, matrix = scored_scope(question, sentences, vectors, query_vector)
     if not scope:
         return []
-    focus = [h for pattern, h in _FOCUS if pattern.search(question)]
-    focused = [
-        s
-        for s in scope
-        if any(f.search(" ".join([*s.hit.chunk.section, _label(s)])) for f in focus)
-    ]
-    scope = focused or scope
-    matrix = np.stack([vectors[s.record.sentence_id] for s in scope]).astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9
-    centrality = (matrix @ matrix.T).mean(axis=1)
-    q = np.asarray(query_vector, dtype=np.float32)
-    relevance = matrix @ (q / (np.linalg.norm(q) or 1.0))
-
-    def z(values: np.ndarray) -> np.ndarray:
-        return (values - values.mean()) / (values.std() or 1.0)
-
-    score = z(centrality) + 0.5 * z(relevance)
-    score += np.array([0.5 * states_figure(s.text) for s in scope])
-    score += np.array([0.3 * _opens_paragraph(s) for s in scope])
     # a topic is a section on one page: a long chapter gets one point per page
     sections: dict[tuple[str, ...], list[tuple[float, int]]] = {}
     for i, s in enumerate(scope):
         key = (*s.hit.chunk.section, str(s.hit.chunk.page))
         sections.setdefault(key, []).append((float(score[i]), i))
     queues = sorted((sorted(v, reverse=True) for v in sections.values()), reverse=True)
-    chosen: list[int] = []
+    # the document's own conclusion (a paragraph it labels "Konklusjon:" / "Summary:") is
+    # a point of any overview whose scope holds it: the author has marked it as the gist
+    chosen = [i for i, s in enumerate(scope) if _CONCLUDES.search(_label(s))][:1]
+    for queue in queues:
+        queue[:] = [item for item in queue if item[1] not in chosen]
+
+    def fits(i: int) -> bool:
+        return not any(
+            same_content(scope[i].text, scope[j].text)
+            or _overlaps(scope[i], scope[j])
+            or float(matrix[i] @ matrix[j]) > 0.95
+            for j in chosen
+        )
+
     while len(chosen) < most and any(queues):
         for queue in queues:  # one per section per round, the best sections first
             while queue and len(chosen) < most:
                 _, i = queue.pop(0)
-                duplicate = any(
-                    same_content(scope[i].text, scope[j].text)
-                    or float(matrix[i] @ matrix[j]) > 0.95
-                    for j in chosen
-                )
-                if not duplicate:
+                if fits(i):
                     chosen.append(i)
                     break
     return sorted((scope[i] for i in chosen), key=lambda s: (s.hit.chunk.doc_id, s.record.start))
+
+
+def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
+    """Two quotes share text (a sentence, and it widened by the one it leans on)."""
+    return a.record.chunk_id == b.record.chunk_id and (
+        a.record.start < b.record.end and b.record.start < a.record.end
+    )
 
 
 def overview_document(

@@ -87,6 +87,33 @@ def test_a_number_the_passage_does_not_give_makes_it_unsupported():
     assert two.reason == "numbers 2019, 24,1 not in passage [1]"
 
 
+@pytest.mark.parametrize(
+    ("claim", "supported", "reason"),
+    [
+        # a number inside another is not given: "6" and "3" are in "23,6", "17" in "2017"
+        (
+            "Eksportinntektene for helseindustrien var 6 milliarder kroner i 2017 [1].",
+            False,
+            "number 6 not in passage [1]",
+        ),
+        (
+            "Eksportinntektene for helseindustrien var 23,6 milliarder kroner i 17 [1].",
+            False,
+            "number 17 not in passage [1]",
+        ),
+        # a decimal point for the passage's decimal comma is the same number
+        (
+            "Eksportinntektene for helseindustrien var 23.6 milliarder kroner i 2017 [1].",
+            True,
+            "supported by [1]",
+        ),
+    ],
+)
+def test_a_number_must_stand_in_the_passage_as_a_number_of_its_own(claim, supported, reason):
+    check = _check(claim)
+    assert (check.supported, check.reason) == (supported, reason)
+
+
 def test_any_cited_passage_can_support_and_a_wrong_number_is_reported_first():
     both = _check("The merged cluster will have about 370 members [1][2].")
     assert both.supported and both.reason == "supported by [2]"

@@ -2,7 +2,9 @@
 
 1. Markers that point to no retrieved passage are removed.
 2. Each sentence must be supported by one of the passages it cites: every number in the
-   sentence appears in that passage exactly as written, and the sentence's content words
+   sentence appears in that passage as a number of its own (not inside another: "6" is not
+   in "23,6"; a decimal point and a decimal comma are the same: "23.6" is "23,6"), and
+   the sentence's content words
    overlap the passage (share >= ``support_lexical``) or its embedding is close enough
    (cosine >= ``support_cosine``).
 3. Unsupported sentences are flagged (or dropped, a setting). A citation's quote is the
@@ -62,6 +64,16 @@ def split_claims(text: str) -> list[str]:
     return claims
 
 
+def _number(token: str) -> str:
+    """A number as compared: a decimal point or comma alike ("23.6" is "23,6")."""
+    return token.replace(",", ".")
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in ``text``, each as one token ("23,6", "2017", "02.02.18")."""
+    return {_number(x) for x in _NUMBER.findall(text)}
+
+
 def _markers(sentence: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(int(x) for x in re.findall(r"\[(\d+)\]", sentence)))
 
@@ -89,7 +101,7 @@ def check_sentence(
     plain = _plain(sentence)
     if not markers:
         return SentenceCheck(sentence, markers, False, "no citation")
-    numbers = set(_NUMBER.findall(plain))
+    numbers = {x: _number(x) for x in _NUMBER.findall(plain)}
     concepts = analyzer.query_concepts(plain)
     results: list[SentenceCheck] = []
     for n in markers:
@@ -97,7 +109,8 @@ def check_sentence(
         terms = (passage_terms or {}).get(chunk.chunk_id)
         if terms is None:
             terms = set(analyzer.terms(chunk.text, ["nb", "en"]))
-        missing = sorted(x for x in numbers if x not in chunk.text)
+        given = numbers_in(chunk.text)
+        missing = sorted(x for x, n in numbers.items() if n not in given)
         lexical = sum(1 for c in concepts if c & terms) / len(concepts) if concepts else 0.0
         pv = passage_vectors.get(chunk.chunk_id)
         cosine = float(np.dot(vector, pv)) if vector is not None and pv is not None else 0.0

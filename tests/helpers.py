@@ -102,3 +102,19 @@ def assert_verbatim(assistant, answer) -> None:
     for c in answer.citations:
         assert assistant.document_text(c.doc_id)[c.start : c.end] == c.quote
         assert c.chunk_id in {h.chunk.chunk_id for h in answer.passages}
+
+
+def scored_passage(texts_and_probabilities, language="nb", sep=" "):
+    """ScoredSentences of one synthetic passage, in the given order (best first)."""
+    from helse_qa.answering.scored import ScoredSentence
+    from helse_qa.types import Chunk, Hit, SentenceRecord
+
+    text = sep.join(t for t, _ in texts_and_probabilities)
+    chunk = Chunk("d:0", "d", "Rapport", language, text, 0, len(text), None, (), 0)
+    hit = Hit(chunk, 1.0)
+    out, start = [], 0
+    for sentence, probability in texts_and_probabilities:
+        record = SentenceRecord("d:0", "d", start, start + len(sentence))
+        out.append(ScoredSentence(record, sentence, hit, 1, probability))
+        start += len(sentence) + 1
+    return out

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from tests.helpers import REPORT_ID, assert_verbatim
+from tests.helpers import REPORT_ID, assert_verbatim, scored_passage
 
 from helse_qa.answering.scorer import AnswerScorer
 
@@ -63,26 +63,6 @@ def test_a_figure_for_another_year_is_said_plainly(corpus_assistant, question, l
 
 
 @pytest.mark.parametrize(
-    ("question", "names"),
-    [
-        ("What were Denmark's health industry export revenues in 2017?", ["Denmark"]),
-        ("How many employees does Oslo Cancer Cluster have?", ["Oslo Cancer Cluster"]),
-        # sentence starts and acronyms are not names ("BNP" is spelt out in the report)
-        ("Both mention it. Which role has Lena Nymo Helli?", ["Lena Nymo Helli"]),
-        ("Hvor stor andel av BNP bruker helsesektoren?", []),
-        ("Hva omsatte den svenske helseindustrien for?", ["svenske"]),
-        # markup is shown as text and never read as words (issue 25)
-        ("<b>Hvem</b> leder Norway Health Tech?", ["Norway Health Tech"]),
-        ('Who leads <span class="x">Norway Health Tech</span>?', ["Norway Health Tech"]),
-    ],
-)
-def test_question_names(question, names):
-    from helse_qa.answering.extractive import question_names
-
-    assert question_names(question) == names
-
-
-@pytest.mark.parametrize(
     "question",
     [
         "What were Denmark's health industry export revenues in 2017?",
@@ -125,23 +105,6 @@ def test_markup_in_a_question_is_not_taken_for_a_name(corpus_assistant):
     answer = corpus_assistant.ask("<b>Hvem</b> leder Norway Health Tech?")
     assert "Hvem" not in answer.text and not answer.abstained
     assert "Lena Nymo Helli" in answer.text
-
-
-@pytest.mark.parametrize(
-    ("name", "language", "place"),
-    [
-        ("Danish", "en", "Denmark"),
-        ("danske", "nb", "Danmark"),
-        ("Swedish", "nb", "Sverige"),
-        ("Denmark", "en", "Denmark"),
-        ("Novartis", "en", None),
-        ("Hvem", "nb", None),
-    ],
-)
-def test_place_named(name, language, place):
-    from helse_qa.answering.extractive import place_named
-
-    assert place_named(name, language) == place
 
 
 @pytest.mark.parametrize(
@@ -313,7 +276,8 @@ def test_a_short_norwegian_request_is_answered_as_norwegian(corpus_assistant):
 
 
 def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
-    from helse_qa.answering.extractive import ScoredSentence, language_note
+    from helse_qa.answering.extractive import language_note
+    from helse_qa.answering.scored import ScoredSentence
     from helse_qa.types import Chunk, Hit, SentenceRecord
 
     caption = "Arild Kristensen og Lena Nymo Helli signerer avtale om sammenslåing av helseklynger"
@@ -334,22 +298,6 @@ def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
     assert language_note([english, norwegian], "en") == ""
 
 
-def _scored(texts_and_probabilities, language="nb", sep=" "):
-    """ScoredSentences of one synthetic passage, in the given order (best first)."""
-    from helse_qa.answering.extractive import ScoredSentence
-    from helse_qa.types import Chunk, Hit, SentenceRecord
-
-    text = sep.join(t for t, _ in texts_and_probabilities)
-    chunk = Chunk("d:0", "d", "Rapport", language, text, 0, len(text), None, (), 0)
-    hit = Hit(chunk, 1.0)
-    out, start = [], 0
-    for sentence, probability in texts_and_probabilities:
-        record = SentenceRecord("d:0", "d", start, start + len(sentence))
-        out.append(ScoredSentence(record, sentence, hit, 1, probability))
-        start += len(sentence) + 1
-    return out
-
-
 SELECT_SENTENCES = [
     ("Eksportinntektene økte kraftig i perioden fram mot 2017.", 0.90),
     ("Bransjen peker på flere forhold som har betydning for veksten.", 0.33),
@@ -364,35 +312,18 @@ def test_a_runner_up_below_the_abstention_threshold_is_never_quoted(threshold, f
     from helse_qa.answering.extractive import select
     from helse_qa.text.analysis import Analyzer
 
-    scored = _scored(SELECT_SENTENCES)
+    scored = scored_passage(SELECT_SENTENCES)
     question = "hvordan utviklet eksporten seg?"
     chosen = select(question, scored, threshold, further, 3, "nb", Analyzer())
     assert chosen.kind == "fact"
     assert [s.text for s in chosen.chosen] == [SELECT_SENTENCES[0][0]]
     # ... and a runner-up that clears both the threshold and the relative floor is quoted
-    lifted = _scored([SELECT_SENTENCES[0], (SELECT_SENTENCES[1][0], 0.8)])
+    lifted = scored_passage([SELECT_SENTENCES[0], (SELECT_SENTENCES[1][0], 0.8)])
     both = select(question, lifted, threshold, further, 3, "nb", Analyzer())
     assert len(both.chosen) == 2
     # a best sentence below the threshold: abstain
-    low = _scored([(SELECT_SENTENCES[0][0], threshold - 0.01)])
+    low = scored_passage([(SELECT_SENTENCES[0][0], threshold - 0.01)])
     assert select(question, low, threshold, further, 3, "nb", Analyzer()).kind == "abstain"
-
-
-@pytest.mark.parametrize(
-    ("question", "counted"),
-    [
-        ("Hvor mange ansatte har Oslo Cancer Cluster?", ["ansatte"]),
-        ("Roughly how many industry players were interviewed?", ["industry", "players"]),
-        ("Hvor mange medlemmer får den nye klyngen?", ["medlemmer"]),
-        ("How many people worked in the health industry in 2017?", ["people"]),
-        ("Hvor mange prosent av bedriftene har vareproduksjon?", []),  # a unit
-        ("Hva er omsetningen?", []),
-    ],
-)
-def test_counted_words(question, counted):
-    from helse_qa.answering.extractive import counted_words
-
-    assert counted_words(question) == counted
 
 
 def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
@@ -405,7 +336,7 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
         ("The merged cluster will have about 370 members.", 0.9),
         ("The cluster has offices in Oslo and Bergen.", 0.5),
     ]
-    scored = _scored(sentences, "en")
+    scored = scored_passage(sentences, "en")
 
     def kind(question, scored=scored, language="nb"):
         return select(question, scored, 0.35, 0.3, 3, language, Analyzer())
@@ -417,17 +348,18 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
     members = kind("Hvor mange medlemmer har klyngen?")
     assert members.kind == "fact" and members.chosen[0].text == sentences[0][0]
     # same language, a word the glossary does not know: checked as written
-    nb = _scored([("Klyngen har 370 medlemmer.", 0.9)])
+    nb = scored_passage([("Klyngen har 370 medlemmer.", 0.9)])
     assert kind("Hvor mange sykler har klyngen?", nb).kind == "near_miss"
     # other language, a word the glossary does not know: cannot be checked, answered
     assert kind("Hvor mange sykler har klyngen?").kind == "fact"
     # unsure and counting something else: abstain
-    unsure = _scored([(t, 0.2) for t, _ in sentences], "en")
+    unsure = scored_passage([(t, 0.2) for t, _ in sentences], "en")
     assert kind("Hvor mange ansatte har klyngen?", unsure).kind == "abstain"
 
 
 def test_which_countries_is_answered_by_a_sentence_naming_another_country():
-    from helse_qa.answering.extractive import countries_in, select
+    from helse_qa.answering.extractive import select
+    from helse_qa.answering.names import countries_in
     from helse_qa.text.analysis import Analyzer
 
     assert countries_in("Vi har mye å lære av Danmark og Sverige.") == {"danmark", "sverige"}
@@ -437,12 +369,12 @@ def test_which_countries_is_answered_by_a_sentence_naming_another_country():
         ("Norge oppfattes å være en klar lillebror i Skandinavia.", 0.6),
         ("Vi har mye å lære av Danmark og Sverige.", 0.5),
     ]
-    scored = _scored(sentences)
+    scored = scored_passage(sentences)
     question = "Hvilke land sammenlignes Norge med?"
     chosen = select(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in chosen.chosen] == [sentences[1][0]]
     # no sentence names another country: the others are kept and the scorer decides
-    only_norway = _scored([sentences[0]])
+    only_norway = scored_passage([sentences[0]])
     kept = select(question, only_norway, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in kept.chosen] == [sentences[0][0]]
 
@@ -454,7 +386,7 @@ def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item
     from helse_qa.text.analysis import Analyzer
 
     question = "Hvilke styrker trekker aktørene frem?"
-    complete = _scored(
+    complete = scored_passage(
         [
             ("Aktørene trekker frem den solide norske samfunnsmodellen som en styrke.", 0.9),
             ("Respondentene trekker gjennomgående frem:", 0.5),
@@ -570,15 +502,6 @@ def test_a_chart_is_quoted_with_its_caption(
     assert_verbatim(corpus_assistant, answer)
 
 
-def test_long_items_are_capped_and_short_ones_quoted_whole():
-    from helse_qa.answering.extractive import capped
-
-    long_items = _scored([(f"Punkt {i} " + "ord " * 20, 0.0) for i in range(12)])
-    assert len(capped(long_items)) == 8
-    short_items = _scored([(f"Aktør {i}", 0.0) for i in range(12)])
-    assert len(capped(short_items)) == 12
-
-
 @pytest.mark.parametrize(
     ("question", "label", "inside"),
     [
@@ -613,17 +536,6 @@ def test_english_questions_reach_the_norwegian_words_of_the_glossary(corpus_assi
         "Between which ministries does the report say roles and responsibilities must be clarified?"
     )
     assert "Viktig å avklare roller og ansvar mellom HOD, NFD, KRD og KD." in answer.text
-
-
-def test_a_list_cut_short_says_which_part_it_shows():
-    from helse_qa.answering.extractive import list_selection
-
-    items = [(f"Punkt {i} " + "med mange ord " * 6, 0.0) for i in range(12)]
-    passage = _scored([("Rapporten peker på følgende tiltak:", 0.9), *items], "nb", sep="\n\n")
-    selection = list_selection(passage[:1], (), "en")
-    assert selection is not None and selection.kind == "list"
-    assert selection.lead == "The first 8 of 12 items:"
-    assert len(selection.chosen) == 1 + 8
 
 
 def test_who_were_interviewed_gets_the_whole_list_of_actors(corpus_assistant):
@@ -675,25 +587,26 @@ def test_chart_named():
 
 
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
-    from helse_qa.answering.extractive import select, with_antecedent
+    from helse_qa.answering.extractive import select
+    from helse_qa.answering.scored import with_antecedent
     from helse_qa.text.analysis import Analyzer
 
     before = "Vi har en liten, men svært avansert produksjonskapasitet i Norge."
     leaning = "I sum skaper dette et meget robust grunnlag for en kraftfull helseindustri."
-    passage = _scored([(before, 0.2), (leaning, 0.9)])
+    passage = scored_passage([(before, 0.2), (leaning, 0.9)])
     best = sorted(passage, key=lambda s: -s.probability)
     fact = select("Hva skaper et robust grunnlag?", best, 0.35, 0.3, 3, "nb", Analyzer())
     assert fact.kind == "fact" and fact.chosen[0].text == f"{before} {leaning}"
     # the sentence before, a runner-up of its own, is not quoted again after it
-    both = sorted(_scored([(before, 0.85), (leaning, 0.9)]), key=lambda s: -s.probability)
+    both = sorted(scored_passage([(before, 0.85), (leaning, 0.9)]), key=lambda s: -s.probability)
     fact = select("Hva skaper et robust grunnlag?", both, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in fact.chosen] == [f"{before} {leaning}"]
     # alone it is kept when it opens its paragraph, or when it leans on nothing
-    opening = _scored([(leaning, 0.9)])[0]  # the first sentence of its paragraph
+    opening = scored_passage([(leaning, 0.9)])[0]  # the first sentence of its paragraph
     assert with_antecedent(opening).text == leaning
-    after_a_line = _scored([(before, 0.2), (leaning, 0.9)], sep="\n")[1]  # a list line
+    after_a_line = scored_passage([(before, 0.2), (leaning, 0.9)], sep="\n")[1]  # a list line
     assert with_antecedent(after_a_line).text == leaning
-    plain = _scored([(before, 0.9)])[0]
+    plain = scored_passage([(before, 0.9)])[0]
     assert with_antecedent(plain) is plain
 
 

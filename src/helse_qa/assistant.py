@@ -15,19 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from helse_qa.answering.extractive import (
-    ScoredSentence,
-    Selection,
-    compose,
-    language_note,
-    promote_list,
-    promote_named,
-    quotable,
-    score_sentences,
-    select,
-)
+from helse_qa.answering.extractive import compose, language_note, score_sentences, select
 from helse_qa.answering.guard import StreamGuard, guarded
 from helse_qa.answering.heuristic import support_scores
+from helse_qa.answering.list_answers import promote_list, promote_named
 from helse_qa.answering.overview import (
     COLLECTION_SENTENCES,
     OVERVIEW_SENTENCES,
@@ -38,6 +29,7 @@ from helse_qa.answering.overview import (
 )
 from helse_qa.answering.prompts import answer_messages, condense_messages, fold_system
 from helse_qa.answering.retrieve import Retriever
+from helse_qa.answering.scored import ScoredSentence, Selection, quotable
 from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.answering.select import choose, read
 from helse_qa.answering.sentence_vectors import DiskCache, SentenceVectors, disk_cache_folder

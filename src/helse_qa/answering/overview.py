@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helse_qa.answering.extractive import (
+from helse_qa.answering.scored import (
     ScoredSentence,
     same_content,
     states_figure,

@@ -22,18 +22,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from helse_qa.answering.extractive import (
-    NEAR_MISS,
-    ScoredSentence,
-    Selection,
-    is_list_question,
-    list_selection,
-    same_content,
-    with_items,
-)
+from helse_qa.answering.extractive import NEAR_MISS
+from helse_qa.answering.list_answers import list_selection, with_items
+from helse_qa.answering.scored import ScoredSentence, Selection, same_content
 from helse_qa.messages import say
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import STOPWORDS, words
+from helse_qa.text.listing import is_list_question
 from helse_qa.text.numbers import YEAR, YEAR_DIGITS
 from helse_qa.types import Hit, SentenceInContext
 

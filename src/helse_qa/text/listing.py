@@ -2,7 +2,7 @@
 announces; a chart's caption and its "Label: figure" lines; a label line over the prose
 paragraphs of one point of a report. Shared by the parser (which puts a detached list or
 caption back, ``ingest.lists``) and the answer (which quotes a lead-in with its items, a
-caption with its figures, a label with its paragraphs, ``answering.extractive``)."""
+caption with its figures, a label with its paragraphs, ``answering.list_answers``)."""
 
 from __future__ import annotations
 

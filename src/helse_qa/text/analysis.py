@@ -129,23 +129,10 @@ class Analyzer:
         content = [w for w in words(text) if w not in STOPWORDS] or words(text)
         for word in content:
             terms = set(self.terms(word, ["nb", "en"]))
-            terms |= self._nouns(terms)
             for term in list(terms):
                 terms |= glossary.get(term, frozenset())
             concepts[frozenset(terms)] = None
         return list(concepts)
-
-    def _nouns(self, terms: set[str]) -> set[str]:
-        """The noun a Norwegian verb is made from, when the corpus uses it: "eksporterte"
-        (stem "eksporter") -> "eksport", "posisjoneres" -> "posisjon" (a question asks with
-        the verb what a report states with the noun)."""
-        out = set()
-        for term in terms:
-            for ending in ("ert", "er"):
-                noun = term[: -len(ending)]
-                if term.endswith(ending) and len(noun) >= _MIN_PART + 1 and noun in self.vocabulary:
-                    out.add(noun)
-        return out
 
     def query_terms(self, text: str) -> list[str]:
         terms: list[str] = []

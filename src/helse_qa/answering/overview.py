@@ -21,6 +21,7 @@ import numpy as np
 
 from helse_qa.answering.scored import (
     ScoredSentence,
+    overlaps,
     same_content,
     states_figure,
     with_antecedent,
@@ -274,10 +275,9 @@ def scored_scope(
             vector = (vector + _unit(vectors[widened.record.sentence_id])) / 2
             s = widened
         candidates.append((s, vector))
-    rows = {id(s): v for s, v in candidates}
-    scope = [
-        s
-        for s, _ in candidates
+    pairs = [
+        (s, v)
+        for s, v in candidates
         if len(s.text.split()) >= 8
         and not s.text.rstrip().endswith(":")
         and not _FRAMING.match(s.text)
@@ -286,20 +286,21 @@ def scored_scope(
         and not (is_item_text(s.text) and s.hit.chunk.ordinal > 0)  # a headline only first
         and in_scope(question, s.hit.chunk.section)
     ]
-    if not scope:
+    if not pairs:
         return [], np.zeros(0), np.zeros((0, 0))
     focus = [h for pattern, h in _FOCUS if pattern.search(question)]
     focused = [
-        s
-        for s in scope
+        (s, v)
+        for s, v in pairs
         if any(f.search(" ".join([*s.hit.chunk.section, _label(s)])) for f in focus)
     ]
-    scope = focused or scope
-    named = named_sections(question, [s.hit.chunk.section for s in scope])
-    scope = [s for s in scope if s.hit.chunk.section in named] or scope
+    pairs = focused or pairs
+    named = named_sections(question, [s.hit.chunk.section for s, _ in pairs])
+    pairs = [(s, v) for s, v in pairs if s.hit.chunk.section in named] or pairs
+    scope = [s for s, _ in pairs]
     # rows are unit vectors, or the mean of two for a quote of two sentences (not
     # renormalised: its closeness to the rest is the mean of theirs, not the blend's)
-    matrix = np.stack([rows[id(s)] for s in scope]).astype(np.float32)
+    matrix = np.stack([v for _, v in pairs]).astype(np.float32)
     centrality = (matrix @ matrix.T).mean(axis=1)
     q = np.asarray(query_vector, dtype=np.float32)
     relevance = matrix @ (q / (np.linalg.norm(q) or 1.0))
@@ -352,7 +353,7 @@ def overview(
     def fits(i: int) -> bool:
         return not any(
             same_content(scope[i].text, scope[j].text)
-            or _overlaps(scope[i], scope[j])
+            or overlaps(scope[i], scope[j])
             or float(matrix[i] @ matrix[j]) > 0.95
             for j in chosen
         )
@@ -365,13 +366,6 @@ def overview(
                     chosen.append(i)
                     break
     return sorted((scope[i] for i in chosen), key=lambda s: (s.hit.chunk.doc_id, s.record.start))
-
-
-def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
-    """Two quotes share text (a sentence, and it widened by the one it leans on)."""
-    return a.record.chunk_id == b.record.chunk_id and (
-        a.record.start < b.record.end and b.record.start < a.record.end
-    )
 
 
 def overview_document(

@@ -111,3 +111,40 @@ def test_without_years_and_adds_fact():
     first = "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017."
     assert not adds_fact("Eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", [first])
     assert adds_fact("Hele 54 prosent av bedriftene har vareproduksjon i Norge.", [first])
+
+
+# -- the default: the heuristic decides, the reader chooses the first quote ----------------
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        # the heuristic alone quotes the 142 milliarder turnover first for both
+        ("How much did the industry spend on research and development in 2017?", "2,6 milliarder"),
+        ("How much did the health industry alone sell for in 2017?", "57 milliarder"),
+    ],
+)
+def test_the_reader_chooses_the_first_quote_by_default(corpus_assistant, question, fact):
+    assert corpus_assistant.settings.reader_orders  # the default
+    answer = corpus_assistant.ask(question)
+    assert not answer.abstained and fact in answer.citations[0].quote
+
+
+def test_the_heuristic_alone_never_loads_the_reader(corpus_settings, embedder):
+    from helse_qa.assistant import Assistant
+
+    question = "How much did the industry spend on research and development in 2017?"
+    plain = Assistant.open(
+        corpus_settings.model_copy(update={"reader_orders": False}), embedder=embedder
+    )
+    answer = plain.ask(question)
+    assert not answer.abstained
+    assert plain._reader is None  # the heuristic alone never loads the reader
+
+
+def test_a_list_answer_keeps_its_lead_in_first(corpus_assistant):
+    answer = corpus_assistant.ask(
+        "Hvilke fordeler har en større norsk helseindustri ifølge rapporten?"
+    )
+    assert answer.citations[0].quote.rstrip().startswith("Det er bred enighet")
+    assert "Pasientene vil få et bedre behandlingstilbud" in answer.citations[0].quote

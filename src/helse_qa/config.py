@@ -116,6 +116,22 @@ class Settings(BaseModel):
         description="With answer_scorer='reader': how many of the heuristic's best sentences "
         "the reader reads (a cheap pre-filter; the reader decides).",
     )
+    reader_orders: bool = Field(
+        True,
+        description="With the heuristic scorer: the reader (the trained cross-encoder) "
+        "chooses the first quote among the sentences the heuristic would quote (those above "
+        "its threshold, the best reader_order_candidates of them); whether to answer, the further "
+        "quotes, lists and overviews stay the heuristic's. False: the heuristic alone "
+        "(faster, no reader loaded). See README 'The reader'.",
+    )
+    reader_order_candidates: int = Field(
+        6,
+        ge=2,
+        le=100,
+        description="With reader_orders: how many of the heuristic's best sentences the reader "
+        "reads to choose the first quote (gold set, 6 against 12: first_quote_fact 0.638 both, "
+        "answer_fact_recall 0.723 against 0.731, warm p95 322 against 752 ms).",
+    )
     learned_veto: float | None = Field(
         None,
         ge=0.0,

@@ -148,3 +148,14 @@ def test_a_list_answer_keeps_its_lead_in_first(corpus_assistant):
     )
     assert answer.citations[0].quote.rstrip().startswith("Det er bred enighet")
     assert "Pasientene vil få et bedre behandlingstilbud" in answer.citations[0].quote
+
+
+def test_a_best_line_that_is_a_list_item_keeps_its_lead_in(corpus_assistant):
+    # the best lines are the pre-project's fourth purpose and its lead-in "… gjennomført et
+    # forprosjekt med følgende formål:"; the reader moves only its choice to the front and
+    # the rest keep the heuristic's order, so the lead-in with its purposes stays quoted
+    # (reordering every candidate by the reader lost it)
+    answer = corpus_assistant.ask("Hva skulle forprosjektet avklare og oppnå?")
+    assert not answer.abstained
+    assert "følgende formål:" in answer.text
+    assert "Bygge et felles begrepsapparat og målbilde blant aktørene" in answer.text

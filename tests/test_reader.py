@@ -112,6 +112,16 @@ def test_the_cli_names_the_reader_and_its_broken_files(tmp_path: Path) -> None:
     )
     assert shown.returncode == 0
     assert check_weights(DEFAULT_WEIGHTS_DIR).fingerprint in shown.stdout
+    assert "chooses the first quote" in shown.stdout  # what it does by default
+    off = {**__import__("os").environ, "HELSE_QA_READER_ORDERS": "false"}
+    plain = subprocess.run(
+        [sys.executable, "-m", "helse_qa", "models"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=off,
+    )
+    assert "reader used:     not used" in plain.stdout
     broken = tmp_path / "reader"
     shutil.copytree(DEFAULT_WEIGHTS_DIR, broken)
     (broken / WEIGHTS_FILE).unlink()

@@ -578,11 +578,21 @@ def _cmd_models(args: argparse.Namespace) -> int:
             f"{reader['size_mb']} MB, threshold {reader['threshold']}, trained {reader['trained']}"
         )
         print(f"reader sha256:   {reader['fingerprint']}")
+        print(f"reader used:     {_reader_use(settings)}")
     except HelseQAError as exc:
         print(f"reader:          not usable - {exc}")
     if args.prepare:
         print(f"prepared in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _reader_use(settings: Settings) -> str:
+    """What the reader does with these settings, in the words of ``helse-qa models``."""
+    if settings.answer_scorer == "reader":
+        return "decides what to quote (answer_scorer = reader)"
+    if settings.answer_scorer == "heuristic" and settings.reader_orders:
+        return "chooses the first quote among the heuristic's sentences (reader_orders = true)"
+    return "not used (reader_orders = false or answer_scorer = learned)"
 
 
 def _eval_settings(args: argparse.Namespace) -> Settings:

@@ -291,7 +291,7 @@ class Assistant:
         batch. Stops early when ``stop`` is set.
         """
         before = self.sentence_vectors.embedded
-        if self.settings.answer_scorer == "reader" or self.settings.reader_orders:
+        if self.settings.uses_reader:
             _ = self.reader  # loaded here, not on the first question
         with self._using_index() as index:
             chunks = [c for doc in index.by_doc.values() for c in doc]

@@ -590,7 +590,7 @@ def _reader_use(settings: Settings) -> str:
     """What the reader does with these settings, in the words of ``helse-qa models``."""
     if settings.answer_scorer == "reader":
         return "decides what to quote (answer_scorer = reader)"
-    if settings.answer_scorer == "heuristic" and settings.reader_orders:
+    if settings.uses_reader:
         return "chooses the first quote among the heuristic's sentences (reader_orders = true)"
     return "not used (reader_orders = false or answer_scorer = learned)"
 

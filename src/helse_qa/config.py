@@ -228,6 +228,14 @@ class Settings(BaseModel):
         "of a file with one 'user:password' per line (also written '@path').",
     )
 
+    @property
+    def uses_reader(self) -> bool:
+        """Whether answers need the trained reader: it decides (answer_scorer = 'reader') or
+        chooses the heuristic's first quote (reader_orders)."""
+        return self.answer_scorer == "reader" or (
+            self.answer_scorer == "heuristic" and self.reader_orders
+        )
+
     def auth_pairs(self) -> list[tuple[str, str]] | None:
         """The web UI's accounts, or None when no login is configured."""
         if not self.auth:

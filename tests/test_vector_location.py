@@ -195,3 +195,34 @@ def test_a_question_in_flight_on_another_instance_keeps_its_collections(
     assert not [n for n in names if n.startswith(f"{ours}{pinned.generation.name}-")]
     current = IndexLayout(settings.index_dir).require_current().name
     assert {f"{ours}{current}-chunks", f"{ours}{current}-sentences"} <= set(names)
+
+
+def test_a_generation_removed_while_it_is_read_gives_way_to_the_newer_one(
+    tmp_path, embedder, monkeypatch
+):
+    # Another instance published a newer generation and removed the one this instance had
+    # just read from CURRENT: the reload reads the newer one instead of failing.
+    settings = _settings(tmp_path)
+    ingest(settings, embedder)
+    assistant = Assistant.open(settings, embedder=embedder)
+    stale = assistant.index.generation
+    (settings.documents_dir / "ny.txt").write_text("Klyngen fikk 12 nye medlemmer i 2025.")
+    ingest(settings, embedder)  # publishes a newer generation and removes the stale one
+    layout = IndexLayout(settings.index_dir)
+    newer = layout.current()
+    assert newer is not None and newer != stale and not stale.exists()
+    calls: list[int] = []
+    real = IndexLayout.require_current
+
+    def stale_first(self):
+        calls.append(1)
+        return stale if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(IndexLayout, "require_current", stale_first)
+    assistant.reload()
+    assert assistant.index.generation == newer and len(calls) == 2
+    # a file missing from the current generation itself is a fault, not a race
+    monkeypatch.setattr(IndexLayout, "require_current", real)
+    (newer / "lexical" / "lexical.json").unlink()
+    with pytest.raises(FileNotFoundError):
+        assistant.reload()

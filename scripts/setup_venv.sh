@@ -6,6 +6,10 @@
 # and installs several times faster than pip; pip is the fallback when uv cannot be installed,
 # and HELSE_QA_INSTALLER=pip chooses it. pip's find-links (PIP_FIND_LINKS, e.g. a local wheel
 # of a CPU torch) are passed on to uv. Prints how long each step took.
+# Everything is installed with compiled bytecode (uv --compile-bytecode; pip compiles by
+# default), the editable project's src/ too: a venv without .pyc files compiles ~800
+# modules on every `helse-qa ask` where .pyc files cannot be written (read-only installs,
+# PYTHONDONTWRITEBYTECODE=1), seconds before the first answer (issue 35).
 set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
@@ -24,9 +28,11 @@ if [ "$installer" = uv ] && "$bin/python" -m pip install --quiet uv; then
     links=()
     for link in ${PIP_FIND_LINKS:-}; do links+=(--find-links "$link"); done
     step "uv installed"
-    "$bin/uv" pip install --python "$bin/python" --quiet "${links[@]}" torch==2.13.0
+    "$bin/uv" pip install --python "$bin/python" --quiet --compile-bytecode "${links[@]}" \
+        torch==2.13.0
     step "torch installed"
-    "$bin/uv" pip install --python "$bin/python" --quiet "${links[@]}" -e '.[dev]'
+    "$bin/uv" pip install --python "$bin/python" --quiet --compile-bytecode "${links[@]}" \
+        -e '.[dev]'
     find "$venv" -path '*nltk*' -type f -links +1 \
         -exec sh -c 'for f; do cp -p "$f" "$f.copy" && mv -f "$f.copy" "$f"; done' _ {} +
 else
@@ -36,4 +42,6 @@ else
     step "torch installed"
     "$bin/python" -m pip install --quiet -e '.[dev]'
 fi
-step "helse-qa and its dev tools installed with $installer"
+# An editable install leaves the project's own modules in src/: compile them as well.
+"$bin/python" -m compileall -q -j 0 src
+step "helse-qa and its dev tools installed with $installer (bytecode compiled)"

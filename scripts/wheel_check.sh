@@ -61,4 +61,6 @@ assert answer["citations"], "the answer has no citation"
 quote = answer["citations"][0]["quote"]
 print(f"answer: {answer['answer']!r}\ncitation [1]: {answer['citations'][0]['title']}: {quote!r}")
 EOF
+step "the llama-index integration imports from the wheel"
+"$work/venv/bin/python" -c "from helse_qa.integrations.llama_index import HelseRetriever"
 step "passed: the wheel installs into a clean virtualenv and answers offline with a citation"

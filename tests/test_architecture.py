@@ -56,3 +56,47 @@ def test_python_dash_m_is_the_command():
     )
     assert done.returncode == 0
     assert "usage: helse-qa" in done.stdout
+
+
+# -- the house (issue 35): the decision lives in answering/, the façade stays small -------
+ROOT = SRC.parents[1]
+
+
+def test_the_assistant_is_a_facade_over_one_answer_pipeline():
+    source = (SRC / "assistant.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 400
+    stages = {"heuristic", "read", "decide", "compose", "generate", "list_answers", "overview"}
+    imported = {
+        node.module.rsplit(".", 1)[-1]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helse_qa.answering")
+    }
+    assert imported & stages == set(), "the Assistant calls answering.pipeline, not the stages"
+    assert "pipeline" in imported
+
+
+def test_each_answer_stage_is_a_module_the_pipeline_wires():
+    pipeline = (SRC / "answering" / "pipeline.py").read_text(encoding="utf-8")
+    for stage in ("question", "retrieve", "read", "decide", "compose", "generate"):
+        assert (SRC / "answering" / f"{stage}.py").is_file()
+        assert f"helse_qa.answering.{stage} import" in pipeline
+
+
+def test_the_learned_scorer_is_gone():
+    assert not (SRC / "answering" / "scorer.py").exists()
+    leftovers = [
+        str(path.relative_to(ROOT))
+        for path in SRC.rglob("*.py")
+        if "AnswerScorer" in path.read_text(encoding="utf-8")
+    ]
+    assert leftovers == []
+
+
+def test_readme_and_scripts_stay_short():
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
+    lines = sum(
+        len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "scripts").iterdir()
+        if path.is_file()
+    )
+    assert lines <= 1000

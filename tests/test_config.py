@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError
@@ -70,3 +71,32 @@ def test_auth_pairs_from_a_file(tmp_path):
 def test_malformed_auth_is_a_clear_error(value, message):
     with pytest.raises(ConfigError, match=message):
         Settings(auth=value).auth_pairs()
+
+
+# -- removed settings (issue 35: the learned MLP scorer went; the reader replaced it) ------
+
+
+def test_the_removed_learned_scorer_names_what_replaced_it():
+    with pytest.raises(ValidationError) as caught:
+        Settings(answer_scorer="learned")
+    message = str(caught.value)
+    assert "removed" in message and "reader" in message and "heuristic" in message
+
+
+@pytest.mark.parametrize("name", ["answer_model", "learned_veto"])
+def test_a_removed_setting_in_an_old_config_file_is_a_clear_error(tmp_path, name):
+    config = tmp_path / "helse-qa.toml"
+    config.write_text(f'{name} = "0.5"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{name}: .*removed.*delete {name}"):
+        Settings.load(config)
+
+
+def test_a_removed_setting_in_the_environment_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HELSE_QA_ANSWER_SCORER", "learned")
+    with pytest.raises(ConfigError, match=r"answer_scorer = 'learned'.*removed.*reader"):
+        Settings.load()
+    monkeypatch.setenv("HELSE_QA_ANSWER_SCORER", "heuristic")
+    monkeypatch.setenv("HELSE_QA_LEARNED_VETO", "0.2")
+    with pytest.raises(ConfigError, match="learned_veto"):
+        Settings.load()

@@ -70,7 +70,7 @@ def test_shipped_gold_set_is_valid_and_large_enough():
     assert sum(not i.answerable for i in items) >= 15
     assert sum(bool(i.history) for i in items) >= 8
     out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "check_gold.py")],
+        [sys.executable, "-m", "helse_qa.evaluation.check_gold"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -86,7 +86,8 @@ def test_shipped_answer_shapes_set_is_valid():
     out = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "check_gold.py"),
+            "-m",
+            "helse_qa.evaluation.check_gold",
             "--gold",
             "eval/answers.jsonl",
             "--no-minimums",

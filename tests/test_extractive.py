@@ -1,5 +1,6 @@
-"""Answer shapes over the real corpus: lists, near misses, abstention, the language line,
-and the learned scorer (real model, real Chroma); overviews: tests/test_overview.py."""
+"""Answer shapes over the real corpus: lists, near misses, abstention, the language line
+(real model, real Chroma); the decide and compose stages on their own; overviews:
+tests/test_overview.py."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from tests.helpers import REPORT_ID, assert_verbatim, scored_passage
-
-from helse_qa.answering.scorer import AnswerScorer
 
 
 @pytest.mark.parametrize(
@@ -195,70 +193,6 @@ def test_near_miss_abstains_through_the_cli(corpus_settings, corpus_assistant):
     assert data["language_note"] == "Quoted from the Norwegian source."
 
 
-def test_the_learned_scorer_separates_answers_from_other_sentences(embedder):
-    # Held-out pairs: the corpus was never part of the scorer's training data.
-    scorer = AnswerScorer()
-    cases = [
-        (
-            "When does the merger take effect?",
-            "en",
-            "The merger is scheduled to officially take effect on January 1, 2025.",
-            [
-                "The merged cluster will operate offices in Stavanger, Bergen, and Oslo.",
-                "Share this article on social media.",
-            ],
-        ),
-        (
-            "Hvor mye var FoU-investeringene i helseindustrien i 2017?",
-            "nb",
-            "De samlede FoU-investeringene i industrien var på 2,6 milliarder i 2017.",
-            [
-                "Menons tallmateriale viser at norsk helseindustri har vært i kraftig vekst "
-                "siden 2015.",
-                "Legemidler har den største volumet, etterfulgt av diagnostikk og medtech.",
-            ],
-        ),
-    ]
-    for question, language, answer, others in cases:
-        sentences = [answer, *others]
-        passage = " ".join(sentences)
-        q = embedder.embed_queries([question])[0]
-        s_vecs = embedder.embed_passages(sentences)
-        p_vec = embedder.embed_passages([passage])[0]
-        probs = scorer.score(
-            question,
-            [(s, passage, v, p_vec) for s, v in zip(sentences, s_vecs, strict=True)],
-            q,
-            language,
-            [language] * len(sentences),
-        )
-        assert int(np.argmax(probs)) == 0, (question, probs)
-        assert probs[0] >= scorer.threshold > max(probs[1:]), (question, probs)
-
-
-def test_the_learned_scorer_is_a_setting(corpus_settings, embedder):
-    from helse_qa.assistant import Assistant
-
-    learned = Assistant.open(
-        corpus_settings.model_copy(update={"answer_scorer": "learned"}), embedder=embedder
-    )
-    answer = learned.ask("How many members will the merged health cluster have?")
-    assert "370 members" in answer.text and answer.confidence is not None
-    assert learned.ask("Hvem vant valget i Sverige?").abstained
-
-
-def test_the_learned_veto_makes_the_heuristic_abstain(corpus_settings, embedder):
-    from helse_qa.assistant import Assistant
-
-    question = "How many members will the merged health cluster have?"
-    plain = Assistant.open(corpus_settings, embedder=embedder)
-    assert not plain.ask(question).abstained
-    vetoing = Assistant.open(
-        corpus_settings.model_copy(update={"learned_veto": 1.0}), embedder=embedder
-    )
-    assert vetoing.ask(question).abstained  # no sentence reaches probability 1.0
-
-
 def test_schedule_lines_are_not_quoted_as_answers(corpus_assistant):
     # Filtered to the report, which does not give the merged cluster's members: the
     # interview schedule ("Smart Care Cluster 02.02.18") is no answer.
@@ -276,7 +210,7 @@ def test_a_short_norwegian_request_is_answered_as_norwegian(corpus_assistant):
 
 
 def test_the_language_line_follows_the_quoted_sentence_not_its_passage():
-    from helse_qa.answering.extractive import language_note
+    from helse_qa.answering.compose import language_note
     from helse_qa.answering.scored import ScoredSentence
     from helse_qa.types import Chunk, Hit, SentenceRecord
 
@@ -309,27 +243,27 @@ SELECT_SENTENCES = [
 def test_a_runner_up_below_the_abstention_threshold_is_never_quoted(threshold, further):
     """The best sentence clears the threshold; the runners-up do not, even though they are
     within ``further`` of the best: an answer quotes only sentences that clear it."""
-    from helse_qa.answering.extractive import select
+    from helse_qa.answering.decide import decide
     from helse_qa.text.analysis import Analyzer
 
     scored = scored_passage(SELECT_SENTENCES)
     question = "hvordan utviklet eksporten seg?"
-    chosen = select(question, scored, threshold, further, 3, "nb", Analyzer())
+    chosen = decide(question, scored, threshold, further, 3, "nb", Analyzer())
     assert chosen.kind == "fact"
     assert [s.text for s in chosen.chosen] == [SELECT_SENTENCES[0][0]]
     # ... and a runner-up that clears both the threshold and the relative floor is quoted
     lifted = scored_passage([SELECT_SENTENCES[0], (SELECT_SENTENCES[1][0], 0.8)])
-    both = select(question, lifted, threshold, further, 3, "nb", Analyzer())
+    both = decide(question, lifted, threshold, further, 3, "nb", Analyzer())
     assert len(both.chosen) == 2
     # a best sentence below the threshold: abstain
     low = scored_passage([(SELECT_SENTENCES[0][0], threshold - 0.01)])
-    assert select(question, low, threshold, further, 3, "nb", Analyzer()).kind == "abstain"
+    assert decide(question, low, threshold, further, 3, "nb", Analyzer()).kind == "abstain"
 
 
 def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
     """ "370 members" does not answer how many employees: said plainly (the glossary
     translates 'ansatte' into the English passage's words); members are counted."""
-    from helse_qa.answering.extractive import select
+    from helse_qa.answering.decide import decide
     from helse_qa.text.analysis import Analyzer
 
     sentences = [
@@ -339,7 +273,7 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
     scored = scored_passage(sentences, "en")
 
     def kind(question, scored=scored, language="nb"):
-        return select(question, scored, 0.35, 0.3, 3, language, Analyzer())
+        return decide(question, scored, 0.35, 0.3, 3, language, Analyzer())
 
     employees = kind("Hvor mange ansatte har klyngen?")
     assert employees.kind == "near_miss" and not employees.answers
@@ -358,7 +292,7 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
 
 
 def test_which_countries_is_answered_by_a_sentence_naming_another_country():
-    from helse_qa.answering.extractive import select
+    from helse_qa.answering.decide import decide
     from helse_qa.answering.names import countries_in
     from helse_qa.text.analysis import Analyzer
 
@@ -371,18 +305,18 @@ def test_which_countries_is_answered_by_a_sentence_naming_another_country():
     ]
     scored = scored_passage(sentences)
     question = "Hvilke land sammenlignes Norge med?"
-    chosen = select(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
+    chosen = decide(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in chosen.chosen] == [sentences[1][0]]
     # no sentence names another country: the others are kept and the scorer decides
     only_norway = scored_passage([sentences[0]])
-    kept = select(question, only_norway, 0.35, 0.3, 3, "nb", Analyzer())
+    kept = decide(question, only_norway, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in kept.chosen] == [sentences[0][0]]
 
 
 def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item():
     """A complete best sentence answers; a list under a runner-up lead-in does not push it
     aside (the corpus list tests cover a lead-in found among the runners-up)."""
-    from helse_qa.answering.extractive import select
+    from helse_qa.answering.decide import decide
     from helse_qa.text.analysis import Analyzer
 
     question = "Hvilke styrker trekker aktørene frem?"
@@ -395,7 +329,7 @@ def test_a_runner_up_lead_in_makes_a_list_only_when_the_best_sentence_is_an_item
         ],
         sep="\n",
     )
-    fact = select(question, complete, 0.35, 0.3, 3, "nb", Analyzer())
+    fact = decide(question, complete, 0.35, 0.3, 3, "nb", Analyzer())
     assert fact.kind == "fact" and fact.chosen[0].text.startswith("Aktørene trekker frem")
 
 
@@ -587,7 +521,7 @@ def test_chart_named():
 
 
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
-    from helse_qa.answering.extractive import select
+    from helse_qa.answering.decide import decide
     from helse_qa.answering.scored import with_antecedent
     from helse_qa.text.analysis import Analyzer
 
@@ -595,11 +529,11 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it():
     leaning = "I sum skaper dette et meget robust grunnlag for en kraftfull helseindustri."
     passage = scored_passage([(before, 0.2), (leaning, 0.9)])
     best = sorted(passage, key=lambda s: -s.probability)
-    fact = select("Hva skaper et robust grunnlag?", best, 0.35, 0.3, 3, "nb", Analyzer())
+    fact = decide("Hva skaper et robust grunnlag?", best, 0.35, 0.3, 3, "nb", Analyzer())
     assert fact.kind == "fact" and fact.chosen[0].text == f"{before} {leaning}"
     # the sentence before, a runner-up of its own, is not quoted again after it
     both = sorted(scored_passage([(before, 0.85), (leaning, 0.9)]), key=lambda s: -s.probability)
-    fact = select("Hva skaper et robust grunnlag?", both, 0.35, 0.3, 3, "nb", Analyzer())
+    fact = decide("Hva skaper et robust grunnlag?", both, 0.35, 0.3, 3, "nb", Analyzer())
     assert [s.text for s in fact.chosen] == [f"{before} {leaning}"]
     # alone it is kept when it opens its paragraph, or when it leans on nothing
     opening = scored_passage([(leaning, 0.9)])[0]  # the first sentence of its paragraph

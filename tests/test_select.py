@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helse_qa.answering.select import adds_fact, without_years
+from helse_qa.answering.decide import adds_fact, without_years
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ _NOT_YET = pytest.mark.xfail(
     strict=True,
     reason="issue 24 target not met yet: the shipped reader puts 'Bare i 2017 vokste både "
     "omsetning og eksport med om lag 15 prosent' above the 23,6 milliarder sentence "
-    "(README, 'The reader')",
+    "(docs/experiments/2026-12-03-issue-24-reader.md)",
 )
 
 

@@ -162,7 +162,8 @@ def test_upload_names_are_generated():
 
 def _shots(tmp_path: Path) -> Path:
     """Where screenshots go: a temporary folder, or the folder in HELSE_QA_SCREENSHOTS
-    (``make screenshots`` sets eval/results, the tracked pictures the README shows)."""
+    (``make screenshots`` sets eval/results, the tracked pictures that README.md and
+    docs/guide/chat.md show)."""
     folder = os.environ.get("HELSE_QA_SCREENSHOTS")
     return Path(folder) if folder else tmp_path
 
@@ -641,7 +642,7 @@ def test_the_chat_in_both_languages_at_three_widths(app_url, tmp_path):
     after "New conversation", error toasts, filter notice); on a phone the cited passage is
     within one screen of its answer; the download slot appears only with a file.
     Screenshots ui-<width>.png go to a temporary folder (``make screenshots``: eval/results,
-    shown in the README)."""
+    shown in README.md and docs/guide/chat.md)."""
     from playwright.sync_api import sync_playwright
 
     from helse_qa.web.render import EXAMPLES, TEXT

@@ -592,7 +592,7 @@ def _reader_use(settings: Settings) -> str:
         return "decides what to quote (answer_scorer = reader)"
     if settings.uses_reader:
         return "chooses the first quote among the heuristic's sentences (reader_orders = true)"
-    return "not used (reader_orders = false or answer_scorer = learned)"
+    return "not used (reader_orders = false)"
 
 
 def _eval_settings(args: argparse.Namespace) -> Settings:

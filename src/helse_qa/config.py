@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from helse_qa.errors import ConfigError
 
@@ -29,6 +29,29 @@ def _default_cache_dir() -> Path:
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 DEFAULT_HOST = "127.0.0.1"  # this machine only; serving wider needs an explicit choice
+
+
+# Settings that were removed, and what replaced them: an old helse-qa.toml or environment
+# that still sets one gets this line instead of a bare "extra inputs are not permitted".
+REMOVED = {
+    "answer_model": "the learned MLP answer scorer was removed in helse-qa 0.2 (issue 35): "
+    "the trained reader replaced it (reader_weights, reader_orders) - delete answer_model",
+    "learned_veto": "the learned MLP scorer's veto was removed in helse-qa 0.2 (issue 35) - "
+    "delete learned_veto; the trained reader (reader_orders) replaced the learned scorer",
+}
+LEARNED_REMOVED = (
+    "answer_scorer = 'learned' (the MLP answer scorer) was removed in helse-qa 0.2 (issue 35): "
+    "the trained reader replaced it - use answer_scorer = 'heuristic' (the default: the "
+    "heuristic decides, the reader chooses the first quote) or 'reader' (the reader decides)"
+)
+
+
+def removed_setting_problems(values: dict[str, Any]) -> list[str]:
+    """What is wrong with settings that name a removed setting or value."""
+    problems = [f"{name}: {why}" for name, why in REMOVED.items() if name in values]
+    if str(values.get("answer_scorer", "")).strip().lower() == "learned":
+        problems.append(LEARNED_REMOVED)
+    return problems
 
 
 class Settings(BaseModel):
@@ -91,18 +114,14 @@ class Settings(BaseModel):
             "(e5 favours same-language passages)."
         ),
     )
-    answer_scorer: Literal["heuristic", "learned", "reader"] = Field(
+    answer_scorer: Literal["heuristic", "reader"] = Field(
         "heuristic",
-        description="How answer sentences are scored: 'heuristic' (hand-weighted similarity "
-        "and word overlap, the default while it keeps more facts on the gold set), "
-        "'learned' (the MLP trained on NorQuAD/XQuAD) or 'reader' (the trained "
-        "cross-encoder: quotes less padding and declines more near misses, answers fewer "
-        "questions). See README 'The reader'.",
-    )
-    answer_model: Path | None = Field(
-        None,
-        description="Weights of the learned answer scorer (.npz written by "
-        "scripts/train_answer_model.py); default: the model shipped in the package.",
+        description="Who decides what to quote: 'heuristic' (hand-weighted similarity "
+        "and word overlap decide whether to answer and what else to quote; with "
+        "reader_orders the reader chooses the first quote; the default, it keeps more facts "
+        "on the gold set) or 'reader' (the trained cross-encoder decides: quotes less padding "
+        "and declines more near misses, answers fewer questions). The learned MLP scorer "
+        "('learned') was removed in 0.2.",
     )
     reader_weights: Path | None = Field(
         None,
@@ -122,7 +141,7 @@ class Settings(BaseModel):
         "chooses the first quote among the sentences the heuristic would quote (those above "
         "its threshold, the best reader_order_candidates of them); whether to answer, the further "
         "quotes, lists and overviews stay the heuristic's. False: the heuristic alone "
-        "(faster, no reader loaded). See README 'The reader'.",
+        "(faster, no reader loaded). See docs/experiments/2026-12-03-issue-24-reader.md.",
     )
     reader_order_candidates: int = Field(
         6,
@@ -132,19 +151,12 @@ class Settings(BaseModel):
         "reads to choose the first quote (gold set, 6 against 12: first_quote_fact 0.638 both, "
         "answer_fact_recall 0.723 against 0.731, warm p95 322 against 752 ms).",
     )
-    learned_veto: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        description="With the heuristic scorer: abstain when the learned scorer gives every "
-        "retrieved sentence a probability of answering below this (None: off).",
-    )
     abstain_threshold: float | None = Field(
         None,
         description=(
             "Minimum score (0..1) of the best sentence; below it the assistant abstains and "
-            "shows the closest passages. Default: 0.35 for the heuristic, the model's "
-            "trained threshold (a probability) for the learned scorer."
+            "shows the closest passages. Default: 0.35 for the heuristic, the reader's "
+            "calibrated threshold (a probability) with answer_scorer = 'reader'."
         ),
     )
     max_answer_sentences: int = Field(
@@ -155,8 +167,9 @@ class Settings(BaseModel):
         ge=0.0,
         le=1.0,
         description="A further sentence is quoted only when its score is at least this share "
-        "of the best sentence's (and at least the abstention threshold). Default: 0.7 for "
-        "the heuristic, 0.5 for the learned scorer.",
+        "of the best sentence's (and at least the abstention threshold). Default: 0.7 "
+        "(the heuristic; with answer_scorer = 'reader' a second quote needs 0.8 of the best "
+        "one's P and new words).",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_document_chars: int = Field(
@@ -228,13 +241,20 @@ class Settings(BaseModel):
         "of a file with one 'user:password' per line (also written '@path').",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_removed_settings(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            problems = removed_setting_problems(values)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return values
+
     @property
     def uses_reader(self) -> bool:
         """Whether answers need the trained reader: it decides (answer_scorer = 'reader') or
         chooses the heuristic's first quote (reader_orders)."""
-        return self.answer_scorer == "reader" or (
-            self.answer_scorer == "heuristic" and self.reader_orders
-        )
+        return self.answer_scorer == "reader" or self.reader_orders
 
     def auth_pairs(self) -> list[tuple[str, str]] | None:
         """The web UI's accounts, or None when no login is configured."""
@@ -284,11 +304,14 @@ class Settings(BaseModel):
                 raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
         elif config_file is not None:
             raise ConfigError(f"settings file {config_file} does not exist")
-        for name in cls.model_fields:
+        for name in [*cls.model_fields, *REMOVED]:
             env = os.environ.get(f"{ENV_PREFIX}{name.upper()}")
             if env is not None and env != "":
                 values[name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
+        removed = removed_setting_problems(values)
+        if removed:
+            raise ConfigError("; ".join(removed))
         try:
             return cls(**values)
         except ValidationError as exc:

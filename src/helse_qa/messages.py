@@ -59,6 +59,16 @@ LLM_STOPPED = {
         "en": "only {supported} of {total} sentences were supported by the sources",
     },
 }
+# A near miss: the question asks for a year the documents do not give, and they give another.
+NEAR_MISS = {
+    "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
+    "en": "The documents give the figure for {found}, not {asked}:",
+}
+# Every quote is in the other language than the question (question language, source).
+QUOTED_FROM = {
+    ("nb", "en"): "Sitert fra engelsk kilde.",
+    ("en", "nb"): "Quoted from the Norwegian source.",
+}
 FALLBACK_CONDENSE = "the follow-up question was expanded without the language model."
 
 

@@ -3,7 +3,7 @@
 - **When**: only a genuine request for a summary of a document, a chapter or the
   collection ("Summarise …", "Oppsummer …", "main findings"); "recommend" or "conclusion"
   only when no topic is named; a focused question is answered like any other
-  (:func:`is_overview_question`, measured by ``scripts/overview_intent.py``).
+  (:func:`is_overview_question`, measured in ``eval/results/overview-intent.md``).
 - **What**: the asked scope (the document the filter allows or the question names, the
   chapter it names by number or by a heading word, or every document, each its own
   titled block); self-contained sentences (one that leans on the sentence before it is
@@ -40,7 +40,7 @@ COLLECTION_SENTENCES = 3  # per document in an overview of the whole collection
 # is the scope); "recommend" or "conclusions" asks for one only when no topic is named
 # ("What does the report recommend?"), never when one is ("... regarding public
 # procurement?": that question is answered like any other). Measured on our own labelled
-# questions: scripts/overview_intent.py -> eval/results/overview-intent.md.
+# questions: eval/results/overview-intent.md (how to rerun: docs/experiments/scripts.md).
 _SUMMARY = re.compile(
     r"\b(summari[sz]e\w*|summary|sum up|overview|oppsummer\w*|sammendrag\w*|sammenfatt\w*|"
     r"oversikt\w*|main (findings|points|messages)|key (findings|points|messages)|"

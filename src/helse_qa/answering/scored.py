@@ -9,10 +9,7 @@ it leads a list, a chart or a label's paragraphs, and the sentence it leans on
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-
-import numpy as np
 
 from helse_qa.text.analysis import words
 from helse_qa.text.listing import (
@@ -35,7 +32,9 @@ class ScoredSentence:
     text: str
     hit: Hit
     rank: int  # 1-based rank of its passage
-    probability: float  # that it answers the question (the learned scorer)
+    # how likely it answers the question: the heuristic's support (0..1) or, where the
+    # reader scored it, the reader's calibrated P; 0.0 for list items and overview lines
+    probability: float
     span: tuple[int, int] | None = None  # the answer phrase in ``text`` (the reader)
 
 
@@ -50,22 +49,6 @@ class Selection:
     @property
     def answers(self) -> bool:
         return self.kind not in ("abstain", "near_miss")
-
-
-def candidates(
-    hits: Sequence[Hit], records: Sequence[SentenceRecord], vectors: np.ndarray
-) -> list[tuple[SentenceRecord, str, Hit, int, np.ndarray]]:
-    """Every sentence of the retrieved passages, in passage then reading order (the scorer
-    sees them all: several of its features are relative to the whole set)."""
-    by_chunk = {h.chunk.chunk_id: (i + 1, h) for i, h in enumerate(hits)}
-    out = []
-    for record, vector in zip(records, vectors, strict=False):
-        found = by_chunk.get(record.chunk_id)
-        if found is not None:
-            rank, hit = found
-            out.append((record, record.text_in(hit.chunk), hit, rank, vector))
-    out.sort(key=lambda c: (c[3], c[0].start))
-    return out
 
 
 def quotable(s: ScoredSentence) -> bool:

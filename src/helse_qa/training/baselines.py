@@ -1,8 +1,9 @@
 """Today's sentence scorers on the reader's benchmarks, through the code the assistant runs:
-e5 cosine (the bi-encoder alone), the hand-weighted heuristic
-(:func:`helse_qa.answering.heuristic.support_scores`) and the learned MLP over frozen e5
-vectors (:class:`helse_qa.answering.scorer.AnswerScorer`). Each benchmark passage becomes
-one chunk and its sentences the candidates; vectors are cached in the work directory."""
+e5 cosine (the bi-encoder alone) and the hand-weighted heuristic
+(:func:`helse_qa.answering.heuristic.support_scores`). Each benchmark passage becomes one
+chunk and its sentences the candidates; vectors are cached in the work directory. (The
+learned MLP scorer measured here until issue 35 was removed; its figures stay in
+eval/results/reader.md.)"""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from helse_qa.answering.extractive import score_sentences
 from helse_qa.answering.heuristic import support_scores
-from helse_qa.answering.scorer import AnswerScorer
 from helse_qa.text.analysis import Analyzer, build_vocabulary
 from helse_qa.training.data import Dataset
 from helse_qa.training.report import Ranked
@@ -55,7 +54,7 @@ class Vectors:
 
 
 def rank_baselines(ds: Dataset, vectors: Vectors) -> dict[str, list[Ranked]]:
-    """{"e5-cosine", "heuristic", "mlp"} -> ranked benchmark questions."""
+    """{"e5-cosine", "heuristic"} -> ranked benchmark questions."""
     questions = ds.answerable()
     pids = sorted({q.pid for q in questions})
     chunks: dict[str, Chunk] = {}
@@ -87,8 +86,7 @@ def rank_baselines(ds: Dataset, vectors: Vectors) -> dict[str, list[Ranked]]:
         for term in set(analyzer.terms(t, ["nb", "en"])):
             df[term] = df.get(term, 0) + 1
     analyzer.doc_freq, analyzer.n_docs = df, len(texts)
-    mlp = AnswerScorer()
-    out: dict[str, list[Ranked]] = {"e5-cosine": [], "heuristic": [], "mlp": []}
+    out: dict[str, list[Ranked]] = {"e5-cosine": [], "heuristic": []}
     for q, qv in zip(questions, q_vecs, strict=True):
         p = ds.passages[q.pid]
         gold = p.overlapping(q.answer_start, q.answer_end)
@@ -101,11 +99,4 @@ def rank_baselines(ds: Dataset, vectors: Vectors) -> dict[str, list[Ranked]]:
         for rec, _, _, _, support in support_scores(q.text, qv, [hit], recs, sv, analyzer):
             h[starts[rec.start]] = support
         out["heuristic"].append(Ranked(q, h, gold))
-        m = np.full(len(recs), -1.0)
-        scored = score_sentences(
-            q.text, q.language, qv, [hit], recs, sv, {q.pid: by_pid_p[q.pid]}, mlp
-        )
-        for s in scored:
-            m[starts[s.record.start]] = s.probability
-        out["mlp"].append(Ranked(q, m, gold))
     return out

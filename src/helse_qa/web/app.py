@@ -794,7 +794,7 @@ def launch(
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         log.warning(
             "serving on %s without a login: anyone who can reach this port can read the "
-            "documents and upload files - set HELSE_QA_AUTH (see README)",
+            "documents and upload files - set HELSE_QA_AUTH (see docs/guide/reliability.md)",
             host,
         )
     app = ChatApp(assistant)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from helse_qa.answering.extractive import NEAR_MISS
 from helse_qa.answering.names import NOT_COUNTED, NOT_NAMED
+from helse_qa.messages import NEAR_MISS
 
 LABELS: dict[str, dict[str, str]] = {
     "nb": {

@@ -1,0 +1,280 @@
+"""The answer path: a question (with its conversation) -> a cited :class:`Answer`.
+
+The only place the stages are wired, in this order::
+
+    question.py   clean the question; a follow-up's retrieval query from its turns
+    retrieve.py   the passages: chunk vectors + BM25, fused
+    read.py       the passages' sentences, scored (heuristic; the reader orders or scores)
+    decide.py     abstain / near miss / fact / list / overview (a Selection)
+    compose.py    the text with [n] markers and verbatim citations
+    generate.py   LLM mode only: the model writes, verify.py checks every sentence while
+                  it streams; the extractive answer is the fallback
+
+The :class:`~helse_qa.assistant.Assistant` owns the index's lifecycle and hands the
+pipeline one :class:`LoadedIndex` per question (a generation stays open while a question
+uses it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from helse_qa.answering.compose import compose, language_note
+from helse_qa.answering.decide import (
+    HEURISTIC_RUNNER_UP,
+    HEURISTIC_THRESHOLD,
+    decide,
+    decide_overview,
+    decide_with_reader,
+)
+from helse_qa.answering.generate import condense, llm_answer
+from helse_qa.answering.overview import (
+    COLLECTION_SENTENCES,
+    OVERVIEW_SENTENCES,
+    is_collection_request,
+    is_overview_question,
+    overview_document,
+)
+from helse_qa.answering.question import Turn, retrieval_query
+from helse_qa.answering.read import Passages, heuristic, promoted, reader_first, reader_scores
+from helse_qa.answering.retrieve import Retriever
+from helse_qa.answering.scored import Selection
+from helse_qa.answering.sentence_vectors import SentenceVectors
+from helse_qa.config import Settings
+from helse_qa.errors import ConfigError, LLMError
+from helse_qa.messages import DENSE_MISSING, FALLBACK
+from helse_qa.models.embedding import Embedder
+from helse_qa.models.llm import LLM, make_llm
+from helse_qa.models.reader import Reader
+from helse_qa.storage.layout import Manifest
+from helse_qa.text.language import detect_language
+from helse_qa.types import Answer, Chunk, Hit, RetrievalMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """One index generation, opened: what a question is answered from."""
+
+    generation: Path
+    manifest: Manifest
+    retriever: Retriever
+    # Each document's chunks in reading order (overviews, list items after a lead-in);
+    # built once per generation, not per question.
+    by_doc: dict[str, list[Chunk]]
+
+
+class AnswerPipeline:
+    """The stages, with the models they need (the reader and the LLM load on first use)."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, sentence_vectors: SentenceVectors
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.sentence_vectors = sentence_vectors
+        self._reader: Reader | None = None
+        self._reader_lock = threading.Lock()
+        self._llm: LLM | None = None
+
+    @property
+    def reader(self) -> Reader:
+        """The trained reader (loaded once: the packaged base model and the shipped delta,
+        run in numpy)."""
+        with self._reader_lock:
+            if self._reader is None:
+                from helse_qa.models.embedding import resolve_model
+                from helse_qa.models.reader import DEFAULT_WEIGHTS_DIR, load_reader
+
+                ref = resolve_model(self.settings, prepare=True)
+                if ref.local_dir is None:
+                    raise ConfigError(
+                        "the reader needs the packaged base model - set embedding_model to "
+                        "'default' or to a local multilingual-e5-small directory, or answer "
+                        "without the reader: reader_orders = false (HELSE_QA_READER_ORDERS="
+                        "false) and answer_scorer other than 'reader'"
+                    )
+                self._reader = load_reader(
+                    ref.local_dir, self.settings.reader_weights or DEFAULT_WEIGHTS_DIR
+                )
+            return self._reader
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    def run(
+        self,
+        index: LoadedIndex,
+        question: str,
+        history: Sequence[Turn],
+        k: int,
+        doc_ids: Sequence[str] | None,
+        retrieval: RetrievalMode,
+    ) -> Iterator[str | Answer]:
+        """Answer a checked question from ``index``: yields the LLM's checked sentences as
+        they stream (LLM mode only), then the final Answer."""
+        settings = self.settings
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        language = detect_language(question, default="en")
+        notices: list[str] = []
+        query = retrieval_query(question, history, settings.history_turns)
+        if settings.answer_mode == "llm" and query != question:
+            query = condense(self.llm, settings, question, history, notices) or query
+        vectors = self.embedder.embed_queries(
+            [question] if query == question else [question, query]
+        )
+        q_vec, r_vec = vectors[0], vectors[-1]
+        t1 = time.perf_counter()
+        timings["embed"] = (t1 - t0) * 1000
+        hits = index.retriever.search(query, r_vec, k, doc_ids, retrieval, query_language=language)
+        t2 = time.perf_counter()
+        timings["retrieve"] = (t2 - t1) * 1000
+        if retrieval != "bm25" and hits and all(h.dense_rank is None for h in hits):
+            notices.append(DENSE_MISSING[language])  # logged as an error by the retriever
+        answer = self.extractive(index, question, language, q_vec, hits, doc_ids, query)
+        answer = replace(answer, retrieval_query=query)
+        if settings.answer_mode == "llm" and hits:
+            try:
+                answer = yield from llm_answer(
+                    self.llm, settings, self.embedder, index.retriever, answer, hits
+                )
+                notices += [answer.notice] if answer.notice else []
+            except LLMError as exc:
+                notices.append(f"{exc} - {FALLBACK[language]}")
+                log.warning("LLM answer failed, extractive fallback: %s", exc)
+        timings["answer"] = (time.perf_counter() - t2) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        yield replace(answer, notice=" ".join(notices), timings_ms=timings)
+
+    def extractive(
+        self,
+        index: LoadedIndex,
+        question: str,
+        language: str,
+        q_vec: Any,
+        hits: list[Hit],
+        doc_ids: Sequence[str] | None = None,
+        topic: str = "",
+    ) -> Answer:
+        """Quote what answers: a fact, a list, an overview; a near miss; or abstain.
+        ``topic`` is the retrieval query (a follow-up with the turns it leans on)."""
+        if hits and is_overview_question(question):
+            selection = self._overview(index, question, q_vec, hits, doc_ids)
+        else:
+            selection = self._select(index, question, language, q_vec, hits, topic)
+        passages = list(hits)
+        known = {h.chunk.chunk_id for h in passages}
+        for chosen in selection.chosen:  # a cited passage is among those shown
+            if chosen.hit.chunk.chunk_id not in known:
+                passages.append(chosen.hit)
+                known.add(chosen.hit.chunk.chunk_id)
+        text, citations = compose(selection, language)
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            abstained=not selection.answers,
+            passages=tuple(passages),
+            language=language,
+            kind=selection.kind,
+            language_note=language_note(selection.chosen, language) if citations else "",
+            confidence=selection.chosen[0].probability if selection.chosen else None,
+        )
+
+    def _select(
+        self,
+        index: LoadedIndex,
+        question: str,
+        language: str,
+        q_vec: Any,
+        hits: list[Hit],
+        topic: str,
+    ) -> Selection:
+        """read -> decide over the retrieved passages."""
+        settings = self.settings
+        use_reader = settings.answer_scorer == "reader"
+        threshold = settings.abstain_threshold
+        if threshold is None:
+            threshold = self.reader.threshold if use_reader else HEURISTIC_THRESHOLD
+        analyzer = index.retriever.lexical.analyzer
+        following = [
+            Hit(c, 0.0)
+            for h in hits
+            for c in index.by_doc.get(h.chunk.doc_id, [])
+            if 0 < c.ordinal - h.chunk.ordinal <= 2
+        ]
+        if not hits:
+            return Selection(kind="abstain")
+        passages = self._passages(index, hits)
+        scored = heuristic(question, q_vec, passages, analyzer)
+        if use_reader:
+            every = passages.every_sentence()
+            read = reader_scores(question, scored[: settings.reader_candidates], every, self.reader)
+            most = min(2, settings.max_answer_sentences)
+            return decide_with_reader(
+                question, read, threshold, language, self.reader, every, most, following
+            )
+        reading = promoted(
+            question, scored, passages, q_vec, analyzer, self.embedder.embed_passages
+        )
+        scored = reading.scored
+        if scored and settings.reader_orders and not reading.promoted:
+            scored = reader_first(
+                question,
+                scored,
+                passages,
+                lambda: self.reader,
+                threshold,
+                settings.reader_order_candidates,
+            )
+        further = settings.runner_up if settings.runner_up is not None else HEURISTIC_RUNNER_UP
+        return decide(
+            question,
+            scored,
+            threshold,
+            further,
+            settings.max_answer_sentences,
+            language,
+            analyzer,
+            following,
+            topic,
+        )
+
+    def _overview(
+        self,
+        index: LoadedIndex,
+        question: str,
+        q_vec: Any,
+        hits: list[Hit],
+        doc_ids: Sequence[str] | None,
+    ) -> Selection:
+        """An overview of the document the question is about (or one short block per
+        document when it asks about the whole collection), over every sentence of it."""
+        kinds = {d: e.kind for d, e in index.manifest.documents.items()}
+        allowed = [d for d in kinds if not doc_ids or d in doc_ids]
+        if is_collection_request(question) and len(allowed) > 1:
+            docs, most = allowed, COLLECTION_SENTENCES  # one short block per document
+        else:
+            docs, most = [overview_document(question, hits, doc_ids, kinds)], OVERVIEW_SENTENCES
+        documents = []
+        for doc in docs:
+            passages = self._passages(index, [Hit(c, 0.0) for c in index.by_doc.get(doc, [])])
+            documents.append((passages.every_sentence(), passages.vector_of()))
+        return decide_overview(question, documents, q_vec, most)
+
+    def _passages(self, index: LoadedIndex, hits: Sequence[Hit]) -> Passages:
+        """The passages with their sentences' records and vectors (stored, cached or made
+        now: ``sentence_encoding``)."""
+        records, vectors = self.sentence_vectors.get(index.retriever.store, [h.chunk for h in hits])
+        return Passages(hits, records, vectors)

@@ -151,8 +151,13 @@ browser:
 ingest: $(STAMP)
 	$(BIN)/helse-qa ingest
 
+# Benchmarks, not tests (machines are shared and noisy): the core benchmark
+# (eval/results/bench-core.md) and the first answer of a fresh process, `helse-qa ask` on the
+# gold set's first 5 questions, default and heuristic alone, median of 3
+# (eval/results/cold-start.md, quoted in docs/speed.md).
 bench: $(STAMP)
 	$(BIN)/python -m helse_qa.evaluation.bench_core
+	$(BIN)/python -m helse_qa.evaluation.cold_start --questions 5 --runs 3
 
 # Mutation testing of the storage writer and the citation check (issue 17), not part of
 # `make test`: cosmic-ray mutates each module one change at a time in a clone of HEAD and runs

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-COMMANDS = ["bench_core", "briefing_example", "check_gold", "llm_check", "mutation"]
+COMMANDS = ["bench_core", "briefing_example", "check_gold", "cold_start", "llm_check", "mutation"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -134,3 +134,24 @@ def test_the_cli_names_the_reader_and_its_broken_files(tmp_path: Path) -> None:
         env=env,
     )
     assert "not usable" in asked.stdout and "make train-reader" in asked.stdout
+
+
+def test_the_numpy_runtime_reads_as_torch_does_on_uneven_batches(reader, model_dir: Path) -> None:
+    """The default numpy forward packs the real tokens of a batch (no padding computed):
+    its probabilities, answer phrases and phrase probabilities are the torch network's,
+    on a batch whose sentences differ in length from a few tokens to the truncation."""
+    cases = json.loads(HELDOUT.read_text(encoding="utf-8"))["cases"][:6]
+    torch_reader = load_reader(model_dir, runtime="torch")
+    long = SentenceInContext("Helseindustrien " * 120 + "vokste.", "Forrige setning.", "Fakta")
+    short = SentenceInContext("Ja.", "", "")
+    compared = 0
+    for case in cases:
+        sentences = [*[SentenceInContext(**s) for s in case["sentences"]][:5], long, short]
+        fast = reader.score(case["question"], sentences)
+        slow = torch_reader.score(case["question"], sentences)
+        for a, b in zip(fast, slow, strict=True):
+            assert abs(a.p_answer - b.p_answer) < 1e-3
+            assert a.span == b.span
+            assert abs(a.span_p - b.span_p) < 1e-3
+            compared += 1
+    assert compared >= 30

@@ -65,10 +65,15 @@ class Assistant:
         ingest_if_missing: bool = False,
         embedder: Embedder | None = None,
         progress: bool = False,
+        preload_reader: bool = False,
     ) -> Assistant:
-        """Load the model and the index; build the index first if asked and missing."""
+        """Load the model and the index; build the index first if asked and missing.
+        ``preload_reader``: when the settings use the reader, load it in a background
+        thread meanwhile (a one-question process: ``helse-qa ask``)."""
         settings = settings or Settings.load()
         assistant = cls(settings, embedder or load_embedder(settings))
+        if preload_reader and settings.uses_reader:
+            assistant.pipeline.preload_reader()
         if IndexLayout(settings.index_dir).current() is None:
             if not ingest_if_missing:
                 raise IndexNotBuiltError(settings.index_dir)

@@ -337,14 +337,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _open(settings: Settings, ingest_if_missing: bool = True) -> Assistant:
+def _open(
+    settings: Settings, ingest_if_missing: bool = True, preload_reader: bool = False
+) -> Assistant:
     from helse_qa.assistant import Assistant
     from helse_qa.storage.layout import IndexLayout
 
     if ingest_if_missing and IndexLayout(settings.index_dir).current() is None:
         print("No index yet - building it from", settings.documents_dir, file=sys.stderr)
     return Assistant.open(
-        settings, ingest_if_missing=ingest_if_missing, progress=sys.stderr.isatty()
+        settings,
+        ingest_if_missing=ingest_if_missing,
+        progress=sys.stderr.isatty(),
+        preload_reader=preload_reader,
     )
 
 
@@ -416,7 +421,8 @@ def _report_line(report: IngestReport) -> str:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    assistant = _open(settings)
+    # the reader loads while the index opens (the first answer of a fresh process)
+    assistant = _open(settings, preload_reader=True)
     answer = _stream(assistant, args.question, [], args, show=not args.json)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

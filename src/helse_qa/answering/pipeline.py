@@ -106,6 +106,21 @@ class AnswerPipeline:
                 )
             return self._reader
 
+    def preload_reader(self) -> threading.Thread:
+        """Load the reader in a background thread (a fresh ``helse-qa ask`` overlaps it with
+        opening the index: numpy releases the GIL for most of the load). A failure is left
+        for the first use to raise, in the caller's thread, with its message."""
+
+        def load() -> None:
+            try:
+                _ = self.reader
+            except Exception:  # raised again, where it can be reported, on first use
+                log.debug("background reader load failed", exc_info=True)
+
+        thread = threading.Thread(target=load, name="helse-qa-reader-load", daemon=True)
+        thread.start()
+        return thread
+
     @property
     def llm(self) -> LLM:
         if self._llm is None:

@@ -22,6 +22,7 @@ torch and transformers are imported only when a reader is loaded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -439,9 +440,9 @@ class NumpyReaderNet:
                 not name.startswith("encoder.layer.") or int(name.split(".")[2]) < layers
             ):
                 self.w[key] = value  # frozen: the word embeddings (memory-mapped)
-        # y = x @ W.T: keep the transposes contiguous once
+        # y = x @ W.T: BLAS reads the transposed view as it is (no copy at load)
         self.t = {
-            k: np.ascontiguousarray(v.T)
+            k: v.T
             for k, v in self.w.items()
             if v.ndim == 2 and "embeddings" not in k and not k.startswith(("head.", "span."))
         }
@@ -449,34 +450,43 @@ class NumpyReaderNet:
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Answer logit, start and end logits per token (a padded position gets -1e9).
+
+        Padding is never computed: the real tokens of every sequence are packed into one
+        matrix, so each linear layer is one GEMM over them, and attention runs per
+        sequence (the same numbers as the padded, masked computation; a batch of
+        candidate sentences of uneven length costs what its tokens cost)."""
         w, t = self.w, self.t
         e = "encoder.embeddings."
         batch, length = input_ids.shape
+        lengths = [int(n) for n in (attention_mask > 0).sum(1)]
+        # attention masks are left-aligned (the tokenizer pads on the right)
+        keep = np.arange(length)[None, :] < np.asarray(lengths)[:, None]
+        positions = np.broadcast_to(np.arange(length), (batch, length))[keep]
         x = (
-            w[e + "word_embeddings.weight"][input_ids]
-            + w[e + "position_embeddings.weight"][np.arange(length)][None]
-            + w[e + "token_type_embeddings.weight"][0][None, None]
+            w[e + "word_embeddings.weight"][input_ids[keep]]
+            + w[e + "position_embeddings.weight"][positions]
+            + w[e + "token_type_embeddings.weight"][0][None]
         )
         x = _layer_norm(x, w[e + "LayerNorm.weight"], w[e + "LayerNorm.bias"], self.eps)
         heads, dim = self.heads, x.shape[-1] // self.heads
-        bias = np.where(attention_mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+        bounds = np.cumsum([0, *lengths])
+        scale = np.float32(np.sqrt(dim))
         for i in range(self.layers):
             p = f"encoder.encoder.layer.{i}."
 
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                flat = v.reshape(-1, v.shape[-1]) @ t[p + name + ".weight"]  # one GEMM
-                return np.asarray(flat.reshape(*v.shape[:-1], -1) + w[p + name + ".bias"])
+                return np.asarray(v @ t[p + name + ".weight"] + w[p + name + ".bias"])
 
-            def split(v: np.ndarray) -> np.ndarray:
-                return v.reshape(batch, length, heads, dim).transpose(0, 2, 1, 3)
-
-            q = split(lin(x, "attention.self.query"))
-            k = split(lin(x, "attention.self.key"))
-            v = split(lin(x, "attention.self.value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(dim)) + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * dim)
+            q = lin(x, "attention.self.query").reshape(-1, heads, dim).transpose(1, 0, 2)
+            k = lin(x, "attention.self.key").reshape(-1, heads, dim).transpose(1, 0, 2)
+            v = lin(x, "attention.self.value").reshape(-1, heads, dim).transpose(1, 0, 2)
+            ctx = np.empty_like(x)
+            for lo, hi in itertools.pairwise(bounds):
+                scores = q[:, lo:hi] @ k[:, lo:hi].transpose(0, 2, 1) / scale
+                scores = np.exp(scores - scores.max(-1, keepdims=True))
+                scores /= scores.sum(-1, keepdims=True)
+                ctx[lo:hi] = (scores @ v[:, lo:hi]).transpose(1, 0, 2).reshape(hi - lo, -1)
             x = _layer_norm(
                 x + lin(ctx, "attention.output.dense"),
                 w[p + "attention.output.LayerNorm.weight"],
@@ -491,10 +501,10 @@ class NumpyReaderNet:
                 w[p + "output.LayerNorm.bias"],
                 self.eps,
             )
-        mask = attention_mask[..., None].astype(np.float32)
-        pooled = (x * mask).sum(1) / np.maximum(mask.sum(1), 1.0)
+        pooled = np.stack([x[lo:hi].mean(0) for lo, hi in itertools.pairwise(bounds)])
         logit = pooled @ w["head.weight"].T + w["head.bias"]
-        span = x @ w["span.weight"].T + w["span.bias"]
+        span = np.full((batch, length, 2), -1e9, dtype=np.float32)
+        span[keep] = x @ w["span.weight"].T + w["span.bias"]
         return logit[:, 0], span[..., 0], span[..., 1]
 
 

@@ -1,0 +1,52 @@
+"""The answer pipeline's model loading: the reader is loaded once, in the background when a
+fresh process asks for it (``helse-qa ask``), and a reader that cannot load says why in the
+thread that uses it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from helse_qa.answering.pipeline import AnswerPipeline
+from helse_qa.assistant import Assistant
+from helse_qa.config import Settings
+from helse_qa.errors import ModelPrepError
+
+
+def test_a_preloaded_reader_is_the_one_answers_use(corpus_settings, embedder) -> None:
+    assistant = Assistant.open(corpus_settings, embedder=embedder, preload_reader=True)
+    threads = [t for t in threading.enumerate() if t.name == "helse-qa-reader-load"]
+    for t in threads:
+        t.join(timeout=120)
+    loaded = assistant.pipeline._reader
+    assert loaded is not None, "the background thread should have loaded the reader"
+    answer = assistant.ask("Hvor store var eksportinntektene i 2017?")
+    assert answer.citations and "23,6" in answer.text
+    assert assistant.pipeline.reader is loaded  # not loaded twice
+
+
+def test_a_reader_that_fails_in_the_background_raises_on_first_use(
+    tmp_path: Path, embedder, corpus_settings
+) -> None:
+    broken = tmp_path / "weights"
+    broken.mkdir()
+    settings = Settings(
+        documents_dir=corpus_settings.documents_dir,
+        index_dir=corpus_settings.index_dir,
+        reader_weights=broken,
+    )
+    pipeline = AnswerPipeline(settings, embedder, sentence_vectors=None)  # type: ignore[arg-type]
+    pipeline.preload_reader().join(timeout=60)
+    assert pipeline._reader is None
+    with pytest.raises(ModelPrepError, match=str(broken)):
+        _ = pipeline.reader
+
+
+def test_without_the_reader_in_the_settings_nothing_is_preloaded(corpus_settings, embedder) -> None:
+    settings = corpus_settings.model_copy(update={"reader_orders": False})
+    assert not settings.uses_reader
+    assistant = Assistant.open(settings, embedder=embedder, preload_reader=True)
+    assert assistant.pipeline._reader is None
+    assert assistant.ask("Hvor store var eksportinntektene i 2017?").citations

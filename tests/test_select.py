@@ -139,7 +139,7 @@ def test_the_heuristic_alone_never_loads_the_reader(corpus_settings, embedder):
     )
     answer = plain.ask(question)
     assert not answer.abstained
-    assert plain._reader is None  # the heuristic alone never loads the reader
+    assert plain.pipeline._reader is None  # the heuristic alone never loads the reader
 
 
 def test_a_list_answer_keeps_its_lead_in_first(corpus_assistant):

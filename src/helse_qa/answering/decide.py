@@ -22,7 +22,7 @@ passages.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -86,6 +86,23 @@ _YEAR_PHRASE = re.compile(
     r"\s*\b(?:i|in|for|fra|from|år|year|during|under|per)?\s*\(?" + YEAR_DIGITS + r"\)?",
     re.IGNORECASE,
 )
+
+
+def _with_further(
+    scored: Sequence[ScoredSentence],
+    floor: float,
+    most: int,
+    adds: Callable[[ScoredSentence, list[ScoredSentence]], bool],
+) -> list[ScoredSentence]:
+    """The best sentence, then the next ones (best first) at or above ``floor`` that
+    ``adds`` to those chosen, ``most`` in all."""
+    chosen = [scored[0]]
+    for s in scored[1:]:
+        if len(chosen) >= most:
+            break
+        if s.probability >= floor and adds(s, chosen):
+            chosen.append(s)
+    return chosen
 
 
 def decide(
@@ -154,15 +171,14 @@ def decide(
     as_list = list_selection(leads, following, language)
     if as_list is not None:
         return as_list
-    chosen = [best]
     # A further sentence must itself be likely to answer, relative to the best one (an
     # unsure best brings alternatives, a sure one stands alone).
-    floor = max(threshold, further * best.probability)
-    for s in scored[1:]:
-        if len(chosen) >= most:
-            break
-        if s.probability >= floor and not any(same_content(s.text, c.text) for c in chosen):
-            chosen.append(s)
+    chosen = _with_further(
+        scored,
+        max(threshold, further * best.probability),
+        most,
+        lambda s, chosen: not any(same_content(s.text, c.text) for c in chosen),
+    )
     widened: list[ScoredSentence] = []
     for s in map(with_antecedent, chosen):  # a quote is never repeated inside another
         if not any(overlaps(s, c) for c in widened):
@@ -254,13 +270,12 @@ def decide_with_reader(
     as_list = list_selection(leads, following, language)
     if as_list is not None:
         return as_list
-    chosen = [best]
-    floor = max(threshold, SECOND_SHARE * best.probability)
-    for s in scored[1:]:
-        if len(chosen) >= most:
-            break
-        if s.probability >= floor and adds_fact(s.text, [c.text for c in chosen]):
-            chosen.append(s)
+    chosen = _with_further(
+        scored,
+        max(threshold, SECOND_SHARE * best.probability),
+        most,
+        lambda s, chosen: adds_fact(s.text, [c.text for c in chosen]),
+    )
     return Selection(with_items(chosen, following), "fact")
 
 

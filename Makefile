@@ -132,8 +132,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts app.py
-	$(BIN)/ruff format --check src tests scripts app.py
+	$(BIN)/ruff check src tests scripts app.py docs
+	$(BIN)/ruff format --check src tests scripts app.py docs
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["Answer", "Assistant", "Citation", "Hit", "Settings", "__version__"]
 
 if TYPE_CHECKING:

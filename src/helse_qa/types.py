@@ -243,7 +243,7 @@ class Answer:
     kind: str = ""
     # One short line when the quotes are in the other language ("Sitert fra engelsk kilde.")
     language_note: str = ""
-    # P(the best quoted sentence answers), from the learned scorer
+    # P(the best quoted sentence answers): the heuristic's score, the reader's when it decides
     confidence: float | None = None
 
     def to_dict(self) -> dict[str, object]:

@@ -88,6 +88,14 @@ _YEAR_PHRASE = re.compile(
 )
 
 
+def _leads(
+    scored: Sequence[ScoredSentence], threshold: float, runners: int
+) -> list[ScoredSentence]:
+    """The best sentence and up to ``runners`` next ones at or above ``threshold``: where
+    a list answer may start (a lead-in and its items)."""
+    return [scored[0], *(s for s in scored[1 : 1 + runners] if s.probability >= threshold)]
+
+
 def _with_further(
     scored: Sequence[ScoredSentence],
     floor: float,
@@ -162,13 +170,11 @@ def decide(
         return Selection([sentence], "near_miss", line) if sentence else Selection(kind="abstain")
     if best.probability < threshold:
         return Selection(kind="abstain")
-    leads = [best]
-    if is_list_question(question) and is_item_line(best.text):
-        # the best sentence is an item line: its lead-in may be a runner-up (a complete
-        # best sentence answers itself, and a runner-up list would push it aside; tried
-        # for every best sentence that names no several things, it cost 3 gold answers)
-        leads += [s for s in scored[1:4] if s.probability >= threshold]
-    as_list = list_selection(leads, following, language)
+    # A list question whose best sentence is an item line: its lead-in may be a runner-up
+    # (a complete best sentence answers itself, and a runner-up list would push it aside;
+    # tried for every best sentence that names no several things, it cost 3 gold answers).
+    runners = 3 if is_list_question(question) and is_item_line(best.text) else 0
+    as_list = list_selection(_leads(scored, threshold, runners), following, language)
     if as_list is not None:
         return as_list
     # A further sentence must itself be likely to answer, relative to the best one (an
@@ -264,10 +270,8 @@ def decide_with_reader(
     best = scored[0]
     if best.probability < threshold:
         return Selection(kind="abstain")
-    leads = [best]
-    if is_list_question(question):
-        leads += [s for s in scored[1:3] if s.probability >= threshold]
-    as_list = list_selection(leads, following, language)
+    runners = 2 if is_list_question(question) else 0
+    as_list = list_selection(_leads(scored, threshold, runners), following, language)
     if as_list is not None:
         return as_list
     chosen = _with_further(

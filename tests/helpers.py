@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ROOT / "documents"
 REPORT = DOCUMENTS / "innovasjon-norge-strategisk-posisjonering-2018.txt"
 ARTICLE = DOCUMENTS / "nht-health-clusters-join-forces.txt"
+
+
+def run_helse_qa(*args, env=None, timeout=180, input=None):
+    """``python -m helse_qa ARGS`` in a fresh process, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "helse_qa", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def llm_settings(settings, url, llm_timeout=3.0, **extra):
+    """``settings`` in LLM mode against the scripted fake server at ``url``."""
+    return settings.model_copy(
+        update={
+            "answer_mode": "llm",
+            "llm_base_url": url,
+            "llm_model": "scripted",
+            "llm_timeout": llm_timeout,
+            **extra,
+        }
+    )
 
 
 def collapse(text: str) -> str:

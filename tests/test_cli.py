@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.helpers import run_helse_qa
 
 
 def _run(args, settings, timeout=180):
@@ -16,13 +17,7 @@ def _run(args, settings, timeout=180):
         "HELSE_QA_INDEX_DIR": str(settings.index_dir),
         "HELSE_QA_DOCUMENTS_DIR": str(settings.documents_dir),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "helse_qa", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_helse_qa(*args, env=env, timeout=timeout)
 
 
 def test_ask_readable_and_json(corpus_settings, corpus_assistant):
@@ -68,12 +63,9 @@ def test_missing_documents_folder_is_one_line_error(tmp_path):
 
 def test_chat_keeps_the_conversation(corpus_settings, corpus_assistant):
     env = {**os.environ, "HELSE_QA_INDEX_DIR": str(corpus_settings.index_dir)}
-    out = subprocess.run(
-        [sys.executable, "-m", "helse_qa", "chat"],
+    out = run_helse_qa(
+        "chat",
         input="Hvor store var eksportinntektene i 2017?\n\nWhen does the merger take effect?\n",
-        capture_output=True,
-        text=True,
-        timeout=180,
         env=env,
     )
     assert out.returncode == 0, out.stderr

@@ -18,6 +18,7 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers.no_text import NoText
 from llama_index.core.schema import QueryBundle
 from tests.fake_llm import FakeOpenAI, Reply
+from tests.helpers import llm_settings
 
 from helse_qa.assistant import Assistant
 from helse_qa.errors import ConfigError
@@ -216,15 +217,7 @@ def test_query_engine_abstains_without_sources(corpus_assistant):
 
 
 def test_query_engine_llm_mode_returns_the_verified_answer(fake, corpus_settings, embedder):
-    settings = corpus_settings.model_copy(
-        update={
-            "answer_mode": "llm",
-            "llm_base_url": fake.url,
-            "llm_model": "scripted",
-            "llm_timeout": 3.0,
-        }
-    )
-    assistant = Assistant.open(settings, embedder=embedder)
+    assistant = Assistant.open(llm_settings(corpus_settings, fake.url), embedder=embedder)
     try:
         n = next(
             i for i, h in enumerate(assistant.retrieve(EXPORT_Q), 1) if EXPORT_FACT in h.chunk.text

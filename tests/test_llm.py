@@ -6,13 +6,11 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 from tests.fake_llm import FakeOpenAI, Reply
-from tests.helpers import DOCUMENTS, ROOT
+from tests.helpers import DOCUMENTS, ROOT, llm_settings, run_helse_qa
 
 from helse_qa.answering.verify import split_claims, strip_invalid_markers
 from helse_qa.assistant import Assistant
@@ -30,16 +28,7 @@ def fake():
 
 
 def _assistant(corpus_settings, embedder, url, **extra):
-    settings = corpus_settings.model_copy(
-        update={
-            "answer_mode": "llm",
-            "llm_base_url": url,
-            "llm_model": "scripted",
-            "llm_timeout": 3.0,
-            **extra,
-        }
-    )
-    return Assistant.open(settings, embedder=embedder)
+    return Assistant.open(llm_settings(corpus_settings, url, **extra), embedder=embedder)
 
 
 def _marker_for(answer, needle):
@@ -219,39 +208,14 @@ def test_cli_streams_and_eval_llm_mode(fake, corpus_settings, corpus_assistant, 
         "HELSE_QA_LLM_MODEL": "scripted",
     }
     fake.default = Reply("The merged cluster will have 370 members [1].")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helse_qa",
-            "ask",
-            "--json",
-            "How many members will the merged cluster have?",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    out = run_helse_qa(
+        "ask", "--json", "How many members will the merged cluster have?", env=env, timeout=300
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["mode"] == "llm" and data["sentences"][0]["supported"] is True
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helse_qa",
-            "eval",
-            "--mode",
-            "llm",
-            "--gold",
-            str(ROOT / "eval" / "quickcheck.jsonl"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    quickcheck = str(ROOT / "eval" / "quickcheck.jsonl")
+    out = run_helse_qa("eval", "--mode", "llm", "--gold", quickcheck, env=env, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "supported_sentence_share" in out.stdout
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from tests.helpers import run_helse_qa
 
 from helse_qa.answering.decide import adds_fact, without_years
 
@@ -83,13 +82,7 @@ def test_off_topic_abstains_through_the_cli(corpus_settings):
         "HELSE_QA_INDEX_DIR": str(corpus_settings.index_dir),
         "HELSE_QA_DOCUMENTS_DIR": str(corpus_settings.documents_dir),
     }
-    out = subprocess.run(
-        [sys.executable, "-m", "helse_qa", "ask", "--json", "Hvem vant valget i Sverige?"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    out = run_helse_qa("ask", "--json", "Hvem vant valget i Sverige?", env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["abstained"] is True and data["citations"] == []

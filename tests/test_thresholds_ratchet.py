@@ -10,7 +10,7 @@ import tomllib
 import pytest
 from tests.helpers import ROOT
 
-from helse_qa.evaluation.evaluate import LATENCY_METRICS
+from helse_qa.evaluation.metric_names import LATENCY_METRICS
 
 THRESHOLDS = "eval/thresholds.toml"
 CHANGES = "eval/THRESHOLDS-CHANGES.md"

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.helpers import DOCUMENTS
+from tests.helpers import DOCUMENTS, llm_settings
 
 from helse_qa.evaluation.measure import free_port
 from helse_qa.web.app import safe_upload_name
@@ -204,14 +204,7 @@ def test_llm_answers_stream_and_flag_unsupported_sentences(tmp_path, corpus_sett
 
     fake = FakeOpenAI()
     url = fake.start()
-    settings = corpus_settings.model_copy(
-        update={
-            "answer_mode": "llm",
-            "llm_base_url": url,
-            "llm_model": "scripted",
-            "llm_timeout": 5.0,
-        }
-    )
+    settings = llm_settings(corpus_settings, url, llm_timeout=5.0)
     assistant = Assistant.open(settings, embedder=embedder)
     hits = assistant.retrieve("Hvor store var eksportinntektene i 2017?")
     n = next(i for i, h in enumerate(hits, 1) if "23,6 milliarder" in h.chunk.text)

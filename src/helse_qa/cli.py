@@ -33,6 +33,8 @@ EPILOG = """examples:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from helse_qa.evaluation.args import path_arg
+
     p = argparse.ArgumentParser(
         prog="helse-qa",
         description="Ask questions about Norwegian health-industry documents, in Norwegian "
@@ -119,29 +121,23 @@ def _parser() -> argparse.ArgumentParser:
         "every 50 steps and a rerun continues where a killed run stopped. About 1.5 hours on "
         "2 CPU cores (candidates at an equal short budget, then the chosen recipe).",
     )
-    tr.add_argument(
+    path_arg(
+        tr,
         "--benchmarks",
-        type=Path,
-        default=Path("../shared/benchmarks"),
-        help="folder with norquad/, swequad-mc/, squad/, xquad/ (default ../shared/benchmarks)",
+        "../shared/benchmarks",
+        "folder with norquad/, swequad-mc/, squad/, xquad/ (default %(default)s)",
     )
-    tr.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(".train-reader"),
-        help="checkpoints and cached vectors (default .train-reader)",
+    path_arg(
+        tr, "--workdir", ".train-reader", "checkpoints and cached vectors (default %(default)s)"
     )
-    tr.add_argument(
+    path_arg(
+        tr,
         "--weights",
-        type=Path,
-        default=None,
-        help="where the trained weights go (default: the package's reader_weights)",
+        None,
+        "where the trained weights go (default: the package's reader_weights)",
     )
-    tr.add_argument(
-        "--results",
-        type=Path,
-        default=Path("eval/results"),
-        help="where reader.json, reader.md and the reliability plot go",
+    path_arg(
+        tr, "--results", "eval/results", "where reader.json, reader.md and the reliability plot go"
     )
     tr.add_argument("--steps", type=int, help="training steps of the chosen recipe")
     tr.add_argument(
@@ -170,12 +166,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every gold item through the assistant and report retrieval, answer "
         "and latency metrics, overall and by language and answerability.",
     )
-    ev.add_argument(
-        "--gold",
-        type=Path,
-        default=Path("eval/gold.jsonl"),
-        help="gold JSONL file (default: eval/gold.jsonl)",
-    )
+    path_arg(ev, "--gold", "eval/gold.jsonl", "gold JSONL file (default: %(default)s)")
     ev.add_argument(
         "--init-gold",
         action="store_true",
@@ -247,11 +238,11 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark ingest, query latency, cold start (writes eval/results/bench.md)",
         description="A benchmark, not a test: measures this machine and writes a report.",
     )
-    bench.add_argument(
+    path_arg(
+        bench,
         "--squad",
-        type=Path,
-        default=Path("../shared/benchmarks/norquad/validation_dataset_flattened.json"),
-        help="SQuAD-format file whose contexts are ingested too (default NorQuAD)",
+        "../shared/benchmarks/norquad/validation_dataset_flattened.json",
+        "SQuAD-format file whose contexts are ingested too (default NorQuAD)",
     )
     bench.add_argument(
         "--sizes",
@@ -266,12 +257,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the ingest comparison (a few minutes): replaces bench.md's ingest section",
     )
-    bench.add_argument(
-        "--out",
-        type=Path,
-        default=Path("eval/results"),
-        help="output folder (default eval/results)",
-    )
+    path_arg(bench, "--out", "eval/results", "output folder (default %(default)s)")
 
     doctor = sub.add_parser(
         "doctor",
@@ -301,12 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=60, help="length of the load test (default 60)"
     )
     rel.add_argument("--seed", type=int, default=7, help="random seed for the kill times")
-    rel.add_argument(
-        "--out",
-        type=Path,
-        default=Path("eval/results"),
-        help="output folder (default eval/results)",
-    )
+    path_arg(rel, "--out", "eval/results", "output folder (default %(default)s)")
 
     serve = sub.add_parser("serve", help="start the web chat UI (Gradio)")
     serve.add_argument(

@@ -34,7 +34,7 @@ import numpy as np
 
 from helse_qa.config import Settings
 from helse_qa.evaluation.chroma import ChromaServer
-from helse_qa.evaluation.measure import free_port, nearest_rank
+from helse_qa.evaluation.measure import free_port, helse_qa_env, nearest_rank, time_helse_qa
 
 log = logging.getLogger(__name__)
 
@@ -279,28 +279,12 @@ def _plain_llama(chunks: Sequence[Any], vectors: np.ndarray, embedder: Any) -> C
 
 
 def _cold_ask(index_dir: Path, documents: Path) -> float:
-    env = {
-        **os.environ,
-        "HELSE_QA_INDEX_DIR": str(index_dir),
-        "HELSE_QA_DOCUMENTS_DIR": str(documents),
-    }
-    t = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "helse_qa", "ask", QUESTIONS[0]],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - t
+    return time_helse_qa("ask", QUESTIONS[0], env=helse_qa_env(index_dir, documents))
 
 
 def _cold_app(index_dir: Path, documents: Path) -> float:
     port = free_port()
-    env = {
-        **os.environ,
-        "HELSE_QA_INDEX_DIR": str(index_dir),
-        "HELSE_QA_DOCUMENTS_DIR": str(documents),
-    }
+    env = helse_qa_env(index_dir, documents)
     t = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "helse_qa", "serve", "--port", str(port)],

@@ -8,18 +8,17 @@ machine, the figures measured in this run, and how.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from helse_qa import offline
-from helse_qa.evaluation.measure import nearest_rank
+from helse_qa.evaluation.args import module_parser, path_arg
+from helse_qa.evaluation.measure import helse_qa_env, nearest_rank, time_helse_qa
 
 QUESTIONS = [
     "Hvor store var eksportinntektene i 2017?",
@@ -76,20 +75,10 @@ QUESTIONS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.bench_core",
-        description=(__doc__ or "").split("\n\n")[0],
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("eval/results/bench-core.md"),
-        help="the report (default eval/results/bench-core.md)",
-    )
+    parser = module_parser("bench_core", __doc__)
+    path_arg(parser, "--out", "eval/results/bench-core.md", "the report (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="ingest runs (median reported)")
-    parser.add_argument(
-        "--documents", type=Path, default=Path("documents"), help="default documents/"
-    )
+    path_arg(parser, "--documents", "documents", "default documents/")
     args = parser.parse_args(argv)
     offline.apply()
 
@@ -105,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         prep_s = time.perf_counter() - t0
 
     settings = Settings.model_validate({"documents_dir": args.documents.resolve()})
-    cwd = Path.cwd()
     t0 = time.perf_counter()
     embedder = load_embedder(settings)
     load_s = time.perf_counter() - t0
@@ -122,29 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
-        env = {
-            **os.environ,
-            "HELSE_QA_INDEX_DIR": str(index_dir),
-            "HELSE_QA_DOCUMENTS_DIR": str(settings.documents_dir),
-        }
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "helse_qa", "ingest", "--no-progress"],
-            check=True,
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-        )
-        cli_ingest_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "helse_qa", "ask", QUESTIONS[0]],
-            check=True,
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-        )
-        cold_ask_s = time.perf_counter() - t0
+        env = helse_qa_env(index_dir, settings.documents_dir)
+        cli_ingest_s = time_helse_qa("ingest", "--no-progress", env=env)
+        cold_ask_s = time_helse_qa("ask", QUESTIONS[0], env=env)
 
         assistant = Assistant.open(
             settings.model_copy(update={"index_dir": index_dir}), embedder=embedder

@@ -14,14 +14,13 @@ Options: --lang en for English labels, --out for another path (without suffix).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
+from helse_qa.evaluation.args import module_parser, path_arg
 from helse_qa.web.briefing import to_docx, to_markdown
 from helse_qa.web.render import EXAMPLES
 
@@ -35,21 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.briefing_example",
-        description=(__doc__ or "").split("\n\n")[0],
-    )
+    parser = module_parser("briefing_example", __doc__)
     parser.add_argument(
         "--lang", choices=("nb", "en"), default="nb", help="label language (default: nb)"
     )
-    parser.add_argument(
+    path_arg(
+        parser,
         "--out",
-        type=Path,
-        default=Path("eval/results/briefing-example"),
-        help="output path without suffix; .md and .docx are written "
-        "(default: eval/results/briefing-example)",
+        "eval/results/briefing-example",
+        "output path without suffix; .md and .docx are written (default: %(default)s)",
     )
-    parser.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    path_arg(parser, "--config", None, "settings file (TOML)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 

@@ -28,7 +28,6 @@ Prints counts and exits 1 on any violation, including a count below the set's mi
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -36,6 +35,8 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helse_qa.evaluation.args import module_parser, path_arg
 
 REQUIRED_KEYS = {"id", "question", "answerable", "evidence", "answer_facts"}
 OPTIONAL_KEYS = {"history", "type"}
@@ -190,6 +191,16 @@ class Checker:
     def warn(self, where: str, msg: str) -> None:
         self.warnings.append(f"{where}: {msg}")
 
+    def _not_found(self, where: str, what: str, text: str, hyphen_only: bool, nowhere: str) -> None:
+        """Why ``text`` (the ``what``: evidence or an answer fact) is in no document: only
+        across a line-end hyphenation, joining a hyphenated word, or ``nowhere``."""
+        if hyphen_only:
+            self.error(where, f"{what} spans a line-end hyphenation: {text!r}")
+        elif any(text.lower() in d.joined_lower for d in self.docs):
+            self.error(where, f"{what} joins a word hyphenated across a line end: {text!r}")
+        else:
+            self.error(where, f"{what} {nowhere}: {text!r}")
+
     def check_snippet(self, where: str, snippet: str) -> set[str]:
         """Validate one evidence snippet; return the ids of the documents it is found in."""
         s = collapse(snippet)
@@ -213,12 +224,7 @@ class Checker:
             elif starts:
                 hyphen_only = True
         if not found:
-            if hyphen_only:
-                self.error(where, f"evidence spans a line-end hyphenation: {s!r}")
-            elif any(s.lower() in d.joined_lower for d in self.docs):
-                self.error(where, f"evidence joins a word hyphenated across a line end: {s!r}")
-            else:
-                self.error(where, f"evidence not found verbatim in any document: {s!r}")
+            self._not_found(where, "evidence", s, hyphen_only, "not found verbatim in any document")
         elif self.chunks is not None and not any(s in c for c in self.chunks):
             self.error(where, f"evidence is not inside any single indexed passage: {s!r}")
         return found
@@ -238,12 +244,7 @@ class Checker:
             elif starts:
                 hyphen_only = True
         if not found:
-            if hyphen_only:
-                self.error(where, f"answer fact spans a line-end hyphenation: {f!r}")
-            elif any(f.lower() in d.joined_lower for d in self.docs):
-                self.error(where, f"answer fact joins a word hyphenated across a line end: {f!r}")
-            else:
-                self.error(where, f"answer fact not found in any document: {f!r}")
+            self._not_found(where, "answer fact", f, hyphen_only, "not found in any document")
         elif self.chunks_lower is not None and not any(f.lower() in c for c in self.chunks_lower):
             self.error(where, f"answer fact is not inside any indexed passage: {f!r}")
         return found
@@ -268,19 +269,14 @@ def check_history(chk: Checker, where: str, history: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.check_gold",
-        description=(__doc__ or "").splitlines()[0],
-    )
-    ap.add_argument(
-        "--gold", type=Path, default=Path("eval/gold.jsonl"), help="default eval/gold.jsonl"
-    )
-    ap.add_argument("--documents", type=Path, default=Path("documents"), help="default documents/")
-    ap.add_argument(
+    ap = module_parser("check_gold", __doc__)
+    path_arg(ap, "--gold", "eval/gold.jsonl", "default %(default)s")
+    path_arg(ap, "--documents", "documents", "default documents/")
+    path_arg(
+        ap,
         "--chunks",
-        type=Path,
-        default=None,
-        help="optional chunks.jsonl of an index: snippets must also sit inside one passage",
+        None,
+        "optional chunks.jsonl of an index: snippets must also sit inside one passage",
     )
     ap.add_argument(
         "--no-minimums",

@@ -1,4 +1,6 @@
-"""The first answer of a fresh process: ``helse-qa ask``, default against the heuristic alone.
+"""Time `helse-qa ask` in fresh processes on the gold set's first questions, default
+settings against the heuristic alone (HELSE_QA_READER_ORDERS=false); write cold-start.md and
+cold-start.json.
 
     python -m helse_qa.evaluation.cold_start          # eval/results/cold-start.md and .json
     python -m helse_qa.evaluation.cold_start --runs 5 --questions 3 --out /tmp/cold
@@ -19,7 +21,6 @@ used during the runs is measured (Linux) and the report says whether the machine
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -32,6 +33,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from helse_qa.evaluation.args import module_parser, path_arg
 
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
@@ -335,16 +338,11 @@ def write_report(result: Result, out_dir: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.cold_start",
-        description="Time `helse-qa ask` in fresh processes on the gold set's first "
-        "questions, default settings against the heuristic alone "
-        "(HELSE_QA_READER_ORDERS=false); write cold-start.md and cold-start.json.",
-    )
-    p.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"), help="gold JSONL file")
+    p = module_parser("cold_start", __doc__)
+    path_arg(p, "--gold", "eval/gold.jsonl", "gold JSONL file")
     p.add_argument("--questions", type=int, default=5, help="how many of its first questions")
     p.add_argument("--runs", type=int, default=3, help="timed runs per question and variant")
-    p.add_argument("--out", type=Path, default=Path("eval/results"), help="output folder")
+    path_arg(p, "--out", "eval/results", "output folder")
     args = p.parse_args(argv)
     if args.questions < 1 or args.runs < 1:
         p.error("--questions and --runs must be at least 1")

@@ -32,6 +32,7 @@ from typing import Any
 from helse_qa.assistant import Assistant
 from helse_qa.errors import HelseQAError
 from helse_qa.evaluation.measure import nearest_rank
+from helse_qa.evaluation.metric_names import RETRIEVAL_METRICS
 from helse_qa.ingest.readers import decode_text, found_in_source
 from helse_qa.text.language import detect_language
 from helse_qa.types import Answer, Hit
@@ -40,18 +41,6 @@ from helse_qa.types import RetrievalMode as Mode
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 _WS = re.compile(r"\s+")
 
-RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "evidence_recall@5", "mrr", "ndcg@5")
-ANSWER_METRICS = (
-    "answer_fact_recall",
-    "answer_fact_share",
-    "answer_precision",
-    "citation_validity",
-    "citation_support",
-    "quote_support",
-    "abstention_tnr",
-    "answered_rate",
-)
-LATENCY_METRICS = ("latency_ms_p50", "latency_ms_p95")
 QUESTION_TYPES = ("fact", "list", "overview", "near_miss", "off_topic", "follow_up")
 
 

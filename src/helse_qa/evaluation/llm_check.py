@@ -12,7 +12,6 @@ gate's answer metrics, and the answer time per question. A measurement, not a te
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import platform
@@ -25,6 +24,7 @@ from pathlib import Path
 from helse_qa import offline
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
+from helse_qa.evaluation.args import module_parser, path_arg
 from helse_qa.evaluation.evaluate import evaluate_assistant, load_gold
 from helse_qa.evaluation.llama_server import LlamaServer
 from helse_qa.evaluation.measure import nearest_rank
@@ -50,27 +50,20 @@ def _reason(notice: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.llm_check",
-        description=(__doc__ or "").split("\n\n")[0],
-    )
-    parser.add_argument(
-        "--gold",
-        type=Path,
-        default=Path("eval/quickcheck.jsonl"),
-        help="gold file (default eval/quickcheck.jsonl)",
-    )
-    parser.add_argument(
+    parser = module_parser("llm_check", __doc__)
+    path_arg(parser, "--gold", "eval/quickcheck.jsonl", "gold file (default %(default)s)")
+    path_arg(
+        parser,
         "--python",
-        type=Path,
-        default=Path(".venv-llm/bin/python"),
-        help="python of the virtualenv with llama-cpp-python[server] and the model package "
-        "(default .venv-llm/bin/python, made by make llm-check)",
+        ".venv-llm/bin/python",
+        "python of the virtualenv with llama-cpp-python[server] and the model package "
+        "(default %(default)s, made by make llm-check)",
     )
-    parser.add_argument(
+    path_arg(
+        parser,
         "--out",
-        type=Path,
-        help="report (default eval/results/llm-gemma-270m.md for the gold set, "
+        None,
+        "report (default eval/results/llm-gemma-270m.md for the gold set, "
         "llm-gemma-270m-<name>.md for another file)",
     )
     parser.add_argument(

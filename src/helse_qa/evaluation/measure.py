@@ -1,11 +1,17 @@
 """Small measuring tools shared by the benchmarks, the reliability harness and the tests:
-free loopback ports and one percentile definition (nearest rank: a value that was measured).
+free loopback ports, one percentile definition (nearest rank: a value that was measured) and
+the timing of a ``helse-qa`` command in a fresh process.
 """
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Sequence
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float:
@@ -21,3 +27,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def helse_qa_env(index_dir: Path, documents: Path) -> dict[str, str]:
+    """This process's environment with helse-qa's index and documents folders set."""
+    return {
+        **os.environ,
+        "HELSE_QA_INDEX_DIR": str(index_dir),
+        "HELSE_QA_DOCUMENTS_DIR": str(documents),
+    }
+
+
+def time_helse_qa(*args: str, env: Mapping[str, str]) -> float:
+    """Seconds that ``helse-qa ARGS`` takes in a fresh process (its output captured; an
+    error exit raises ``CalledProcessError``)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "helse_qa", *args], env=env, check=True, capture_output=True
+    )
+    return time.perf_counter() - started

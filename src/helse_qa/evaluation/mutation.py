@@ -15,7 +15,6 @@ survivor with its line, so each one is either killed by a new test or explained.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -29,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from helse_qa.evaluation.args import module_parser, path_arg
 
 # module under src/helse_qa -> the fast tests that are meant to pin it down
 TARGETS: dict[str, list[str]] = {
@@ -164,21 +165,18 @@ def write_report(results: list[dict[str, Any]], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.mutation",
-        description=(__doc__ or "").split("\n\n")[0],
-    )
+    parser = module_parser("mutation", __doc__)
     parser.add_argument(
         "--module",
         action="append",
         choices=sorted(TARGETS),
         help="module under src/helse_qa (repeatable; default: all of them)",
     )
-    parser.add_argument(
+    path_arg(
+        parser,
         "--out",
-        type=Path,
-        default=Path("eval/results/mutation.md"),
-        help="the report (default eval/results/mutation.md; its .json beside it)",
+        "eval/results/mutation.md",
+        "the report (default %(default)s; its .json beside it)",
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     parser.add_argument(

@@ -1,4 +1,8 @@
-"""The README's quality table, generated from committed eval results, never typed by hand.
+"""Build the README's quality table from the committed eval results
+(eval/results/quality-*.json, written by 'helse-qa eval --json'; 'make quality' measures them
+again). Without an option: print the table.
+
+The table is generated, never typed by hand.
 
 The figures come from the JSON that ``helse-qa eval --json`` writes, committed under
 ``eval/results/`` (``make quality`` measures again and rewrites them):
@@ -17,7 +21,6 @@ Standard library only: it reads JSON and Markdown, nothing else.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
@@ -28,6 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from helse_qa.evaluation.args import module_parser, path_arg
+from helse_qa.evaluation.metric_names import ANSWER_METRICS
 
 START = "<!-- quality-table:start -->"
 END = "<!-- quality-table:end -->"
@@ -53,19 +59,9 @@ SOURCES = (
     ),
     Source("eval/paraphrases.jsonl", Path("eval/results/quality-paraphrases.json"), ("all",)),
 )
-COLUMNS = (
-    "hit@5",
-    "mrr",
-    "answer_fact_recall",
-    "answer_fact_share",
-    "first_quote_fact",
-    "answer_precision",
-    "citation_validity",
-    "citation_support",
-    "quote_support",
-    "abstention_tnr",
-    "answered_rate",
-)
+# eval's answer metrics, with first_quote_fact (the first quote holds a fact) after the two
+# fact metrics
+COLUMNS = ("hit@5", "mrr", *ANSWER_METRICS[:2], "first_quote_fact", *ANSWER_METRICS[2:])
 REFRESH = "python -m helse_qa.evaluation.quality_table --write"
 
 
@@ -195,12 +191,7 @@ def stamp(root: Path = Path("."), commit: str | None = None) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.quality_table",
-        description="Build the README's quality table from the committed eval results "
-        "(eval/results/quality-*.json, written by 'helse-qa eval --json'; 'make quality' "
-        "measures them again). Without an option: print the table.",
-    )
+    parser = module_parser("quality_table", __doc__)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--write", action="store_true", help="rewrite the table in README.md and docs/evaluation.md"
@@ -216,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"first record today's date and the commit in {RUN_FILE} (after a measurement)",
     )
     parser.add_argument("--commit", help="with --stamp: the commit measured (default: git HEAD)")
-    parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
+    path_arg(parser, "--root", ".", "repository root (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         if args.stamp:

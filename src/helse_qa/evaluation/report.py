@@ -6,13 +6,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from helse_qa.evaluation.evaluate import (
-    ANSWER_METRICS,
-    LATENCY_METRICS,
-    RETRIEVAL_METRICS,
-    SystemRun,
-    splits,
-)
+from helse_qa.evaluation.evaluate import SystemRun, splits
+from helse_qa.evaluation.metric_names import ANSWER_METRICS, LATENCY_METRICS, RETRIEVAL_METRICS
 
 CHART_METRICS = ("hit@1", "hit@5", "mrr", "ndcg@5", "evidence_recall@5")
 

@@ -1,4 +1,8 @@
-"""Every answer on the eval sets, item by item: a snapshot that a refactor must keep.
+"""Ask every eval-set question and compare the answers with a snapshot (or write it). Uses
+the settings as `helse-qa ask` does (helse-qa.toml, HELSE_QA_*); the index must exist
+(helse-qa ingest).
+
+Every answer on the eval sets, item by item: a snapshot that a refactor must keep.
 
 A restructure of the answer path (issue 35: one pipeline in answering/) must not change
 what users are told. This module asks every question of the eval sets (with its history)
@@ -16,7 +20,6 @@ which answers moved.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.assistant import Assistant
+from helse_qa.evaluation.args import module_parser
 from helse_qa.evaluation.evaluate import load_gold
 from helse_qa.types import Answer
 
@@ -78,12 +82,7 @@ def differences(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m helse_qa.evaluation.snapshot",
-        description="Ask every eval-set question and compare the answers with a snapshot "
-        "(or write it). Uses the settings as `helse-qa ask` does (helse-qa.toml, "
-        "HELSE_QA_*); the index must exist (helse-qa ingest).",
-    )
+    parser = module_parser("snapshot", __doc__)
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--check", action="store_true", help="compare with the snapshot")
     action.add_argument("--write", action="store_true", help="write the snapshot")

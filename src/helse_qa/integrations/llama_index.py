@@ -19,9 +19,8 @@ helse-qa's settings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -36,6 +35,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 
+from helse_qa.closing import Closing
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError
 from helse_qa.types import RETRIEVAL_MODES, Answer, Chunk, Citation, RetrievalMode
@@ -175,7 +175,7 @@ def _open_assistant(settings: Settings | None, ingest_if_missing: bool) -> Assis
     return Assistant.open(settings, ingest_if_missing=ingest_if_missing)
 
 
-class _Owned:
+class _Owned(Closing):
     """Closing: an object made by ``open`` closes the Assistant it opened; one given an
     Assistant leaves it open (its owner closes it)."""
 
@@ -188,16 +188,35 @@ class _Owned:
             self.assistant.close()
             self._owns_assistant = False
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+    def _scope(
+        self, assistant: Assistant, doc_ids: Sequence[str] | None, retrieval: RetrievalMode
     ) -> None:
-        self.close()
+        """What both kinds search: the Assistant, the documents (all: None) and how."""
+        self.assistant = assistant
+        self.doc_ids = tuple(doc_ids) if doc_ids else None
+        self.retrieval = _checked_retrieval(retrieval)
+
+
+_O = TypeVar("_O", bound=_Owned)
+
+
+def _open_owned(
+    kind: Callable[..., _O],
+    settings: Settings | None,
+    top_k: int | None,
+    ingest_if_missing: bool,
+    doc_ids: Sequence[str] | None,
+    retrieval: RetrievalMode,
+) -> _O:
+    """A ``kind`` over an Assistant opened here, which it then owns (closes); the arguments
+    are checked before anything is opened (``top_k`` None: the settings' top_k)."""
+    if top_k is not None:
+        _checked_top_k(top_k)
+    _checked_retrieval(retrieval)
+    assistant = _open_assistant(settings, ingest_if_missing)
+    owned = kind(assistant, top_k, doc_ids=doc_ids, retrieval=retrieval)
+    owned._owns_assistant = True
+    return owned
 
 
 class HelseRetriever(_Owned, BaseRetriever):
@@ -219,10 +238,8 @@ class HelseRetriever(_Owned, BaseRetriever):
         verbose: bool = False,
     ) -> None:
         super().__init__(callback_manager=callback_manager or CallbackManager([]), verbose=verbose)
-        self.assistant = assistant
         self.top_k = _checked_top_k(top_k)
-        self.doc_ids = tuple(doc_ids) if doc_ids else None
-        self.retrieval = _checked_retrieval(retrieval)
+        self._scope(assistant, doc_ids, retrieval)
 
     @classmethod
     def open(
@@ -236,12 +253,8 @@ class HelseRetriever(_Owned, BaseRetriever):
     ) -> HelseRetriever:
         """Open an Assistant (``settings``, or ``Settings.load()``: helse-qa.toml and
         ``HELSE_QA_`` variables) and return a retriever over it; ``close()`` closes it."""
-        _checked_top_k(top_k)
-        _checked_retrieval(retrieval)
-        assistant = _open_assistant(settings, ingest_if_missing)
-        retriever = cls(assistant, top_k, doc_ids=doc_ids, retrieval=retrieval)
-        retriever._owns_assistant = True
-        return retriever
+        top_k = _checked_top_k(top_k)  # None too: a retriever has no default of the settings
+        return _open_owned(cls, settings, top_k, ingest_if_missing, doc_ids, retrieval)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self.assistant.retrieve(
@@ -270,10 +283,8 @@ class HelseQueryEngine(_Owned, BaseQueryEngine):
         callback_manager: CallbackManager | None = None,
     ) -> None:
         super().__init__(callback_manager=callback_manager or CallbackManager([]))
-        self.assistant = assistant
         self.top_k = None if top_k is None else _checked_top_k(top_k)
-        self.doc_ids = tuple(doc_ids) if doc_ids else None
-        self.retrieval = _checked_retrieval(retrieval)
+        self._scope(assistant, doc_ids, retrieval)
 
     @classmethod
     def open(
@@ -287,13 +298,7 @@ class HelseQueryEngine(_Owned, BaseQueryEngine):
     ) -> HelseQueryEngine:
         """Open an Assistant (``settings``, or ``Settings.load()``) and return a query engine
         over it; ``close()`` closes it."""
-        if top_k is not None:
-            _checked_top_k(top_k)
-        _checked_retrieval(retrieval)
-        assistant = _open_assistant(settings, ingest_if_missing)
-        engine = cls(assistant, top_k, doc_ids=doc_ids, retrieval=retrieval)
-        engine._owns_assistant = True
-        return engine
+        return _open_owned(cls, settings, top_k, ingest_if_missing, doc_ids, retrieval)
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {}

@@ -167,6 +167,11 @@ class _E5File:
     tensors: dict[str, _Tensor]
 
 
+# The header's model dimensions and the vocabulary's special token ids, in file order
+_DIMS = ("hidden", "layers", "heads", "ffn", "vocab_rows", "max_positions", "type_vocab")
+_SPECIAL_IDS = ("bos", "eos", "pad", "unk")
+
+
 class _Reader:
     def __init__(self, buf: bytes | mmap.mmap) -> None:
         self.buf = buf
@@ -209,20 +214,22 @@ def _parse_e5_file(buf: bytes | mmap.mmap) -> _E5File:
     (version,) = r.take("I")
     if version != 1:
         raise _format_error(f"version {version}")
-    hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = r.take("7i")
+    dims = dict(zip(_DIMS, r.take("7i"), strict=True))
+    hidden, heads, ffn = dims["hidden"], dims["heads"], dims["ffn"]
     (eps,) = r.take("f")
     (block,) = r.take("i")
     if block != _QK or hidden % _QK or ffn % _QK or hidden % heads:
         raise _format_error(f"block size {block}, hidden {hidden}, ffn {ffn}")
 
-    n, bos, eos, pad, unk = r.take("5i")
+    n, *ids = r.take("5i")
+    special_ids = dict(zip(_SPECIAL_IDS, ids, strict=True))
     (blob_len,) = r.take("Q")
     offsets = np.frombuffer(r.raw(4 * (n + 1)), dtype="<u4")
     scores = np.frombuffer(r.raw(4 * n), dtype="<f4")
     blob = r.raw(blob_len)
     pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n)]
-    if n > vocab_rows:
-        raise _format_error(f"{n} pieces but only {vocab_rows} embedding rows")
+    if n > dims["vocab_rows"]:
+        raise _format_error(f"{n} pieces but only {dims['vocab_rows']} embedding rows")
 
     n_norm, norm_bytes = r.take("iI")
     norm_end = r.pos + norm_bytes
@@ -246,20 +253,11 @@ def _parse_e5_file(buf: bytes | mmap.mmap) -> _E5File:
         tensors[name] = _Tensor(name, dtype, count, offset, nbytes)
 
     return _E5File(
-        hidden=hidden,
-        layers=layers,
-        heads=heads,
-        ffn=ffn,
-        vocab_rows=vocab_rows,
-        max_positions=max_pos,
-        type_vocab=type_vocab,
+        **dims,
         eps=float(eps),
         pieces=pieces,
         scores=[float(s) for s in scores],
-        bos=bos,
-        eos=eos,
-        pad=pad,
-        unk=unk,
+        **special_ids,
         norm_map=norm_map,
         tensors=tensors,
     )

@@ -518,6 +518,26 @@ def _chat_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
 def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
     t = TEXT["nb"]
     w: dict[str, Any] = {}
+
+    def choice_row(action: str, choices: list[tuple[str, str]], **button: Any) -> None:
+        """A dropdown ``<action>_choice`` and its button ``<action>_btn``, side by side."""
+        with gr.Row():
+            # nothing pre-selected: a click on the button alone removes/restores nothing
+            w[f"{action}_choice"] = labels(
+                gr.Dropdown(
+                    choices,
+                    value=None,
+                    label=t[action],
+                    elem_id=f"{action}-choice",
+                    allow_custom_value=True,  # the app checks the value; lists may be stale
+                ),
+                label=action,
+            )
+            w[f"{action}_btn"] = labels(
+                gr.Button(t[f"{action}_btn"], elem_id=f"{action}-btn", **button),
+                value=f"{action}_btn",
+            )
+
     with labels(gr.Tab(t["docs_tab"], id="docs"), label="docs_tab"):
         # Its headers change with the language too: updated beside the labels.
         w["table"] = gr.Dataframe(
@@ -539,21 +559,8 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
         )
         w["upload_btn"] = labels(gr.Button(t["upload_btn"], variant="primary"), value="upload_btn")
         w["status"] = gr.Markdown(elem_id="doc-status")
-        with gr.Row():
-            # nothing pre-selected: a click on the button alone removes nothing
-            w["remove_choice"] = labels(
-                gr.Dropdown(
-                    app.doc_choices(),
-                    value=None,
-                    label=t["remove"],
-                    elem_id="remove-choice",
-                    allow_custom_value=True,  # the app checks the id; lists may be stale
-                ),
-                label="remove",
-            )
-            w["remove_btn"] = labels(
-                gr.Button(t["remove_btn"], variant="stop", elem_id="remove-btn"), value="remove_btn"
-            )
+
+        choice_row("remove", app.doc_choices(), variant="stop")
         with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
             w["confirm_text"] = gr.Markdown(elem_id="remove-question")
             w["confirm_btn"] = labels(
@@ -564,20 +571,7 @@ def _documents_tab(gr: Any, app: ChatApp, labels: _Labels) -> dict[str, Any]:
                 gr.Button(t["cancel_btn"], elem_id="cancel-remove"), value="cancel_btn"
             )
         w["confirm_row"] = confirm_row
-        with gr.Row():
-            w["restore_choice"] = labels(
-                gr.Dropdown(
-                    app.removed(),
-                    value=None,
-                    label=t["restore"],
-                    allow_custom_value=True,
-                    elem_id="restore-choice",
-                ),
-                label="restore",
-            )
-            w["restore_btn"] = labels(
-                gr.Button(t["restore_btn"], elem_id="restore-btn"), value="restore_btn"
-            )
+        choice_row("restore", app.removed())
     return w
 
 

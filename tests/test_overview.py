@@ -229,21 +229,21 @@ def test_what_a_report_is_about_comes_from_its_introduction(corpus_assistant):
 
 def test_an_overview_quotes_a_leaning_sentence_with_the_one_it_leans_on(corpus_assistant):
     # "Resultatet er få kliniske studier …" may be a point only with the sentence before it
-    import helse_qa.assistant as assistant_module
+    import helse_qa.answering.decide as decide_module
     from helse_qa.answering.overview import scored_scope
 
     seen: list[tuple] = []
-    original = assistant_module.overview
+    original = decide_module.overview
 
     def spy(question, sentences, vectors, query_vector, most=6):
         seen.append((question, sentences, vectors, query_vector))
         return original(question, sentences, vectors, query_vector, most)
 
-    assistant_module.overview = spy
+    decide_module.overview = spy
     try:
         corpus_assistant.ask("Oppsummer delkapittel 4.2 i rapporten.")
     finally:
-        assistant_module.overview = original
+        decide_module.overview = original
     scope, _, _ = scored_scope(*seen[0])
     quotes = [s.text for s in scope]
     assert not any(q.startswith("Resultatet") for q in quotes)

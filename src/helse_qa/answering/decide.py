@@ -88,23 +88,30 @@ _YEAR_PHRASE = re.compile(
 )
 
 
-def _leads(
-    scored: Sequence[ScoredSentence], threshold: float, runners: int
-) -> list[ScoredSentence]:
-    """The best sentence and up to ``runners`` next ones at or above ``threshold``: where
-    a list answer may start (a lead-in and its items)."""
-    return [scored[0], *(s for s in scored[1 : 1 + runners] if s.probability >= threshold)]
+def _list_answer(
+    scored: Sequence[ScoredSentence],
+    threshold: float,
+    runners: int,
+    following: Sequence[Hit],
+    language: str,
+) -> Selection | None:
+    """A list answer starting from the best sentence or one of up to ``runners`` next ones
+    at or above ``threshold`` (a lead-in and its items), or None."""
+    leads = [scored[0], *(s for s in scored[1 : 1 + runners] if s.probability >= threshold)]
+    return list_selection(leads, following, language)
 
 
 def _with_further(
     scored: Sequence[ScoredSentence],
     floor: float,
+    share: float,
     most: int,
     adds: Callable[[ScoredSentence, list[ScoredSentence]], bool],
 ) -> list[ScoredSentence]:
-    """The best sentence, then the next ones (best first) at or above ``floor`` that
-    ``adds`` to those chosen, ``most`` in all."""
+    """The best sentence, then the next ones (best first) that ``adds`` to those chosen,
+    ``most`` in all, each at least ``floor`` and ``share`` of the best one's probability."""
     chosen = [scored[0]]
+    floor = max(floor, share * scored[0].probability)
     for s in scored[1:]:
         if len(chosen) >= most:
             break
@@ -174,16 +181,16 @@ def decide(
     # (a complete best sentence answers itself, and a runner-up list would push it aside;
     # tried for every best sentence that names no several things, it cost 3 gold answers).
     runners = 3 if is_list_question(question) and is_item_line(best.text) else 0
-    as_list = list_selection(_leads(scored, threshold, runners), following, language)
-    if as_list is not None:
+    if (as_list := _list_answer(scored, threshold, runners, following, language)) is not None:
         return as_list
     # A further sentence must itself be likely to answer, relative to the best one (an
     # unsure best brings alternatives, a sure one stands alone).
     chosen = _with_further(
         scored,
-        max(threshold, further * best.probability),
+        threshold,
+        further,
         most,
-        lambda s, chosen: not any(same_content(s.text, c.text) for c in chosen),
+        lambda s, c: not any(same_content(s.text, x.text) for x in c),
     )
     widened: list[ScoredSentence] = []
     for s in map(with_antecedent, chosen):  # a quote is never repeated inside another
@@ -271,14 +278,10 @@ def decide_with_reader(
     if best.probability < threshold:
         return Selection(kind="abstain")
     runners = 2 if is_list_question(question) else 0
-    as_list = list_selection(_leads(scored, threshold, runners), following, language)
-    if as_list is not None:
+    if (as_list := _list_answer(scored, threshold, runners, following, language)) is not None:
         return as_list
     chosen = _with_further(
-        scored,
-        max(threshold, SECOND_SHARE * best.probability),
-        most,
-        lambda s, chosen: adds_fact(s.text, [c.text for c in chosen]),
+        scored, threshold, SECOND_SHARE, most, lambda s, c: adds_fact(s.text, [x.text for x in c])
     )
     return Selection(with_items(chosen, following), "fact")
 

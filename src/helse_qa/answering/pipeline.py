@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
@@ -34,13 +35,6 @@ from helse_qa.answering.decide import (
     decide_with_reader,
 )
 from helse_qa.answering.generate import condense, llm_answer
-from helse_qa.answering.overview import (
-    COLLECTION_SENTENCES,
-    OVERVIEW_SENTENCES,
-    is_collection_request,
-    is_overview_question,
-    overview_document,
-)
 from helse_qa.answering.question import Turn, retrieval_query
 from helse_qa.answering.read import Passages, heuristic, promoted, reader_first, reader_scores
 from helse_qa.answering.retrieve import Retriever
@@ -69,6 +63,20 @@ class LoadedIndex:
     # Each document's chunks in reading order (overviews, list items after a lead-in);
     # built once per generation, not per question.
     by_doc: dict[str, list[Chunk]]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as the read and decide stages take it: its text and language, its query
+    vector, the passages retrieval found, the documents it is limited to, and ``topic``,
+    the retrieval query (a follow-up with the turns it leans on)."""
+
+    question: str
+    language: str
+    vector: Any
+    hits: list[Hit]
+    doc_ids: Sequence[str] | None = None
+    topic: str = ""
 
 
 class AnswerPipeline:
@@ -157,7 +165,7 @@ class AnswerPipeline:
         timings["retrieve"] = (t2 - t1) * 1000
         if retrieval != "bm25" and hits and all(h.dense_rank is None for h in hits):
             notices.append(DENSE_MISSING[language])  # logged as an error by the retriever
-        answer = self.extractive(index, question, language, q_vec, hits, doc_ids, query)
+        answer = self.extractive(index, Asked(question, language, q_vec, hits, doc_ids, query))
         answer = replace(answer, retrieval_query=query)
         if settings.answer_mode == "llm" and hits:
             try:
@@ -172,23 +180,14 @@ class AnswerPipeline:
         timings["total"] = (time.perf_counter() - t0) * 1000
         yield replace(answer, notice=" ".join(notices), timings_ms=timings)
 
-    def extractive(
-        self,
-        index: LoadedIndex,
-        question: str,
-        language: str,
-        q_vec: Any,
-        hits: list[Hit],
-        doc_ids: Sequence[str] | None = None,
-        topic: str = "",
-    ) -> Answer:
-        """Quote what answers: a fact, a list, an overview; a near miss; or abstain.
-        ``topic`` is the retrieval query (a follow-up with the turns it leans on)."""
-        if hits and is_overview_question(question):
-            selection = self._overview(index, question, q_vec, hits, doc_ids)
+    def extractive(self, index: LoadedIndex, asked: Asked) -> Answer:
+        """Quote what answers: a fact, a list, an overview; a near miss; or abstain."""
+        question, language = asked.question, asked.language
+        if asked.hits and overview.is_overview_question(question):
+            selection = self._overview(index, asked)
         else:
-            selection = self._select(index, question, language, q_vec, hits, topic)
-        passages = list(hits)
+            selection = self._select(index, asked)
+        passages = list(asked.hits)
         known = {h.chunk.chunk_id for h in passages}
         for chosen in selection.chosen:  # a cited passage is among those shown
             if chosen.hit.chunk.chunk_id not in known:
@@ -207,16 +206,9 @@ class AnswerPipeline:
             confidence=selection.chosen[0].probability if selection.chosen else None,
         )
 
-    def _select(
-        self,
-        index: LoadedIndex,
-        question: str,
-        language: str,
-        q_vec: Any,
-        hits: list[Hit],
-        topic: str,
-    ) -> Selection:
+    def _select(self, index: LoadedIndex, asked: Asked) -> Selection:
         """read -> decide over the retrieved passages."""
+        question, language, q_vec, hits = asked.question, asked.language, asked.vector, asked.hits
         settings = self.settings
         use_reader = settings.answer_scorer == "reader"
         threshold = settings.abstain_threshold
@@ -263,30 +255,25 @@ class AnswerPipeline:
             language,
             analyzer,
             following,
-            topic,
+            asked.topic,
         )
 
-    def _overview(
-        self,
-        index: LoadedIndex,
-        question: str,
-        q_vec: Any,
-        hits: list[Hit],
-        doc_ids: Sequence[str] | None,
-    ) -> Selection:
+    def _overview(self, index: LoadedIndex, asked: Asked) -> Selection:
         """An overview of the document the question is about (or one short block per
         document when it asks about the whole collection), over every sentence of it."""
+        question, hits, doc_ids = asked.question, asked.hits, asked.doc_ids
         kinds = {d: e.kind for d, e in index.manifest.documents.items()}
         allowed = [d for d in kinds if not doc_ids or d in doc_ids]
-        if is_collection_request(question) and len(allowed) > 1:
-            docs, most = allowed, COLLECTION_SENTENCES  # one short block per document
+        if overview.is_collection_request(question) and len(allowed) > 1:
+            docs, most = allowed, overview.COLLECTION_SENTENCES  # one short block per document
         else:
-            docs, most = [overview_document(question, hits, doc_ids, kinds)], OVERVIEW_SENTENCES
+            docs = [overview.overview_document(question, hits, doc_ids, kinds)]
+            most = overview.OVERVIEW_SENTENCES
         documents = []
         for doc in docs:
             passages = self._passages(index, [Hit(c, 0.0) for c in index.by_doc.get(doc, [])])
             documents.append((passages.every_sentence(), passages.vector_of()))
-        return decide_overview(question, documents, q_vec, most)
+        return decide_overview(question, documents, asked.vector, most)
 
     def _passages(self, index: LoadedIndex, hits: Sequence[Hit]) -> Passages:
         """The passages with their sentences' records and vectors (stored, cached or made

@@ -161,6 +161,59 @@ def test_unanswerable_items_count_for_abstention(corpus_assistant, tmp_path):
     assert summary["answered_rate"] == 1.0 and summary["answer_fact_recall"] == 1.0
 
 
+def test_every_answer_gets_an_outcome_and_the_rates_add_up(corpus_assistant, tmp_path):
+    rows = [
+        {
+            "id": "right",
+            "question": "Hvor mye tjente norsk helseindustri på eksport i 2017?",
+            "evidence": ["De samlede eksportinntektene utgjorde 23,6 milliarder kroner"],
+            "answer_facts": ["23,6 milliarder kroner"],
+        },
+        {
+            "id": "cake",
+            "question": "What is the recipe for chocolate cake?",
+            "answerable": False,
+        },
+        {
+            # answerable, but the fact asked for is not what the assistant quotes first
+            "id": "wrong",
+            "question": "Hvor mye tjente norsk helseindustri på eksport i 2017?",
+            "evidence": ["De samlede eksportinntektene utgjorde 23,6 milliarder kroner"],
+            "answer_facts": ["a figure no document holds"],
+        },
+    ]
+    gold = tmp_path / "g.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = evaluate_assistant(corpus_assistant, load_gold(gold))
+    outcomes = {r.item.id: r.outcome for r in run.results}
+    assert outcomes == {"right": "right", "cake": "declined", "wrong": "wrong"}
+    summary = run.summary()
+    assert summary["right_rate"] == pytest.approx(1 / 3)
+    assert summary["wrong_rate"] == pytest.approx(1 / 3)
+    assert summary["declined_rate"] == pytest.approx(1 / 3)
+    assert summary["hedged_rate"] == 0.0
+    assert summary["given_precision"] == pytest.approx(0.5)
+    item = run.results[0].to_dict()
+    assert item["outcome"] == "right" and item["kind"] == "fact"
+
+
+def test_the_gate_fails_when_wrong_rate_rises_above_its_maximum():
+    from helse_qa.evaluation.evaluate import threshold_results
+
+    limits = {"wrong_rate": 0.2, "fact:wrong_rate": 0.1, "right_rate": 0.6}
+    ok = threshold_results({"wrong_rate": 0.2, "fact:wrong_rate": 0.05, "right_rate": 0.6}, limits)
+    assert all(r.ok for r in ok)
+    worse = threshold_results(
+        {"wrong_rate": 0.25, "fact:wrong_rate": 0.15, "right_rate": 0.6}, limits
+    )
+    failed = [r.line for r in worse if not r.ok]
+    assert failed == [
+        "wrong_rate: 0.250 above the maximum 0.2",
+        "fact:wrong_rate: 0.150 above the maximum 0.1",
+    ]
+    assert check_thresholds({"wrong_rate": 0.3, "right_rate": 0.5}, limits)
+
+
 def _cli(args, settings):
     env = {**os.environ, "HELSE_QA_INDEX_DIR": str(settings.index_dir)}
     return subprocess.run(

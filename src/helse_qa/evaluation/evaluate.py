@@ -32,7 +32,8 @@ from typing import Any
 from helse_qa.assistant import Assistant
 from helse_qa.errors import HelseQAError
 from helse_qa.evaluation.measure import nearest_rank
-from helse_qa.evaluation.metric_names import RETRIEVAL_METRICS
+from helse_qa.evaluation.metric_names import MAXIMUM_METRICS, RETRIEVAL_METRICS
+from helse_qa.evaluation.outcomes import classify, rates
 from helse_qa.ingest.readers import decode_text, found_in_source
 from helse_qa.text.language import detect_language
 from helse_qa.types import Answer, Hit
@@ -189,6 +190,7 @@ class ItemResult:
     supported: bool = False  # a cited passage holds an evidence snippet
     quote_supported: bool = False  # the quoted sentences themselves hold one
     latency_ms: float = 0.0
+    outcome: str = ""  # right | wrong | hedged | declined (evaluation/outcomes.py)
 
     def to_dict(self) -> dict[str, Any]:
         answer = self.answer
@@ -201,6 +203,8 @@ class ItemResult:
             "hit_rank": self.hit_rank,
             "answer": answer.text if answer else None,
             "abstained": answer.abstained if answer else None,
+            "kind": answer.kind if answer else None,
+            "outcome": self.outcome or None,
             "facts_ok": self.facts_ok,
             "fact_share": round(self.fact_share, 4),
             "first_quote_ok": self.first_quote_ok,
@@ -250,6 +254,7 @@ class SystemRun:
             out["answered_rate"] = _share(
                 [bool(r.answer and not r.answer.abstained) for r in answerable]
             )
+            out.update(rates([r.outcome for r in rows if r.outcome]))
             checks = [c for r in rows if r.answer for c in r.answer.sentences]
             if any(r.answer and r.answer.mode == "llm" for r in rows) or checks:
                 out["supported_sentence_share"] = (
@@ -338,9 +343,23 @@ def evaluate_assistant(
                     " ".join(c.quote for c in answer.citations), item.evidence
                 ),
                 latency_ms=latency,
+                outcome=outcome_of(item, answer),
             )
         )
     return run
+
+
+def outcome_of(item: GoldItem, answer: Answer) -> str:
+    """right, wrong, hedged or declined: what a reader of the chat takes away."""
+    return classify(
+        answerable=item.answerable,
+        question_type=item.question_type,
+        kind=answer.kind,
+        abstained=answer.abstained,
+        first_quote=answer.citations[0].quote if answer.citations else None,
+        answer_text=answer.text,
+        found=lambda text: _found(text, item.answer_facts or (item.evidence,)),
+    )
 
 
 def evaluate_retrieval(
@@ -431,7 +450,8 @@ def _clean(value: float) -> float | None:
 
 @dataclass(frozen=True)
 class ThresholdResult:
-    """One metric of a thresholds table against its limit (latency metrics are maximums)."""
+    """One metric of a thresholds table against its limit (latency metrics and
+    ``wrong_rate``, also per type as ``TYPE:wrong_rate``, are maximums)."""
 
     metric: str
     limit: float
@@ -439,7 +459,8 @@ class ThresholdResult:
 
     @property
     def maximum(self) -> bool:
-        return self.metric.startswith("latency")
+        base = self.metric.rsplit(":", 1)[-1]
+        return base.startswith("latency") or base in MAXIMUM_METRICS
 
     @property
     def ok(self) -> bool:
@@ -454,7 +475,8 @@ class ThresholdResult:
             return f"{self.metric}: not measured"
         if self.maximum:
             side = "above" if not self.ok else "within"
-            return f"{self.metric}: {self.value:.1f} {side} the maximum {self.limit}"
+            shown = f"{self.value:.1f}" if "latency" in self.metric else f"{self.value:.3f}"
+            return f"{self.metric}: {shown} {side} the maximum {self.limit}"
         side = "below" if not self.ok else "at or above"
         return f"{self.metric}: {self.value:.3f} {side} the minimum {self.limit}"
 

@@ -9,6 +9,9 @@ One ``<testsuite>`` per gold file (named after the file), one ``<testcase>`` per
 - an unanswerable item is **skipped**: it has no evidence to retrieve; the skip message says
   whether the assistant abstained (the ``abstention_tnr`` threshold gates that).
 
+Every item's answer line names its outcome (right, wrong, hedged or declined:
+``evaluation/outcomes.py``); the suite's properties hold the outcome rates.
+
 A suite ``thresholds`` holds one test case per metric of the ``--check`` table; it fails when
 the metric is below its minimum (above its maximum for latency) or was not measured.
 Item failures alone do not fail the run: the thresholds decide the exit code.
@@ -67,8 +70,7 @@ def item_report(result: ItemResult, k: int) -> str:
             lines.append(f"  {i}. [{chunk.doc_id}{page}] {_short(chunk.text)}{mark}")
         if not answer.passages:
             lines.append("  (nothing)")
-        state = "abstained" if answer.abstained else "answered"
-        lines.append(f"answer ({state}):")
+        lines.append(f"answer ({_state(result)}):")
         lines += [f"  {part}" for part in answer.text.splitlines() if part.strip()]
         for c in answer.citations:
             lines.append(f'  [{c.number}] {c.title}: "{_short(c.quote, 200)}"')
@@ -114,8 +116,15 @@ def _answer_line(result: ItemResult) -> str:
     answer = result.answer
     if answer is None:
         return "answer: (retrieval only)"
-    state = "abstained" if answer.abstained else "answered"
-    return f"answer ({state}): {_short(answer.text)}"
+    return f"answer ({_state(result)}): {_short(answer.text)}"
+
+
+def _state(result: ItemResult) -> str:
+    """``answered`` or ``abstained``, and the outcome a reader takes away (right, wrong,
+    hedged, declined) where the run classified it."""
+    answer = result.answer
+    state = "abstained" if answer is not None and answer.abstained else "answered"
+    return f"{state}, {result.outcome}" if result.outcome else state
 
 
 def gold_suite(name: str, run: SystemRun, k: int) -> ET.Element:

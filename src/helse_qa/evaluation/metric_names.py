@@ -12,4 +12,9 @@ ANSWER_METRICS = (
     "abstention_tnr",
     "answered_rate",
 )
+# What a reader of the chat takes away (evaluation/outcomes.py): the four outcomes' shares
+# over all questions of a set, and the precision of answers given as answers.
+OUTCOME_METRICS = ("right_rate", "wrong_rate", "hedged_rate", "declined_rate", "given_precision")
+# Gated as maximums (with every latency_* metric): the rest are minimums.
+MAXIMUM_METRICS = ("wrong_rate",)
 LATENCY_METRICS = ("latency_ms_p50", "latency_ms_p95")

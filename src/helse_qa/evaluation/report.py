@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helse_qa.evaluation.evaluate import SystemRun, splits
-from helse_qa.evaluation.metric_names import ANSWER_METRICS, LATENCY_METRICS, RETRIEVAL_METRICS
+from helse_qa.evaluation.metric_names import (
+    ANSWER_METRICS,
+    LATENCY_METRICS,
+    OUTCOME_METRICS,
+    RETRIEVAL_METRICS,
+)
 
 CHART_METRICS = ("hit@1", "hit@5", "mrr", "ndcg@5", "evidence_recall@5")
 
@@ -23,7 +28,12 @@ def _fmt(value: float | None, metric: str) -> str:
 
 
 def systems_table(runs: Sequence[SystemRun]) -> str:
-    metrics: tuple[str, ...] = (*RETRIEVAL_METRICS, *ANSWER_METRICS, *LATENCY_METRICS)
+    metrics: tuple[str, ...] = (
+        *RETRIEVAL_METRICS,
+        *ANSWER_METRICS,
+        *OUTCOME_METRICS,
+        *LATENCY_METRICS,
+    )
     if any("supported_sentence_share" in r.summary() for r in runs):
         metrics = (*metrics, "supported_sentence_share", "llm_fallbacks")
     lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
@@ -35,7 +45,7 @@ def systems_table(runs: Sequence[SystemRun]) -> str:
 
 
 def splits_table(run: SystemRun) -> str:
-    metrics = ("items", *RETRIEVAL_METRICS, *ANSWER_METRICS, *LATENCY_METRICS)
+    metrics = ("items", *RETRIEVAL_METRICS, *ANSWER_METRICS, *OUTCOME_METRICS, *LATENCY_METRICS)
     lines = ["| split | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for name, summary in splits(run).items():
         lines.append(f"| {name} | " + " | ".join(_fmt(summary.get(m), m) for m in metrics) + " |")

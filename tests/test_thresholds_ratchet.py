@@ -1,6 +1,6 @@
-"""The quality gate's thresholds only go up (latency maximums only down), unless the same
-commit explains the change in eval/THRESHOLDS-CHANGES.md. Checks every commit of the
-history that changed eval/thresholds.toml, and the uncommitted working tree."""
+"""The quality gate's thresholds only go up (maximums, latency and wrong_rate, only down),
+unless the same commit explains the change in eval/THRESHOLDS-CHANGES.md. Checks every
+commit of the history that changed eval/thresholds.toml, and the uncommitted working tree."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tomllib
 import pytest
 from tests.helpers import ROOT
 
-from helse_qa.evaluation.metric_names import LATENCY_METRICS
+from helse_qa.evaluation.metric_names import is_maximum
 
 THRESHOLDS = "eval/thresholds.toml"
 CHANGES = "eval/THRESHOLDS-CHANGES.md"
@@ -42,7 +42,7 @@ def loosened(before: str, after: str) -> list[str]:
             prev = old.get(table, {}).get(metric)
             if prev is None:
                 continue
-            weaker = limit > prev if metric in LATENCY_METRICS else limit < prev
+            weaker = limit > prev if is_maximum(metric) else limit < prev
             if weaker:
                 found.append(f"[{table}] {metric} {prev} -> {limit}")
     for table, limits in old.items():  # a metric dropped from the gate is a loosening too
@@ -64,11 +64,12 @@ def _added(before: str, after: str) -> list[str]:
 
 
 def test_loosened_finds_a_lowered_minimum_a_raised_maximum_and_a_removed_metric():
-    before = '[gold]\nmrr = 0.75\nlatency_ms_p95 = 2000\n"hit@1" = 0.6\n'
-    after = "[gold]\nmrr = 0.74\nlatency_ms_p95 = 2500\n"
+    before = '[gold]\nmrr = 0.75\nlatency_ms_p95 = 2000\n"hit@1" = 0.6\nwrong_rate = 0.2\n'
+    after = "[gold]\nmrr = 0.74\nlatency_ms_p95 = 2500\nwrong_rate = 0.25\n"
     assert loosened(before, after) == [
         "[gold] mrr 0.75 -> 0.74",
         "[gold] latency_ms_p95 2000 -> 2500",
+        "[gold] wrong_rate 0.2 -> 0.25",
         "[gold] hit@1 removed",
     ]
     assert loosened(after, before) == []  # raising a minimum, lowering a maximum: fine

@@ -32,7 +32,7 @@ from typing import Any
 from helse_qa.assistant import Assistant
 from helse_qa.errors import HelseQAError
 from helse_qa.evaluation.measure import nearest_rank
-from helse_qa.evaluation.metric_names import MAXIMUM_METRICS, RETRIEVAL_METRICS
+from helse_qa.evaluation.metric_names import RETRIEVAL_METRICS, is_maximum
 from helse_qa.evaluation.outcomes import classify, rates
 from helse_qa.ingest.readers import decode_text, found_in_source
 from helse_qa.text.language import detect_language
@@ -459,8 +459,7 @@ class ThresholdResult:
 
     @property
     def maximum(self) -> bool:
-        base = self.metric.rsplit(":", 1)[-1]
-        return base.startswith("latency") or base in MAXIMUM_METRICS
+        return is_maximum(self.metric)
 
     @property
     def ok(self) -> bool:

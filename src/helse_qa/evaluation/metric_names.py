@@ -18,3 +18,10 @@ OUTCOME_METRICS = ("right_rate", "wrong_rate", "hedged_rate", "declined_rate", "
 # Gated as maximums (with every latency_* metric): the rest are minimums.
 MAXIMUM_METRICS = ("wrong_rate",)
 LATENCY_METRICS = ("latency_ms_p50", "latency_ms_p95")
+
+
+def is_maximum(metric: str) -> bool:
+    """Whether a gate threshold is a maximum (latency, wrong_rate; also per type, as
+    ``TYPE:wrong_rate``); every other metric's threshold is a minimum."""
+    base = metric.rsplit(":", 1)[-1]
+    return base.startswith("latency") or base in MAXIMUM_METRICS

@@ -105,6 +105,7 @@ quality: $(STAMP)
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --json eval/results/quality-gold.json
 	$(BIN)/helse-qa eval --gold eval/answers.jsonl --json eval/results/quality-answers.json
 	$(BIN)/helse-qa eval --gold eval/paraphrases.jsonl --json eval/results/quality-paraphrases.json
+	$(BIN)/helse-qa eval --gold eval/followups.jsonl --json eval/results/quality-followups.json
 	$(BIN)/python -m helse_qa.evaluation.quality_table --stamp --write
 
 # Full report with baselines and NorQuAD: eval/results/latest.md and metrics.png.

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.evaluation.args import module_parser, path_arg
-from helse_qa.evaluation.metric_names import ANSWER_METRICS
+from helse_qa.evaluation.metric_names import ANSWER_METRICS, OUTCOME_METRICS
 
 START = "<!-- quality-table:start -->"
 END = "<!-- quality-table:end -->"
@@ -58,10 +58,18 @@ SOURCES = (
         ("all", "type:list", "type:overview", "type:near_miss"),
     ),
     Source("eval/paraphrases.jsonl", Path("eval/results/quality-paraphrases.json"), ("all",)),
+    Source("eval/followups.jsonl", Path("eval/results/quality-followups.json"), ("all",)),
 )
 # eval's answer metrics, with first_quote_fact (the first quote holds a fact) after the two
-# fact metrics
-COLUMNS = ("hit@5", "mrr", *ANSWER_METRICS[:2], "first_quote_fact", *ANSWER_METRICS[2:])
+# fact metrics, then what a reader takes away (right, wrong, hedged, declined; precision)
+COLUMNS = (
+    "hit@5",
+    "mrr",
+    *ANSWER_METRICS[:2],
+    "first_quote_fact",
+    *ANSWER_METRICS[2:],
+    *OUTCOME_METRICS,
+)
 REFRESH = "python -m helse_qa.evaluation.quality_table --write"
 
 

@@ -352,7 +352,9 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         lines.append(f"note: {answer.notice}")
     if answer.citations:
         lines.append("")
-        lines.append("Kilder / Sources:")
+        # "not sure": the closest passages, never presented as the answer's sources
+        unsure = answer.kind == "unsure"
+        lines.append("Nærmeste avsnitt / Closest passages:" if unsure else "Kilder / Sources:")
         for c in answer.citations:
             page = f"{'s.' if answer.language == 'nb' else 'p.'} {c.page}" if c.page else ""
             where = ", ".join(x for x in (page, c.section) if x)

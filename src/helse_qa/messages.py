@@ -64,6 +64,12 @@ NEAR_MISS = {
     "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
     "en": "The documents give the figure for {found}, not {asked}:",
 }
+# A fact answer whose first quote the reader is not sure of (issue 36): shown as the closest
+# passages, never as the answer.
+UNSURE = {
+    "nb": "Jeg er ikke sikker på at dokumentene svarer på dette. Nærmeste avsnitt:",
+    "en": "I am not sure the documents answer this. The closest passages:",
+}
 # Every quote is in the other language than the question (question language, source).
 QUOTED_FROM = {
     ("nb", "en"): "Sitert fra engelsk kilde.",

@@ -239,11 +239,13 @@ class Answer:
     mode: str = "extractive"
     sentences: tuple[SentenceCheck, ...] = ()  # per sentence of an LLM answer
     notice: str = ""  # e.g. why the LLM answer fell back to the extractive one
-    # fact | list | overview | near_miss | abstain (extractive answers); "" otherwise
+    # fact | list | overview | near_miss | unsure | abstain (extractive answers); "" otherwise.
+    # "unsure": the closest passages under "not sure" (abstained: never given as the answer)
     kind: str = ""
     # One short line when the quotes are in the other language ("Sitert fra engelsk kilde.")
     language_note: str = ""
-    # P(the best quoted sentence answers): the heuristic's score, the reader's when it decides
+    # P(the first quote answers): the reader's calibrated probability where it judged the
+    # answer (answer_confidence), else the heuristic's score
     confidence: float | None = None
 
     def to_dict(self) -> dict[str, object]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
+from helse_qa.answering.confidence import Thresholds, judge, pair_group
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
     HEURISTIC_THRESHOLD,
@@ -91,6 +92,7 @@ class AnswerPipeline:
         self._reader: Reader | None = None
         self._reader_lock = threading.Lock()
         self._llm: LLM | None = None
+        self._thresholds: Thresholds | None = None
 
     @property
     def reader(self) -> Reader:
@@ -203,7 +205,9 @@ class AnswerPipeline:
             language=language,
             kind=selection.kind,
             language_note=language_note(selection.chosen, language) if citations else "",
-            confidence=selection.chosen[0].probability if selection.chosen else None,
+            confidence=selection.confidence
+            if selection.confidence is not None
+            else (selection.chosen[0].probability if selection.chosen else None),
         )
 
     def _select(self, index: LoadedIndex, asked: Asked) -> Selection:
@@ -246,7 +250,7 @@ class AnswerPipeline:
                 settings.reader_order_candidates,
             )
         further = settings.runner_up if settings.runner_up is not None else HEURISTIC_RUNNER_UP
-        return decide(
+        selection = decide(
             question,
             scored,
             threshold,
@@ -257,6 +261,22 @@ class AnswerPipeline:
             following,
             asked.topic,
         )
+        if settings.answer_confidence and selection.kind == "fact" and selection.chosen:
+            selection = self._judge(question, language, selection, passages)
+        return selection
+
+    def _judge(
+        self, question: str, language: str, selection: Selection, passages: Passages
+    ) -> Selection:
+        """The fact answer kept, hedged or declined by the reader's confidence in its
+        first quote (answering/confidence.py)."""
+        first = selection.chosen[0]
+        (read,) = reader_scores(question, [first], passages.every_sentence(), self.reader)
+        quoted = detect_language(first.text, default=first.hit.chunk.language)
+        group = pair_group(language, quoted)
+        if self._thresholds is None:
+            self._thresholds = Thresholds.load()
+        return judge(selection, read.probability, group, self._thresholds, language)
 
     def _overview(self, index: LoadedIndex, asked: Asked) -> Selection:
         """An overview of the document the question is about (or one short block per

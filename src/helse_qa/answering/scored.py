@@ -43,12 +43,14 @@ class Selection:
     """What an extractive answer quotes, and how it is framed."""
 
     chosen: list[ScoredSentence] = field(default_factory=list)
-    kind: str = "fact"  # fact | list | overview | near_miss | abstain
-    lead: str = ""  # a line before the quotes (the near-miss sentence)
+    kind: str = "fact"  # fact | list | overview | near_miss | unsure | abstain
+    lead: str = ""  # a line before the quotes (the near-miss or the "not sure" sentence)
+    # the reader's calibrated P(the first quote answers), where it judged the answer
+    confidence: float | None = None
 
     @property
     def answers(self) -> bool:
-        return self.kind not in ("abstain", "near_miss")
+        return self.kind not in ("abstain", "near_miss", "unsure")
 
 
 def quotable(s: ScoredSentence) -> bool:

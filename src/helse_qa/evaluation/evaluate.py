@@ -204,6 +204,7 @@ class ItemResult:
             "answer": answer.text if answer else None,
             "abstained": answer.abstained if answer else None,
             "kind": answer.kind if answer else None,
+            "confidence": answer.confidence if answer else None,
             "outcome": self.outcome or None,
             "facts_ok": self.facts_ok,
             "fact_share": round(self.fact_share, 4),

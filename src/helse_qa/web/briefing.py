@@ -33,6 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
         "page": "s.",
         "abstained": "Ikke besvart av dokumentene.",
         "near_miss": "Ikke besvart av dokumentene. Nærmeste treff:",
+        "unsure": "Usikkert, ikke et funn:",
         "unsupported": "⚠ ikke støttet av kildene",
         "quoted_nb": "Sitert fra norsk kilde.",
         "quoted_en": "Sitert fra engelsk kilde.",
@@ -49,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "page": "p.",
         "abstained": "Not answered by the documents.",
         "near_miss": "Not answered by the documents. Closest match:",
+        "unsure": "Not sure, not a finding:",
         "unsupported": "⚠ not supported by the sources",
         "quoted_nb": "Quoted from a Norwegian source.",
         "quoted_en": "Quoted from an English source.",
@@ -94,7 +96,8 @@ class Segment:
 @dataclass(frozen=True)
 class BriefingTurn:
     question: str
-    status: str  # "" | "abstained" | "near_miss": the label key shown before the answer
+    # "" | "abstained" | "near_miss" | "unsure": the label key shown before the answer
+    status: str
     lines: tuple[tuple[Segment, ...], ...]  # the answer, line by line; () for an abstention
     note: str  # e.g. "Quoted from a Norwegian source."
 
@@ -189,7 +192,9 @@ def _draft(turn: Mapping[str, Any]) -> _Draft:
     used += [int(c["number"]) for c in citations]
     abstained = bool(turn.get("abstained"))
     status = ""
-    if abstained:
+    if turn.get("kind") == "unsure":
+        status = "unsure"  # the closest passages under "not sure": never a finding
+    elif abstained:
         status = "near_miss" if turn.get("kind") == "near_miss" and citations else "abstained"
     if status == "near_miss" and _FRAMED.match(answer):
         status = ""  # the answer's own line says it ("The documents give 2017, not 2022:")

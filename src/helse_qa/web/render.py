@@ -54,6 +54,8 @@ TEXT: dict[str, dict[str, str]] = {
         "n_sources": "{n} kilder",
         "one_source": "1 kilde",
         "no_answer": "ikke besvart",
+        "unsure": "Ikke sikker",
+        "unsure_sources": "ikke sikker, nærmeste avsnitt",
         "filter_notice": "Søket var begrenset til {n} valgte dokumenter; svaret kan stå i et "
         "av de andre. Tøm filteret under «Filtre» og spør igjen.",
         "nothing_to_export": "Ingen svar å eksportere ennå: still et spørsmål først.",
@@ -115,6 +117,8 @@ TEXT: dict[str, dict[str, str]] = {
         "n_sources": "{n} sources",
         "one_source": "1 source",
         "no_answer": "not answered",
+        "unsure": "Not sure",
+        "unsure_sources": "not sure, closest passages",
         "filter_notice": "The search was limited to {n} chosen documents; the answer may be in "
         "one of the others. Clear the filter under “Filters” and ask again.",
         "nothing_to_export": "Nothing to export yet: ask a question first.",
@@ -184,6 +188,9 @@ CSS = """
   text-overflow: ellipsis; }
 .turn[open] > summary { white-space: normal; font-weight: 600; }
 .abstained { color: #92400e; }
+/* "not sure" (issue 36): the closest passages, set apart from an answer at a glance */
+.unsure { display: block; color: #5b21b6; border-left: 3px solid #8b5cf6; padding-left: 8px; }
+.unsure-label { font-weight: 700; font-size: 0.85em; text-transform: uppercase; }
 .unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
 .notice { color: #6b7280; font-size: 0.85em; }
 #sources { max-height: 80vh; overflow-y: auto; }
@@ -257,6 +264,11 @@ def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> st
                 reason = html.escape(s["reason"])
                 parts.append(f'<span class="unsupported" title="{reason}">⚠ {body}</span>')
         rendered = " ".join(parts)
+    elif result.get("kind") == "unsure":
+        label = html.escape(TEXT["en" if result.get("language") == "en" else "nb"]["unsure"])
+        body = chat_html(result["answer"], turn, False)
+        label = f'<span class="unsure-label">{label}</span>'
+        rendered = f'<span class="unsure">{label}<br>{body}</span>'
     else:
         rendered = chat_html(result["answer"], turn, result["abstained"])
         if not result["abstained"]:
@@ -286,7 +298,9 @@ def sources_html(turns: list[dict[str, Any]], lang: str) -> str:
     for index in range(newest, -1, -1):
         answer = turns[index]["answer"]
         blocks = _turn_blocks(answer, index + 1, t)
-        if answer["abstained"] and not answer["citations"]:
+        if answer.get("kind") == "unsure":
+            count = t["unsure_sources"]
+        elif answer["abstained"] and not answer["citations"]:
             count = t["no_answer"]
         elif len(blocks) == 1:
             count = t["one_source"]

@@ -1,0 +1,75 @@
+"""Decide: an answer, "not sure", or a decline, from the reader's calibrated confidence in
+the first quote (issue 36).
+
+A fact answer's first quote is read by the trained reader (with the sentence before it and
+its heading). Its calibrated probability is compared with two thresholds of the question's
+language-pair group, ``same`` (question and quote in one language) or ``cross`` (an English
+question on a Norwegian sentence scores lower): at or above ``answer`` the answer stands;
+from ``hedge`` up to ``answer`` it is shown as "not sure" with at most two of its quotes;
+below ``hedge`` it is declined. The thresholds are fitted on external calibration data only
+(``python -m helse_qa.training.confidence``: NorQuAD and SweQUAD-MC calibration splits,
+XQuAD cross-lingual pairs; ``eval/results/confidence.md``) and shipped in
+``confidence.json`` next to this module. Lists, overviews and near misses are not judged
+here: the sentence reader was not trained on them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from helse_qa.answering.scored import Selection
+from helse_qa.errors import ConfigError
+from helse_qa.messages import UNSURE, say
+
+DEFAULT_THRESHOLDS = Path(__file__).with_name("confidence.json")
+HEDGED_QUOTES = 2
+GROUPS = ("same", "cross")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per language-pair group: answer at or above ``answer``, "not sure" from ``hedge``."""
+
+    answer: dict[str, float]
+    hedge: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_THRESHOLDS) -> Thresholds:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            answer = {g: float(data["answer"][g]) for g in GROUPS}
+            hedge = {g: float(data["hedge"][g]) for g in GROUPS}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"cannot read the confidence thresholds {path} ({exc}) - reinstall helse-qa, "
+                "or write them with 'python -m helse_qa.training.confidence', or set "
+                "answer_confidence = false"
+            ) from exc
+        for g in GROUPS:
+            if not 0.0 <= hedge[g] <= answer[g] <= 1.0:
+                raise ConfigError(
+                    f"{path}: the '{g}' thresholds must satisfy 0 <= hedge <= answer <= 1 "
+                    f"(got hedge {hedge[g]}, answer {answer[g]})"
+                )
+        return cls(answer, hedge)
+
+
+def pair_group(question_language: str, quote_language: str) -> str:
+    """``same`` or ``cross``: whether the question and its first quote share a language."""
+    return "same" if question_language == quote_language else "cross"
+
+
+def judge(
+    selection: Selection, probability: float, group: str, thresholds: Thresholds, language: str
+) -> Selection:
+    """The fact ``selection`` kept, hedged ("not sure", at most two quotes) or declined."""
+    if selection.kind != "fact" or not selection.chosen:
+        return selection
+    if probability >= thresholds.answer[group]:
+        return replace(selection, confidence=probability)
+    if probability >= thresholds.hedge[group]:
+        lead = say(UNSURE, language)
+        return Selection(selection.chosen[:HEDGED_QUOTES], "unsure", lead, probability)
+    return Selection(kind="abstain", confidence=probability)

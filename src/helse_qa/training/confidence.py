@@ -53,9 +53,9 @@ from helse_qa.training.data import (
     load_xquad,
     name_pool,
     near_miss,
-    overlap,
     title_split,
 )
+from helse_qa.training.report import question_sentences
 from helse_qa.types import SentenceInContext
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,8 @@ def cases_for(
     for q in questions:
         p = ds.passages[q.pid]
         pair = f"{q.language}-{p.language}"
-        own = [p.sentence(i) for i in range(len(p.spans))]
+        own, others = question_sentences(ds, nearest, q)
         gold = p.overlapping(q.answer_start, q.answer_end)
-        others = [
-            ds.passages[pid].sentence(i)
-            for pid in nearest.nearest(q.text, q.pid, p.language, k=1)
-            for i in range(len(ds.passages[pid].spans))
-        ]
-        others = sorted(others, key=lambda s: -overlap(q.text, s.text))[:OTHER_SENTENCES]
         scores = np.asarray(probabilities(q.text, own + others), dtype=float)
         top = int(scores.argmax())
         out.append(Case(pair, "answerable", float(scores[top]), top in gold))

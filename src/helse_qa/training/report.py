@@ -106,15 +106,8 @@ def calibration_cases(
         questions = questions[:: len(questions) // limit][:limit]
     for q in questions:
         p = ds.passages[q.pid]
-        own = [p.sentence(i) for i in range(len(p.spans))]
+        own, others = question_sentences(ds, nearest, q)
         gold = p.overlapping(q.answer_start, q.answer_end)
-        others = [
-            ds.passages[pid].sentence(i)
-            for pid in nearest.nearest(q.text, q.pid, p.language, k=1)
-            for i in range(len(ds.passages[pid].spans))
-        ]
-        # the assistant's pre-filter keeps a dozen sentences: the most word-overlapping ones
-        others = sorted(others, key=lambda s: -overlap(q.text, s.text))[:OTHER_SENTENCES]
         own_l = np.asarray(logit_fn(q.text, own))
         other_l = np.asarray(logit_fn(q.text, others)) if others else np.zeros(0)
         logits += own_l.tolist() + other_l.tolist()
@@ -133,6 +126,21 @@ def calibration_cases(
     return CalibrationSet(
         np.asarray(logits), np.asarray(labels), np.asarray(answerable), np.asarray(unanswerable)
     )
+
+
+def question_sentences(
+    ds: Dataset, nearest: NearestPassages, q: Question
+) -> tuple[list[SentenceInContext], list[SentenceInContext]]:
+    """The sentences of the question's own passage, and the dozen most word-overlapping
+    sentences of the nearest other passage (what the assistant's pre-filter keeps)."""
+    p = ds.passages[q.pid]
+    own = [p.sentence(i) for i in range(len(p.spans))]
+    others = [
+        ds.passages[pid].sentence(i)
+        for pid in nearest.nearest(q.text, q.pid, p.language, k=1)
+        for i in range(len(ds.passages[pid].spans))
+    ]
+    return own, sorted(others, key=lambda s: -overlap(q.text, s.text))[:OTHER_SENTENCES]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def test_risk_coverage_and_the_lowest_threshold_with_the_precision_asked():
 def test_fit_gives_each_language_group_its_thresholds_and_shares_add_up():
     cases = [Case("nb-nb", "answerable", p / 10, p >= 5) for p in range(10)]
     cases += [Case("en-de", "answerable", p / 20, p >= 5) for p in range(10)]
-    t = fit(cases, precision=1.0, hedge_precision=0.5)
+    t = fit(cases, precision=1.0, keep_right=0.9)
     assert t.answer == {"same": 0.5, "cross": 0.25}
     assert t.hedge["same"] <= t.answer["same"] and t.hedge["cross"] <= t.answer["cross"]
     shares = outcome_shares(cases, t)

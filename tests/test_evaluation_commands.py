@@ -6,7 +6,15 @@ import importlib
 
 import pytest
 
-COMMANDS = ["bench_core", "briefing_example", "check_gold", "cold_start", "llm_check", "mutation"]
+COMMANDS = [
+    "bench_core",
+    "briefing_example",
+    "check_gold",
+    "cold_start",
+    "llm_check",
+    "mutation",
+    "risk_coverage",
+]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -74,3 +74,27 @@ def test_rates_add_up_and_precision_counts_given_answers_only():
     assert math.isnan(rates(["declined"])["given_precision"])
     with pytest.raises(ValueError, match="unknown outcome"):
         rates(["maybe"])
+
+
+def test_risk_coverage_orders_given_answers_by_confidence(tmp_path):
+    import json
+
+    from helse_qa.evaluation import risk_coverage
+
+    items = [
+        {"outcome": "right", "confidence": 0.9},
+        {"outcome": "wrong", "confidence": 0.8},
+        {"outcome": "hedged", "confidence": 0.7},
+        {"outcome": "right", "confidence": 0.6},
+        {"outcome": "declined", "confidence": None},
+    ]
+    c = risk_coverage.curve("d", items)
+    assert c.points == [(0.0, 0.0), (0.2, 0.0), (0.4, 0.2), (0.6, 0.2)]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"items": items}), encoding="utf-8")
+    assert risk_coverage.main([f"d={path}", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "risk-coverage.png").read_bytes().startswith(b"\x89PNG")
+    saved = json.loads((tmp_path / "risk-coverage.json").read_text(encoding="utf-8"))
+    assert saved["curves"]["d"][-1] == [0.6, 0.2]
+    with pytest.raises(SystemExit, match="label=path"):
+        risk_coverage.main([str(path)])

@@ -85,12 +85,17 @@ test-fast: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -m "not slow" -q
 
 # The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
-# eval/answers.jsonl: list, overview and near-miss questions (issue 12), gated on their own.
+# eval/answers.jsonl: list, overview and near-miss questions (issue 12), gated on their own;
+# eval/paraphrases.jsonl and eval/followups.jsonl too (issue 36: wrong_rate on every set).
 gate: $(STAMP)
 	$(BIN)/helse-qa ingest
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --check eval/thresholds.toml --json eval/results/ci.json
 	$(BIN)/helse-qa eval --gold eval/answers.jsonl --check eval/thresholds.toml \
 		--check-table answers --json eval/results/ci-answers.json
+	$(BIN)/helse-qa eval --gold eval/paraphrases.jsonl --check eval/thresholds.toml \
+		--check-table paraphrases --json eval/results/ci-paraphrases.json
+	$(BIN)/helse-qa eval --gold eval/followups.jsonl --check eval/thresholds.toml \
+		--check-table followups --json eval/results/ci-followups.json
 
 # The docs site (docs/, mkdocs.yml), built offline and strictly: a broken link between pages
 # fails. docs/hooks.py generates the configuration reference from Settings at every build.

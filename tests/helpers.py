@@ -145,3 +145,13 @@ def scored_passage(texts_and_probabilities, language="nb", sep=" "):
         out.append(ScoredSentence(record, sentence, hit, 1, probability))
         start += len(sentence) + 1
     return out
+
+
+def shows_first(answer, text: str) -> bool:
+    """The answer puts ``text`` first for the user: as the answer, or (the reader not sure
+    enough, issue 36) as the first closest passage under "not sure"."""
+    return (
+        answer.kind in ("fact", "unsure")
+        and bool(answer.citations)
+        and text in answer.citations[0].quote
+    )

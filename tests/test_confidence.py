@@ -12,14 +12,18 @@ from typing import Any, cast
 
 import docx
 import pytest
+from tests.helpers import scored_passage
 from tests.test_briefing import DOCS, cite, turn
 
 from helse_qa.answering.confidence import (
     DEFAULT_THRESHOLDS,
     Thresholds,
+    closest,
+    further_kept,
     judge,
     pair_group,
 )
+from helse_qa.answering.decide import adds_fact
 from helse_qa.answering.scored import ScoredSentence, Selection
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE
@@ -36,7 +40,13 @@ from helse_qa.web.briefing import LABELS, to_docx, to_markdown
 from helse_qa.web.render import answer_html, sources_html
 
 T = Thresholds(answer={"same": 0.5, "cross": 0.3}, hedge={"same": 0.2, "cross": 0.1})
-QUOTES = cast(list[ScoredSentence], ["first", "second", "third"])
+QUOTES = scored_passage(
+    [
+        ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", 0.9),
+        ("Bare i 2017 vokste både omsetning og eksport med om lag 15 prosent.", 0.8),
+        ("Ser man på helseindustrien isolert, omsatte den for 57 milliarder kroner.", 0.7),
+    ]
+)
 
 
 def test_a_sure_first_quote_stands_an_unsure_one_is_hedged_a_weak_one_declined():
@@ -53,6 +63,49 @@ def test_an_english_question_on_a_norwegian_quote_has_its_own_thresholds():
     assert pair_group("en", "nb") == "cross" and pair_group("nb", "nb") == "same"
     assert judge(fact, 0.35, "cross", T, "en").kind == "fact"
     assert judge(fact, 0.35, "same", T, "en").kind == "unsure"
+
+
+def test_under_not_sure_a_lead_in_keeps_its_items_and_at_most_two_quotes_are_shown():
+    chosen = scored_passage(
+        [
+            ("Forprosjektet hadde følgende formål:", 0.9),
+            ("Bygge et felles begrepsapparat og målbilde blant aktørene", 0.0),
+            ("Velorganisert og rikt samfunn", 0.0),
+            ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", 0.5),
+            ("Bare i 2017 vokste både omsetning og eksport med om lag 15 prosent.", 0.4),
+        ]
+    )
+    assert closest(chosen) == chosen[:4]  # the lead-in with its two items, then one more
+    assert closest(chosen[3:]) == chosen[3:5]
+    hedged = judge(Selection(chosen, "fact"), 0.3, "same", T, "nb")
+    assert hedged.kind == "unsure" and hedged.chosen == chosen[:4]
+
+
+def test_a_further_quote_stays_only_when_the_reader_is_sure_of_it_and_it_adds_content():
+    first, sure_new, unsure_new, sure_repeat = scored_passage(
+        [
+            ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", 0.9),
+            ("Diagnostikk sto for 54 prosent av eksporten fra helseindustrien.", 0.8),
+            ("Bare i 2017 vokste både omsetning og eksport med om lag 15 prosent.", 0.2),
+            ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017!", 0.9),
+        ]
+    )
+    chosen = [first, unsure_new, sure_new, sure_repeat]
+
+    def sure(s: ScoredSentence) -> bool:
+        return s.probability >= 0.5
+
+    assert further_kept(chosen, sure, adds_fact) == [first, sure_new]
+    assert further_kept([first], lambda s: False, adds_fact) == [first]  # one quote stands
+    # an item line goes with the quote before it
+    lead, item, other = scored_passage(
+        [
+            ("Forprosjektet hadde følgende formål:", 0.9),
+            ("Bygge et felles begrepsapparat og målbilde blant aktørene", 0.0),
+            ("Bare i 2017 vokste både omsetning og eksport med om lag 15 prosent.", 0.2),
+        ]
+    )
+    assert further_kept([lead, item, other], sure, adds_fact) == [lead, item]
 
 
 def test_lists_overviews_and_near_misses_are_not_judged_by_the_sentence_reader():

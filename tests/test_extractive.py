@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.helpers import REPORT_ID, assert_verbatim, scored_passage
+from tests.helpers import REPORT_ID, assert_verbatim, scored_passage, shows_first
 
 
 @pytest.mark.parametrize(
@@ -73,8 +73,10 @@ def test_a_figure_for_another_country_is_not_given_as_the_answer(corpus_assistan
     assert answer.abstained
     assert "23,6 milliarder" not in answer.text
     # ... while the same question about Norway is answered with the figure
+    # (as the answer or, the reader not sure enough of the first quote, among the closest
+    # passages under "not sure")
     norway = corpus_assistant.ask("What were Norway's health industry export revenues in 2017?")
-    assert not norway.abstained and "23,6 milliarder" in norway.text
+    assert norway.kind in ("fact", "unsure") and "23,6 milliarder" in norway.text
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,7 @@ def test_a_figure_about_other_clusters_is_no_answer_for_the_one_asked(corpus_ass
 
 def test_how_many_is_answered_by_the_sentence_with_the_figure(corpus_assistant):
     answer = corpus_assistant.ask("Hvor mange medlemmer vil den nye klyngen ha?")
-    assert not answer.abstained and "370 members" in answer.citations[0].quote
+    assert shows_first(answer, "370 members")  # as the answer, or first under "not sure"
 
 
 @pytest.mark.parametrize(

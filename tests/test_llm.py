@@ -244,7 +244,8 @@ def test_a_looping_echo_stops_early_and_falls_back(fake, corpus_settings, embedd
     streamed = "".join(e for e in events if isinstance(e, str))
     answer = events[-1]
     assert "<passages>" not in streamed and len(streamed) < 40  # cut at the first echo
-    assert answer.mode == "extractive" and not answer.abstained and answer.citations
+    # the extractive answer: given as the answer, or under "not sure" (answer_confidence)
+    assert answer.mode == "extractive" and answer.kind in ("fact", "unsure") and answer.citations
     assert "Språkmodellens svar kunne ikke kontrolleres mot kildene" in answer.notice
     assert "chat-malen" in answer.notice and "uttrekte svaret" in answer.notice
     assert "Lena" not in answer.text

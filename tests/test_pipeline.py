@@ -45,7 +45,9 @@ def test_a_reader_that_fails_in_the_background_raises_on_first_use(
 
 
 def test_without_the_reader_in_the_settings_nothing_is_preloaded(corpus_settings, embedder) -> None:
-    settings = corpus_settings.model_copy(update={"reader_orders": False})
+    settings = corpus_settings.model_copy(
+        update={"reader_orders": False, "answer_confidence": False}
+    )
     assert not settings.uses_reader
     assistant = Assistant.open(settings, embedder=embedder, preload_reader=True)
     assert assistant.pipeline._reader is None

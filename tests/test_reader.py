@@ -113,7 +113,12 @@ def test_the_cli_names_the_reader_and_its_broken_files(tmp_path: Path) -> None:
     assert shown.returncode == 0
     assert check_weights(DEFAULT_WEIGHTS_DIR).fingerprint in shown.stdout
     assert "chooses the first quote" in shown.stdout  # what it does by default
-    off = {**__import__("os").environ, "HELSE_QA_READER_ORDERS": "false"}
+    assert "answer, 'not sure' or decline" in shown.stdout
+    off = {
+        **__import__("os").environ,
+        "HELSE_QA_READER_ORDERS": "false",
+        "HELSE_QA_ANSWER_CONFIDENCE": "false",
+    }
     plain = subprocess.run(
         [sys.executable, "-m", "helse_qa", "models"],
         capture_output=True,

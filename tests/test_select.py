@@ -128,7 +128,8 @@ def test_the_heuristic_alone_never_loads_the_reader(corpus_settings, embedder):
 
     question = "How much did the industry spend on research and development in 2017?"
     plain = Assistant.open(
-        corpus_settings.model_copy(update={"reader_orders": False}), embedder=embedder
+        corpus_settings.model_copy(update={"reader_orders": False, "answer_confidence": False}),
+        embedder=embedder,
     )
     answer = plain.ask(question)
     assert not answer.abstained
@@ -149,6 +150,6 @@ def test_a_best_line_that_is_a_list_item_keeps_its_lead_in(corpus_assistant):
     # the rest keep the heuristic's order, so the lead-in with its purposes stays quoted
     # (reordering every candidate by the reader lost it)
     answer = corpus_assistant.ask("Hva skulle forprosjektet avklare og oppnå?")
-    assert not answer.abstained
+    assert answer.kind in ("fact", "unsure")  # under "not sure" too, with its items
     assert "følgende formål:" in answer.text
     assert "Bygge et felles begrepsapparat og målbilde blant aktørene" in answer.text

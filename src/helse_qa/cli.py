@@ -579,9 +579,19 @@ def _reader_use(settings: Settings) -> str:
     """What the reader does with these settings, in the words of ``helse-qa models``."""
     if settings.answer_scorer == "reader":
         return "decides what to quote (answer_scorer = reader)"
-    if settings.uses_reader:
-        return "chooses the first quote among the heuristic's sentences (reader_orders = true)"
-    return "not used (reader_orders = false)"
+    uses = []
+    if settings.reader_orders:
+        uses.append(
+            "chooses the first quote among the heuristic's sentences (reader_orders = true)"
+        )
+    if settings.answer_confidence:
+        uses.append(
+            "judges how sure a fact answer is: answer, 'not sure' or decline "
+            "(answer_confidence = true)"
+        )
+    if uses:
+        return "; ".join(uses)
+    return "not used (reader_orders = false, answer_confidence = false)"
 
 
 def _eval_settings(args: argparse.Namespace) -> Settings:

@@ -11,15 +11,21 @@ below ``hedge`` it is declined. The thresholds are fitted on external calibratio
 XQuAD cross-lingual pairs; ``eval/results/confidence.md``) and shipped in
 ``confidence.json`` next to this module. Lists, overviews and near misses are not judged
 here: the sentence reader was not trained on them.
+
+No padding: a fact answer that stands keeps a further quote only when the reader is as sure
+of it as of an answer (its group's ``answer`` threshold) and it adds content words the
+quotes before it lack (:func:`further_kept`); otherwise the first quote stands alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from helse_qa.answering.scored import Selection
+from helse_qa.answering.list_answers import is_item_line
+from helse_qa.answering.scored import ScoredSentence, Selection
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
 
@@ -71,5 +77,43 @@ def judge(
         return replace(selection, confidence=probability)
     if probability >= thresholds.hedge[group]:
         lead = say(UNSURE, language)
-        return Selection(selection.chosen[:HEDGED_QUOTES], "unsure", lead, probability)
+        return Selection(closest(selection.chosen), "unsure", lead, probability)
     return Selection(kind="abstain", confidence=probability)
+
+
+def further_kept(
+    chosen: Sequence[ScoredSentence],
+    sure: Callable[[ScoredSentence], bool],
+    adds: Callable[[str, Sequence[str]], bool],
+) -> list[ScoredSentence]:
+    """The first quote (with its item lines) and each further quote that the reader is
+    ``sure`` of and that ``adds`` content the kept ones lack (item lines go with the quote
+    they follow)."""
+    kept: list[ScoredSentence] = []
+    keeping = True
+    for i, s in enumerate(chosen):
+        if i and is_item_line(s.text) and kept:
+            if keeping:
+                kept.append(s)
+            continue
+        keeping = i == 0 or (sure(s) and adds(s.text, [k.text for k in kept]))
+        if keeping:
+            kept.append(s)
+    return kept
+
+
+def closest(chosen: Sequence[ScoredSentence], most: int = HEDGED_QUOTES) -> list[ScoredSentence]:
+    """The first ``most`` quotes, each with the item lines that follow it (a lead-in never
+    stands without its items)."""
+    out: list[ScoredSentence] = []
+    quotes = 0
+    for i, s in enumerate(chosen):
+        if i and is_item_line(s.text) and out:
+            if out[-1] is chosen[i - 1]:
+                out.append(s)
+            continue
+        if quotes == most:
+            break
+        quotes += 1
+        out.append(s)
+    return out

@@ -177,6 +177,10 @@ def decide(
         return Selection([sentence], "near_miss", line) if sentence else Selection(kind="abstain")
     if best.probability < threshold:
         return Selection(kind="abstain")
+    if (other_year := _sentence_other_year(question, best, language, analyzer)) is not None:
+        if not other_year:
+            return Selection(kind="abstain")
+        return Selection([best], "near_miss", other_year)
     # A list question whose best sentence is an item line: its lead-in may be a runner-up
     # (a complete best sentence answers itself, and a runner-up list would push it aside;
     # tried for every best sentence that names no several things, it cost 3 gold answers).
@@ -224,11 +228,9 @@ def _year_near_miss(
         # "the figure for 2025" answers no question about who or which one ("Hvilken
         # organisasjon satt i styringsgruppen i 2018, …?" got the merger's date)
         return "", None
-    concepts = analyzer.query_concepts(YEAR.sub(" ", topic or question))
 
     def on_topic(s: ScoredSentence) -> bool:
-        terms = set(analyzer.terms(s.text, ["nb", "en"]))
-        return any(c & terms for c in concepts)
+        return holds_subject(topic or question, s.text, analyzer)
 
     # a sentence that gives a figure for its year first ("23,6 milliarder kroner i 2017"),
     # then one that only names a year
@@ -237,6 +239,30 @@ def _year_near_miss(
         if line and on_topic(s):
             return line, s
     return "", None
+
+
+def holds_subject(question: str, text: str, analyzer: Analyzer) -> bool:
+    """Whether ``text`` shares a word with the question besides its years (in either
+    language, a compound's parts, the glossary's translations)."""
+    concepts = analyzer.query_concepts(YEAR.sub(" ", question))
+    terms = set(analyzer.terms(text, ["nb", "en"]))
+    return any(c & terms for c in concepts)
+
+
+def _sentence_other_year(
+    question: str, best: ScoredSentence, language: str, analyzer: Analyzer
+) -> str | None:
+    """When the question asks about a year and the best sentence gives its figure for
+    another year only ("i 2018?" -> "... 142 milliarder kroner i 2017"), even though the
+    asked year stands elsewhere in its passage: the near-miss line ("" when the sentence is
+    not about the question's subject: then decline); else None."""
+    asked = list(dict.fromkeys(YEAR.findall(question)))
+    if not asked or any(y in best.text for y in asked):
+        return None
+    line = _other_year(best, asked, language)
+    if not line:
+        return None
+    return line if holds_subject(question, best.text, analyzer) else ""
 
 
 def _other_year(s: ScoredSentence, asked: Sequence[str], language: str) -> str:

@@ -125,6 +125,11 @@ NOT_ABOUT = {
 }
 
 
+def without_markup(question: str) -> str:
+    """The question's words: its markup tags ("<b>Hvem</b> leder ...") taken out."""
+    return " ".join(_MARKUP.sub(" ", question).split())
+
+
 def place_named(name: str, language: str) -> str | None:
     """The country a name is, or whose nationality it is ("Danish" -> "Denmark"; "danske"
     -> "Danmark" for a Norwegian question); None when it is not a place."""

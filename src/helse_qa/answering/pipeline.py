@@ -27,19 +27,28 @@ from typing import Any
 
 from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
-from helse_qa.answering.confidence import Thresholds, judge, pair_group
+from helse_qa.answering.confidence import Thresholds, further_kept, judge, pair_group
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
     HEURISTIC_THRESHOLD,
+    adds_fact,
     decide,
     decide_overview,
     decide_with_reader,
 )
 from helse_qa.answering.generate import condense, llm_answer
+from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.question import Turn, retrieval_query
-from helse_qa.answering.read import Passages, heuristic, promoted, reader_first, reader_scores
+from helse_qa.answering.read import (
+    Passages,
+    heuristic,
+    key,
+    promoted,
+    reader_first,
+    reader_scores,
+)
 from helse_qa.answering.retrieve import Retriever
-from helse_qa.answering.scored import Selection
+from helse_qa.answering.scored import ScoredSentence, Selection
 from helse_qa.answering.sentence_vectors import SentenceVectors
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError, LLMError
@@ -240,6 +249,7 @@ class AnswerPipeline:
             question, scored, passages, q_vec, analyzer, self.embedder.embed_passages
         )
         scored = reading.scored
+        seen: dict[tuple[str, int, int], float] = {}  # the reader's P, read once
         if scored and settings.reader_orders and not reading.promoted:
             scored = reader_first(
                 question,
@@ -248,6 +258,7 @@ class AnswerPipeline:
                 lambda: self.reader,
                 threshold,
                 settings.reader_order_candidates,
+                seen,
             )
         further = settings.runner_up if settings.runner_up is not None else HEURISTIC_RUNNER_UP
         selection = decide(
@@ -262,21 +273,50 @@ class AnswerPipeline:
             asked.topic,
         )
         if settings.answer_confidence and selection.kind == "fact" and selection.chosen:
-            selection = self._judge(question, language, selection, passages)
+            # the question as asked: a follow-up read with its earlier turns prefixed
+            # ("... i 2017? Og eksporten?") kept as many wrong and one right fewer
+            selection = self._judge(question, language, selection, passages, seen)
+
         return selection
 
     def _judge(
-        self, question: str, language: str, selection: Selection, passages: Passages
+        self,
+        question: str,
+        language: str,
+        selection: Selection,
+        passages: Passages,
+        seen: dict[tuple[str, int, int], float],
     ) -> Selection:
         """The fact answer kept, hedged or declined by the reader's confidence in its
-        first quote (answering/confidence.py)."""
-        first = selection.chosen[0]
-        (read,) = reader_scores(question, [first], passages.every_sentence(), self.reader)
-        quoted = detect_language(first.text, default=first.hit.chunk.language)
-        group = pair_group(language, quoted)
+        first quote (answering/confidence.py); one that stands keeps only the further
+        quotes the reader is as sure of and that add content."""
         if self._thresholds is None:
             self._thresholds = Thresholds.load()
-        return judge(selection, read.probability, group, self._thresholds, language)
+        thresholds = self._thresholds
+        chosen = selection.chosen
+        unread = [
+            s
+            for i, s in enumerate(chosen)
+            if (i == 0 or not is_item_line(s.text)) and key(s) not in seen
+        ]
+        if unread:
+            read = reader_scores(question, unread, passages.every_sentence(), self.reader)
+            seen.update({key(s): s.probability for s in read})
+
+        def probability(s: ScoredSentence) -> float:
+            return seen[key(s)]
+
+        def group(s: ScoredSentence) -> str:
+            return pair_group(language, detect_language(s.text, default=s.hit.chunk.language))
+
+        first = chosen[0]
+        judged = judge(selection, probability(first), group(first), thresholds, language)
+        if judged.kind != "fact":
+            return judged
+        kept = further_kept(
+            chosen, lambda s: probability(s) >= thresholds.answer[group(s)], adds_fact
+        )
+        return replace(judged, chosen=kept)
 
     def _overview(self, index: LoadedIndex, asked: Asked) -> Selection:
         """An overview of the document the question is about (or one short block per

@@ -26,6 +26,7 @@ import numpy as np
 
 from helse_qa.answering.heuristic import support_scores
 from helse_qa.answering.list_answers import is_item_line, promote_list, promote_named
+from helse_qa.answering.names import without_markup
 from helse_qa.answering.scored import ScoredSentence, quotable
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import Analyzer
@@ -118,7 +119,8 @@ def reader_scores(
     by_chunk: dict[str, list[ScoredSentence]] = {}
     for s in sorted(every, key=lambda s: s.record.start):
         by_chunk.setdefault(s.record.chunk_id, []).append(s)
-    scores = reader.score(question, [in_context(s, by_chunk) for s in candidates])
+    # the reader reads words: "<b>Hvem</b> leder ..." is read as "Hvem leder ..."
+    scores = reader.score(without_markup(question), [in_context(s, by_chunk) for s in candidates])
     floor = reader.span_threshold
     out = [
         replace(s, probability=r.p_answer, span=r.span if r.span_p >= floor else None)
@@ -128,6 +130,11 @@ def reader_scores(
     return out
 
 
+def key(s: ScoredSentence) -> tuple[str, int, int]:
+    """What the reader read of ``s``: its passage and its span there."""
+    return (s.record.chunk_id, s.record.start, s.record.end)
+
+
 def reader_first(
     question: str,
     scored: list[ScoredSentence],
@@ -135,6 +142,7 @@ def reader_first(
     reader: Callable[[], Reader],
     threshold: float,
     candidates: int,
+    seen: dict[tuple[str, int, int], float] | None = None,
 ) -> list[ScoredSentence]:
     """The heuristic's sentences with the reader's choice first: among those above the
     heuristic's threshold (the best ``candidates``), the one the reader gives the highest
@@ -161,7 +169,10 @@ def reader_first(
     if len(above) < 2:
         return scored
     every = passages.every_sentence()
-    first = reader_scores(question, above, every, reader())[0].record.sentence_id
+    read = reader_scores(question, above, every, reader())
+    if seen is not None:  # what the reader said, for the confidence judge to reuse
+        seen.update({key(s): s.probability for s in read})
+    first = read[0].record.sentence_id
     return [s for s in scored if s.record.sentence_id == first] + [
         s for s in scored if s.record.sentence_id != first
     ]

@@ -360,3 +360,79 @@ def test_citation_validity_checks_quotes_against_the_source_file(tmp_path, embed
     source.write_text(source.read_text(encoding="utf-8").replace("370", "371"), encoding="utf-8")
     after = evaluate_assistant(assistant, [item]).summary()
     assert after["citation_validity"] < 1.0
+
+
+def test_squad_outcomes_writes_each_design_and_the_risk_coverage_plot(tmp_path):
+    from helse_qa.evaluation import squad_outcomes
+
+    contexts = [
+        (
+            "Bergen er kjent for Bryggen, en rekke gamle trehus ved havnen.",
+            "Hva er Bergen kjent for?",
+            "Bryggen",
+        ),
+        (
+            "Tromsø ligger i Nord-Norge og har et kjent universitet.",
+            "Hvor ligger Tromsø?",
+            "Nord-Norge",
+        ),
+    ]
+    data = {
+        "data": [
+            {
+                "title": f"t{i}",
+                "paragraphs": [
+                    {
+                        "context": c,
+                        "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a}]}],
+                    }
+                ],
+            }
+            for i, (c, q, a) in enumerate(contexts)
+        ]
+    }
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    out = tmp_path / "out"
+    assert (
+        squad_outcomes.main(
+            [
+                "--squad",
+                str(path),
+                "--out",
+                str(out),
+                "--index",
+                str(tmp_path / "idx"),
+                "--name",
+                "tiny",
+            ]
+        )
+        == 0
+    )
+    for design in squad_outcomes.DESIGNS:
+        written = json.loads((out / f"tiny-{design}.json").read_text(encoding="utf-8"))
+        outcomes = [it["outcome"] for it in written["items"]]
+        assert len(outcomes) == 2 and set(outcomes) <= {"right", "wrong", "hedged", "declined"}
+        rates = written["summary"]
+        assert (
+            abs(sum(rates[f"{o}_rate"] for o in ("right", "wrong", "hedged", "declined")) - 1)
+            < 1e-6
+        )
+    assert (out / "risk-coverage-tiny.png").stat().st_size > 0
+    curves = json.loads((out / "risk-coverage-tiny.json").read_text(encoding="utf-8"))["curves"]
+    assert set(curves) == set(squad_outcomes.DESIGNS)
+
+
+def test_a_squad_answer_is_right_only_when_given_with_the_answer_in_its_first_quote():
+    from types import SimpleNamespace
+
+    from helse_qa.evaluation.squad_outcomes import outcome
+
+    def answer(kind, quotes):
+        citations = tuple(SimpleNamespace(quote=q) for q in quotes)
+        return SimpleNamespace(kind=kind, abstained=kind != "fact", citations=citations)
+
+    assert outcome(answer("fact", ["Bergen er kjent for Bryggen."]), ["Bryggen"]) == "right"
+    assert outcome(answer("fact", ["Tromsø ligger i nord.", "Bryggen"]), ["Bryggen"]) == "wrong"
+    assert outcome(answer("unsure", ["Bergen er kjent for Bryggen."]), ["Bryggen"]) == "hedged"
+    assert outcome(answer("abstain", []), ["Bryggen"]) == "declined"

@@ -44,6 +44,37 @@ _QUANTITY = re.compile(
 )
 
 
+# A sum of money: the unit a revenue, turnover or spending question is answered in.
+MONEY = re.compile(
+    r"\b(kroner|kr|nok|mrd|milliard\w*|million\w*|mill|billion\w*|euro|eur|usd|dollars?)\b",
+    re.IGNORECASE,
+)
+_ASKS_MONEY = re.compile(
+    r"(inntekt|omsetning|omsatte|omsette|revenue|turnover|earn|spen[dt]|invest|budsjett|"
+    r"budget|kostnad|cost|kroner)",
+    re.IGNORECASE,
+)
+_ASKS_SHARE = re.compile(
+    r"\b(andel\w*|prosent\w*|shares?|percent\w*|vekst\w*|growth|grow\w*|grew|vokste|vokse|"
+    r"økt\w*|økte|øke|økning\w*|increase\w*|steg|rose|risen)\b",
+    re.IGNORECASE,
+)
+
+_ASKS_WHEN = re.compile(r"(når|when|hvilket år|what year)\b", re.IGNORECASE)
+_WHAT_WAS = re.compile(r"(hva (var|er|blir)|what (was|were|is|are|will be))\b", re.IGNORECASE)
+
+
+def asks_money(question: str) -> bool:
+    """Whether a question asks for a sum of money ("Hvor store eksportinntekter …?", "How
+    much did the industry spend on R&D?"), not a share or a growth rate of one."""
+    return (
+        bool(asks_quantity(question) or _WHAT_WAS.match(question.strip()))
+        and bool(_ASKS_MONEY.search(question))  # in a compound too: "eksportinntekter"
+        and not _ASKS_SHARE.search(question)
+        and not _ASKS_WHEN.match(question.strip())
+    )
+
+
 def asks_quantity(question: str) -> bool:
     """Whether a question asks for a figure or a date ("How much …", "export revenues",
     "Hvor mange …", "når")."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from helse_qa.answering.heuristic import support_scores
+from helse_qa.answering.heuristic import MONEY, asks_money, support_scores
 from helse_qa.answering.list_answers import is_item_line, promote_list, promote_named
 from helse_qa.answering.names import without_markup
 from helse_qa.answering.scored import ScoredSentence, quotable
@@ -166,7 +166,14 @@ def reader_first(
         return scored
     above = [s for s in scored if s.probability >= threshold and not is_item_line(s.text)]
     above = above[:candidates]
+    if asks_money(question) and any(MONEY.search(s.text) for s in above):
+        # a question about a sum of money is answered by a sentence that gives one: the
+        # reader alone put "Bare i 2017 vokste … eksport med om lag 15 prosent" above
+        # "eksportinntektene utgjorde 23,6 milliarder kroner" (issue 36)
+        above = [s for s in above if MONEY.search(s.text)]
     if len(above) < 2:
+        if above and above[0] is not scored[0]:
+            return [above[0], *(s for s in scored if s is not above[0])]
         return scored
     every = passages.every_sentence()
     read = reader_scores(question, above, every, reader())

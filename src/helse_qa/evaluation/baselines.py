@@ -114,7 +114,8 @@ def load_squad(path: Path) -> tuple[dict[str, str], list[SquadQuestion]]:
     return contexts, questions
 
 
-def _contains(text: str, answers: Sequence[str]) -> bool:
+def contains(text: str, answers: Sequence[str]) -> bool:
+    """Whether ``text`` holds one of the ``answers`` (case and spacing aside)."""
     flat = " ".join(text.split()).lower()
     return any(" ".join(a.split()).lower() in flat for a in answers if a.strip())
 
@@ -135,8 +136,8 @@ def squad_answer_scores(assistant: Any, questions: Sequence[SquadQuestion]) -> d
             continue
         answered += 1
         quotes += len(answer.citations)
-        first += bool(answer.citations) and _contains(answer.citations[0].quote, q.answers)
-        contained += _contains(answer.text, q.answers)
+        first += bool(answer.citations) and contains(answer.citations[0].quote, q.answers)
+        contained += contains(answer.text, q.answers)
     n = len(scored) or 1
     return {
         "questions": float(len(scored)),
@@ -161,6 +162,32 @@ def squad_documents(contexts: dict[str, str]) -> list[ParsedDocument]:
     ]
 
 
+def squad_index(
+    path: Path, settings: Settings, embedder: Embedder, with_sentences: bool = True
+) -> tuple[Settings, dict[str, str], list[SquadQuestion]]:
+    """The settings of an index of every context of the SQuAD file at ``path`` (built into
+    ``<index_dir>/squad-<hash>/`` on first use, then reused), its contexts and questions.
+    ``with_sentences``: sentence vectors too (the questions are answered, not only
+    retrieved)."""
+    from helse_qa.ingest.chunking import CHUNKER_VERSION
+    from helse_qa.ingest.pipeline import build_index
+    from helse_qa.storage.layout import IndexLayout
+
+    contexts, questions = load_squad(path)
+    key = (
+        f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|{with_sentences}|"
+        + "".join(sorted(contexts))
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    index_dir = settings.index_dir / f"squad-{digest}"
+    squad_settings = settings.model_copy(update={"index_dir": index_dir})
+    if IndexLayout(index_dir).current() is None:
+        docs = squad_documents(contexts)
+        log.info("indexing %d SQuAD contexts into %s", len(docs), index_dir)
+        build_index(squad_settings, embedder, docs, progress=True, with_sentences=with_sentences)
+    return squad_settings, contexts, questions
+
+
 def squad_benchmark(
     path: Path,
     settings: Settings,
@@ -175,25 +202,8 @@ def squad_benchmark(
     The contexts are indexed once into ``<index_dir>/squad-<hash>/`` and reused.
     """
     from helse_qa.assistant import Assistant
-    from helse_qa.ingest.pipeline import build_index
-    from helse_qa.storage.layout import IndexLayout
 
-    contexts, questions = load_squad(path)
-    from helse_qa.ingest.chunking import CHUNKER_VERSION
-
-    key = f"{embedder.fingerprint}|{CHUNKER_VERSION}|{settings.chunk_words}|{answers}|" + "".join(
-        sorted(contexts)
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    index_dir = settings.index_dir / f"squad-{digest}"
-    squad_settings = settings.model_copy(update={"index_dir": index_dir})
-    layout = IndexLayout(index_dir)
-    current = layout.current()
-    if current is None:
-        docs = squad_documents(contexts)
-        log.info("indexing %d SQuAD contexts into %s", len(docs), index_dir)
-        # sentence vectors only when the questions are also answered (extractive quotes)
-        build_index(squad_settings, embedder, docs, progress=True, with_sentences=answers)
+    squad_settings, contexts, questions = squad_index(path, settings, embedder, answers)
     assistant = Assistant.open(squad_settings, embedder=embedder)
     kmax = max(ks)
     results: dict[str, dict[str, float]] = {}

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "--name",
             f"risk-coverage-{args.name}",
             "--title",
-            f"Risk against coverage: {args.squad.name}, end to end",
+            f"Risk against coverage: {args.name}, end to end",
         ]
     )
 

@@ -62,6 +62,19 @@ def test_a_figure_for_another_year_is_said_plainly(corpus_assistant, question, l
 
 @pytest.mark.parametrize(
     "question",
+    ["How large were pharmaceutical exports in 2020?", "Hvor stor var legemiddeleksporten i 2020?"],
+)
+def test_a_near_miss_is_the_figure_of_the_thing_asked_about_or_nothing(corpus_assistant, question):
+    # issue 36, item 4: the whole industry's 23,6 milliarder for 2017 is not the
+    # pharmaceuticals' figure; with no pharmaceuticals' export figure for another year in the
+    # sentence or its headings, the answer declines
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained and answer.kind == "abstain"
+    assert "23,6 milliarder" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
     [
         "What were Denmark's health industry export revenues in 2017?",
         "Hva var eksportinntektene til den svenske helseindustrien i 2017?",

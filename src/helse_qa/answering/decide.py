@@ -52,7 +52,7 @@ from helse_qa.answering.scored import (
 )
 from helse_qa.messages import NEAR_MISS, say
 from helse_qa.models.reader import Reader
-from helse_qa.text.analysis import STOPWORDS, Analyzer, words
+from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.listing import is_list_question
 from helse_qa.text.numbers import AMOUNT, FIGURE, YEAR, YEAR_DIGITS
 from helse_qa.types import Hit
@@ -230,7 +230,7 @@ def _year_near_miss(
         return "", None
 
     def on_topic(s: ScoredSentence) -> bool:
-        return holds_subject(topic or question, s.text, analyzer)
+        return holds_subject(topic or question, s, analyzer)
 
     # a sentence that gives a figure for its year first ("23,6 milliarder kroner i 2017"),
     # then one that only names a year
@@ -241,12 +241,21 @@ def _year_near_miss(
     return "", None
 
 
-def holds_subject(question: str, text: str, analyzer: Analyzer) -> bool:
-    """Whether ``text`` shares a word with the question besides its years (in either
-    language, a compound's parts, the glossary's translations)."""
-    concepts = analyzer.query_concepts(YEAR.sub(" ", question))
-    terms = set(analyzer.terms(text, ["nb", "en"]))
-    return any(c & terms for c in concepts)
+def holds_subject(question: str, s: ScoredSentence, analyzer: Analyzer) -> bool:
+    """Whether the sentence ``s`` is about what the question asks (its years aside): it
+    shares a word with the question, and every word of the question that the glossary
+    translates stands in the sentence, its headings or its document's title - "How large
+    were pharmaceutical exports in 2020?" is not met by the whole industry's exports in 2017
+    ("legemidler" is nowhere there), "Hvor store var eksportinntektene til norsk
+    helseindustri i 2022?" is (the industry is the chapter's subject)."""
+    asked = YEAR.sub(" ", question)
+    terms = set(analyzer.terms(s.text, ["nb", "en"]))
+    if not any(c & terms for c in analyzer.query_concepts(asked)):
+        return False
+    chunk = s.hit.chunk
+    around = terms | set(analyzer.terms(" ".join([*chunk.section, chunk.title]), ["nb", "en"]))
+    translated = " ".join(w for w in words(asked) if w not in STOPWORDS and has_translation(w))
+    return all(c & around for c in analyzer.query_concepts(translated)) if translated else True
 
 
 def _sentence_other_year(
@@ -262,7 +271,7 @@ def _sentence_other_year(
     line = _other_year(best, asked, language)
     if not line:
         return None
-    return line if holds_subject(question, best.text, analyzer) else ""
+    return line if holds_subject(question, best, analyzer) else ""
 
 
 def _other_year(s: ScoredSentence, asked: Sequence[str], language: str) -> str:

@@ -81,6 +81,18 @@ def judge(
     return Selection(kind="abstain", confidence=probability)
 
 
+def units(chosen: Sequence[ScoredSentence]) -> list[list[ScoredSentence]]:
+    """The quotes of ``chosen``, each with the item lines that follow it (a lead-in never
+    stands without its items)."""
+    out: list[list[ScoredSentence]] = []
+    for i, s in enumerate(chosen):
+        if i and is_item_line(s.text):
+            out[-1].append(s)
+        else:
+            out.append([s])
+    return out
+
+
 def further_kept(
     chosen: Sequence[ScoredSentence],
     sure: Callable[[ScoredSentence], bool],
@@ -90,30 +102,12 @@ def further_kept(
     ``sure`` of and that ``adds`` content the kept ones lack (item lines go with the quote
     they follow)."""
     kept: list[ScoredSentence] = []
-    keeping = True
-    for i, s in enumerate(chosen):
-        if i and is_item_line(s.text) and kept:
-            if keeping:
-                kept.append(s)
-            continue
-        keeping = i == 0 or (sure(s) and adds(s.text, [k.text for k in kept]))
-        if keeping:
-            kept.append(s)
+    for i, (head, *items) in enumerate(units(chosen)):
+        if i == 0 or (sure(head) and adds(head.text, [k.text for k in kept])):
+            kept += [head, *items]
     return kept
 
 
 def closest(chosen: Sequence[ScoredSentence], most: int = HEDGED_QUOTES) -> list[ScoredSentence]:
-    """The first ``most`` quotes, each with the item lines that follow it (a lead-in never
-    stands without its items)."""
-    out: list[ScoredSentence] = []
-    quotes = 0
-    for i, s in enumerate(chosen):
-        if i and is_item_line(s.text) and out:
-            if out[-1] is chosen[i - 1]:
-                out.append(s)
-            continue
-        if quotes == most:
-            break
-        quotes += 1
-        out.append(s)
-    return out
+    """The first ``most`` quotes, each with the item lines that follow it."""
+    return [s for unit in units(chosen)[:most] for s in unit]

@@ -203,6 +203,11 @@ def decide(
     return Selection(with_items(widened, following), "fact")
 
 
+def asked_years(question: str) -> list[str]:
+    """The years a question names, once each, in its order."""
+    return list(dict.fromkeys(YEAR.findall(question)))
+
+
 def _year_near_miss(
     question: str,
     scored: Sequence[ScoredSentence],
@@ -220,7 +225,7 @@ def _year_near_miss(
     share a word with it besides the year: "Who won the 2018 FIFA World Cup?" is not
     answered with "The merger will … take effect on January 1, 2025". ``topic`` stands for
     the question's words when it leans on earlier turns."""
-    asked = list(dict.fromkeys(YEAR.findall(question)))
+    asked = asked_years(question)
     top = list(scored[:look])
     if not asked or not top or any(y in s.hit.chunk.text for s in top for y in asked):
         return None
@@ -265,7 +270,7 @@ def _sentence_other_year(
     another year only ("i 2018?" -> "... 142 milliarder kroner i 2017"), even though the
     asked year stands elsewhere in its passage: the near-miss line ("" when the sentence is
     not about the question's subject: then decline); else None."""
-    asked = list(dict.fromkeys(YEAR.findall(question)))
+    asked = asked_years(question)
     if not asked or any(y in best.text for y in asked):
         return None
     line = _other_year(best, asked, language)
@@ -305,7 +310,7 @@ def decide_with_reader(
     """
     if not scored:
         return Selection(kind="abstain")
-    asked = list(dict.fromkeys(YEAR.findall(question)))
+    asked = asked_years(question)
     passages = {s.hit.chunk.chunk_id: s.hit.chunk.text for s in scored}
     if asked and not any(y in text for text in passages.values() for y in asked):
         return _reader_near_miss(question, asked, scored, threshold, language, reader, every)

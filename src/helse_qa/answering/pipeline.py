@@ -27,7 +27,7 @@ from typing import Any
 
 from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
-from helse_qa.answering.confidence import Thresholds, further_kept, judge, pair_group
+from helse_qa.answering.confidence import Thresholds, further_kept, judge, pair_group, units
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
     HEURISTIC_THRESHOLD,
@@ -37,7 +37,6 @@ from helse_qa.answering.decide import (
     decide_with_reader,
 )
 from helse_qa.answering.generate import condense, llm_answer
-from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.question import Turn, retrieval_query
 from helse_qa.answering.read import (
     Passages,
@@ -294,11 +293,7 @@ class AnswerPipeline:
             self._thresholds = Thresholds.load()
         thresholds = self._thresholds
         chosen = selection.chosen
-        unread = [
-            s
-            for i, s in enumerate(chosen)
-            if (i == 0 or not is_item_line(s.text)) and key(s) not in seen
-        ]
+        unread = [head for head, *_ in units(chosen) if key(head) not in seen]  # not items
         if unread:
             read = reader_scores(question, unread, passages.every_sentence(), self.reader)
             seen.update({key(s): s.probability for s in read})

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from helse_qa import offline
 from helse_qa.evaluation.args import module_parser, path_arg
-from helse_qa.evaluation.measure import helse_qa_env, nearest_rank, time_helse_qa
+from helse_qa.evaluation.measure import helse_qa_env, nearest_rank, time_asks, time_helse_qa
 
 QUESTIONS = [
     "Hvor store var eksportinntektene i 2017?",
@@ -119,14 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for q in QUESTIONS[:5]:  # warm-up
             assistant.ask(q)
-        totals: list[float] = []
-        stages: dict[str, list[float]] = {"embed": [], "retrieve": [], "answer": []}
-        for q in QUESTIONS:
-            t0 = time.perf_counter()
-            answer = assistant.ask(q)
-            totals.append((time.perf_counter() - t0) * 1000)
-            for k in stages:
-                stages[k].append(answer.timings_ms[k])
+        totals, stages = time_asks(assistant, [(q, ()) for q in QUESTIONS])
         assistant.close()
 
     lines = [

@@ -12,6 +12,9 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+STAGES = ("embed", "retrieve", "answer")
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float:
@@ -20,6 +23,22 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
         raise ValueError("nearest_rank of no values - measure something first")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def time_asks(
+    assistant: Any, asked: Sequence[tuple[str, Sequence[Mapping[str, str]]]]
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Ask each (question, conversation before it) once: the ms each answer took, and the ms
+    of each stage of :data:`STAGES` per answer (``Answer.timings_ms``)."""
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {k: [] for k in STAGES}
+    for question, history in asked:
+        t0 = time.perf_counter()
+        answer = assistant.ask(question, history=history)
+        totals.append((time.perf_counter() - t0) * 1000)
+        for k in STAGES:
+            stages[k].append(answer.timings_ms[k])
+    return totals, stages
 
 
 def free_port() -> int:

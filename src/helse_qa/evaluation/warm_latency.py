@@ -12,43 +12,36 @@ of each stage. Machines are shared and noisy: run it on an idle machine.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from helse_qa import offline
 from helse_qa.evaluation.args import module_parser, path_arg
-from helse_qa.evaluation.measure import nearest_rank
+from helse_qa.evaluation.measure import nearest_rank, time_asks
 
 SETS = ("gold", "answers", "paraphrases", "followups")
-STAGES = ("embed", "retrieve", "answer")
 
 
-def questions(eval_dir: Path) -> list[tuple[str, list[dict[str, str]]]]:
+def questions(eval_dir: Path) -> list[tuple[str, Sequence[Mapping[str, str]]]]:
     """Every question of the eval sets with the conversation before it."""
-    out = []
-    for name in SETS:
-        for line in (eval_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.lstrip().startswith("//"):
-                item = json.loads(line)
-                out.append((item["question"], list(item.get("history", []))))
-    return out
+    from helse_qa.evaluation.evaluate import load_gold
+
+    return [
+        (item.question, item.history)
+        for name in SETS
+        for item in load_gold(eval_dir / f"{name}.jsonl")
+    ]
 
 
-def timed(assistant: Any, asked: Sequence[tuple[str, list[dict[str, str]]]]) -> dict[str, Any]:
-    """One pass: total ms per question and the p50 of each stage."""
-    totals: list[float] = []
-    stages: dict[str, list[float]] = {k: [] for k in STAGES}
-    for question, history in asked:
-        t0 = time.perf_counter()
-        answer = assistant.ask(question, history=history)
-        totals.append((time.perf_counter() - t0) * 1000)
-        for k in STAGES:
-            stages[k].append(answer.timings_ms.get(k, 0.0))
+def timed(
+    assistant: Any, asked: Sequence[tuple[str, Sequence[Mapping[str, str]]]]
+) -> dict[str, Any]:
+    """One pass: p50 and p95 of the answers' ms, and the p50 of each stage."""
+    totals, stages = time_asks(assistant, asked)
     return {
         "p50": nearest_rank(totals, 0.5),
         "p95": nearest_rank(totals, 0.95),

@@ -127,8 +127,13 @@ ARTICLE_ID = "nht-clusters-merge-2024"
 def assert_verbatim(assistant, answer) -> None:
     """Every citation's quote is its document's text at its offsets, from a shown passage."""
     for c in answer.citations:
-        assert assistant.document_text(c.doc_id)[c.start : c.end] == c.quote
+        text = assistant.document_text(c.doc_id)
+        assert text[c.start : c.end] == c.quote
         assert c.chunk_id in {h.chunk.chunk_id for h in answer.passages}
+        if c.caption:  # a chart row's caption stands in the source too, just above it
+            paragraph = text.rfind("\n\n", 0, c.start)  # the rows' paragraph starts there
+            above = text[:paragraph].rstrip().rsplit("\n\n", 1)[-1]
+            assert " ".join(above.split()) == c.caption
 
 
 def scored_passage(texts_and_probabilities, language="nb", sep=" "):

@@ -337,3 +337,27 @@ def test_no_references_says_so():
     turns = [turn("Cake?", "I could not find this.", [], abstained=True, kind="abstain")]
     md = to_markdown(turns, DOCS, "nb")
     assert md.endswith("Ingen kilder: dokumentene besvarte ikke spørsmålene.\n")
+
+
+def test_a_chart_row_is_shown_with_its_caption():
+    """Issue 37: a chart row answers as "caption · row" in the answer, and a reference whose
+    row is not in an answer (an LLM paraphrase) carries the caption before the quote."""
+    caption, row = "Helseindustrien – fordeling eksport 2017", "Legemidler: 34%"
+    extractive = turn(
+        "Pharma's share of exports?",
+        f"{caption} · {row} [1]",
+        [cite(1, row, (3000, 3015), caption=caption)],
+    )
+    md = to_markdown([extractive], DOCS, "en")
+    assert f"{caption} · {row} [1]" in md
+    assert references(md) == ["1. Rapport om helseindustri, Innovasjon Norge, 2018, p. 3, 2 Facts"]
+    sentences = [{"text": "Pharma had 34 % [1].", "supported": True, "reason": "supported"}]
+    llm = turn(
+        "Pharma's share of exports?",
+        "Pharma had 34 % [1].",
+        [cite(1, row, (3000, 3015), caption=caption)],
+        mode="llm",
+        sentences=sentences,
+    )
+    md = to_markdown([llm], DOCS, "en")
+    assert references(md)[0].endswith(f": “{caption} · {row}”")

@@ -306,6 +306,44 @@ def test_a_figure_that_counts_something_else_is_a_near_miss_not_the_answer():
     assert kind("Hvor mange ansatte har klyngen?", unsure).kind == "abstain"
 
 
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("I forprosjektfasen er det gjennomført dybdeintervjuer med ca. 30 aktører.", True),
+        ("Innovasjon Norge har definert helse som ett av seks mulighetsområder.", True),
+        ("25 millioner mennesker med høy betalingsevne er globalt attraktivt.", True),
+        ("Hele 54 prosent av bedriftene har vareproduksjon i Norge.", False),
+        ("Den private helsenæringen omsatte samlet for 142 milliarder kroner i 2017.", False),
+        ("De samlede FoU-investeringene var på 2,6 milliarder i 2017.", False),
+        ("Diagnostikk: 54%", False),
+        ("The merger will officially take effect on January 1, 2025.", True),  # "1"
+    ],
+)
+def test_a_count_is_a_number_not_a_share_or_a_sum(text, count):
+    from helse_qa.answering.decide import gives_count
+
+    assert gives_count(text) is count
+
+
+def test_how_many_things_is_not_answered_by_a_share_or_a_sum_of_them():
+    """ "Hvor mange bedrifter …?" is no question "54 prosent av bedriftene" answers, and
+    "How many people worked …?" none that "142 milliarder kroner" does; "hvor mange
+    prosent" asks for the share."""
+    from helse_qa.answering.decide import decide
+    from helse_qa.text.analysis import Analyzer
+
+    share = "Hele 54 prosent av bedriftene i helseindustrien har vareproduksjon i Norge."
+    scored = scored_passage([(share, 0.9), ("Omsetningen var 142 milliarder kroner.", 0.8)])
+
+    def kind(question):
+        return decide(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
+
+    assert kind("Hvor mange bedrifter består norsk helseindustri av?").kind == "abstain"
+    assert kind("Hvor mange personer jobber i helsenæringen?").kind == "abstain"
+    percent = kind("Hvor mange prosent av bedriftene har vareproduksjon i Norge?")
+    assert percent.kind == "fact" and percent.chosen[0].text == share
+
+
 def test_which_countries_is_answered_by_a_sentence_naming_another_country():
     from helse_qa.answering.decide import decide
     from helse_qa.answering.names import countries_in
@@ -496,22 +534,45 @@ def test_who_were_interviewed_gets_the_whole_list_of_actors(corpus_assistant):
     assert_verbatim(corpus_assistant, answer)
 
 
+_TURNOVER = "Helseindustrien – omsettning 2017"
+_SECTOR = "Helsenæringen – omsettning 2017"
+_EXPORTS = "Helseindustrien – fordeling eksport 2017"
+
+
 @pytest.mark.parametrize(
-    ("question", "line"),
+    ("question", "caption", "row"),
     [
         (
             "What share of the health industry's exports came from pharmaceuticals?",
+            _EXPORTS,
             "Legemidler: 34%",
         ),
-        ("Hvor stor andel av eksporten kom fra diagnostikk?", "Diagnostikk: 54%"),
+        ("Hvor stor andel av eksporten kom fra diagnostikk?", _EXPORTS, "Diagnostikk: 54%"),
+        ("Hvor stor andel av eksporten sto helse-IKT for?", _EXPORTS, "Helse IKT: 1%"),
+        ("What share of exports came from diagnostics in 2017?", _EXPORTS, "Diagnostikk: 54%"),
+        ("Hvor mye omsatte legemidler for i 2017?", _TURNOVER, "Legemidler: 26 mrd"),
+        ("What was the medtech segment's turnover in 2017?", _TURNOVER, "Medtech: 8 mrd"),
+        ("Hvor stor var omsetningen innen diagnostikk i 2017?", _TURNOVER, "Diagnostikk: 15 mrd"),
+        ("Hvor mye omsatte behandling i helsenæringen i 2017?", _SECTOR, "Behandling: 53 mrd"),
     ],
 )
-def test_a_figure_of_a_chart_is_answered_by_the_chart(corpus_assistant, question, line):
-    # before: "Hele 54 prosent av bedriftene … har vareproduksjon" (a share of companies,
-    # not of exports) was quoted as if it answered
+def test_a_figure_of_a_chart_is_answered_by_its_row_with_the_caption(
+    corpus_assistant, question, caption, row
+):
+    """Issue 37: a question about one segment of one of the report's three charts quotes
+    that row, shown with its caption, first: "Helseindustrien – fordeling eksport 2017 ·
+    Legemidler: 34%" (before: the whole chart, or "Hele 54 prosent av bedriftene …", a
+    share of companies, not of exports). The quote itself stays the verbatim row."""
     answer = corpus_assistant.ask(question)
-    quote = answer.citations[0].quote
-    assert quote.startswith("Helseindustrien – fordeling eksport 2017") and line in quote
+    assert answer.kind == "fact"
+    first = answer.citations[0]
+    assert (first.caption, first.quote) == (caption, row)
+    assert first.shown == f"{caption} · {row}"
+    assert answer.text.startswith(f"{caption} · {row} [1]")
+    assert first.to_dict()["caption"] == caption  # the API's JSON
+    from helse_qa.cli import format_answer
+
+    assert f"{caption} · «{row}»" in format_answer(answer, width=10_000)  # the terminal
     assert "vareproduksjon" not in answer.text
     assert_verbatim(corpus_assistant, answer)
 

@@ -10,6 +10,7 @@ from tests.helpers import CountingEmbedder
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
 from helse_qa.errors import IndexNotBuiltError
+from helse_qa.ingest.chunking import CHUNKER_VERSION
 from helse_qa.ingest.pipeline import ingest
 from helse_qa.storage.layout import IndexLayout, read_manifest
 from helse_qa.storage.vectors import _server_prefix, generation_store, make_client
@@ -163,3 +164,39 @@ def test_index_differences_name_new_changed_and_removed_files(tmp_path, embedder
         "removed: article.txt",
         "changed: notat.txt",
     ]
+
+
+def _mark_older_format(settings: Settings) -> None:
+    """Rewrite the current generation's manifest as an older helse-qa wrote it."""
+    current = IndexLayout(settings.index_dir).require_current()
+    path = current / "manifest.json"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            f'"chunker_version": "{CHUNKER_VERSION}"', '"chunker_version": "5"'
+        ),
+        encoding="utf-8",
+    )
+    assert read_manifest(current).chunker_version == "5"
+
+
+def test_an_older_index_is_never_read_as_the_new_format(tmp_path, embedder):
+    """Issue 37: the chart rows' sentence vectors changed (a row is embedded with its
+    caption), so an index of the older format is refused by the library with the fix, and
+    rebuilt once by helse-qa serve and ask (ingest_if_missing); the eval names it stale."""
+    from helse_qa.errors import IndexFormatError
+    from helse_qa.ingest.pipeline import index_differences
+
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    (docs / "notat.txt").write_text("Klyngen fikk 12 nye medlemmer i 2025.", encoding="utf-8")
+    settings = Settings(documents_dir=docs, index_dir=tmp_path / "index")
+    ingest(settings, embedder)
+    _mark_older_format(settings)
+    with pytest.raises(IndexFormatError, match=r"format 5.*'helse-qa ingest'"):
+        Assistant.open(settings, embedder=embedder)
+    assert index_differences(settings) == [f"index format 5, this helse-qa reads {CHUNKER_VERSION}"]
+    assistant = Assistant.open(settings, embedder=embedder, ingest_if_missing=True)
+    manifest = read_manifest(IndexLayout(settings.index_dir).require_current())
+    assert manifest.chunker_version == CHUNKER_VERSION
+    assert index_differences(settings) == []
+    assert "12 nye medlemmer" in assistant.ask("Hvor mange nye medlemmer fikk klyngen?").text

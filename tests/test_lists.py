@@ -216,6 +216,84 @@ def test_the_report_charts_carry_their_captions(report_text):
     assert "Helseindustrien – fordeling eksport 2017\n\nDiagnostikk: 54%" in report_text
 
 
+def _rows_read(text: str) -> dict[str, str]:
+    """Every line of ``text`` that is a chart row -> the row as the models read it."""
+    from helse_qa.text.listing import as_read, row_caption
+    from helse_qa.text.sentences import sentence_spans
+
+    return {
+        text[a:b]: as_read(text, a, b) for a, b in sentence_spans(text) if row_caption(text, a, b)
+    }
+
+
+def test_every_row_of_the_report_charts_is_read_with_its_caption(report_text):
+    """Issue 37: the three charts of the report, a row per label, each with its caption;
+    no other line of the report is taken for a chart row (the positioning model's traits,
+    the improvement wheel and the interview list stay lists)."""
+    rows = _rows_read(report_text)
+    turnover, sector = "Helseindustrien – omsettning 2017", "Helsenæringen – omsettning 2017"
+    exports = "Helseindustrien – fordeling eksport 2017"
+    expected = {
+        **{
+            f"{r}": f"{turnover} · {r}"
+            for r in (
+                "Legemidler: 26 mrd",
+                "Diagnostikk: 15 mrd",
+                "Medtech: 8 mrd",
+                "Helse-IKT: 4 mrd",
+                "Spes. underleverandører: 4 mrd",
+            )
+        },
+        **{
+            r: f"{sector} · {r}"
+            for r in ("Helseindustri: 57 mrd", "Behandling: 53 mrd", "Distribusjon: 33 mrd")
+        },
+        **{
+            r: f"{exports} · {r}"
+            for r in (
+                "Diagnostikk: 54%",
+                "Legemidler: 34%",
+                "Spes. underleverandører: 8%",
+                "Medtech: 3%",
+                "Helse IKT: 1%",
+            )
+        },
+    }
+    assert rows == expected
+
+
+def test_a_chart_in_markdown_with_its_caption_above():
+    text = (
+        "# Notat\n\nOmsetning per region 2024\n\nVestland: 12 mrd\nViken: 9 mrd\n"
+        "Nordland: 3 mrd\n\nRegionene vokste jevnt."
+    )
+    assert _rows_read(text) == {
+        "Vestland: 12 mrd": "Omsetning per region 2024 · Vestland: 12 mrd",
+        "Viken: 9 mrd": "Omsetning per region 2024 · Viken: 9 mrd",
+        "Nordland: 3 mrd": "Omsetning per region 2024 · Nordland: 3 mrd",
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Omsetning 2024\n\nVestland:\nViken: 9 mrd",  # a label with no value
+        "Omsetning 2024\n\nRegionene vokste jevnt.",  # a caption without labels
+        "Omsetning 2024\n\nVestland: " + "1" * 5000 + "\nViken: 9 mrd",  # a value too long
+        "Vestland: 12 mrd\nViken: 9 mrd",  # figures without a caption
+        "Følgende aktører intervjuet:\n\nAbelia: 2\nNHO: 3",  # a lead-in is no caption
+    ],
+)
+def test_what_is_no_chart_row_is_read_as_plain_text(text):
+    from helse_qa.text.listing import as_read
+    from helse_qa.text.sentences import sentence_spans
+
+    assert _rows_read(text) == {}
+    assert [as_read(text, a, b) for a, b in sentence_spans(text)] == [
+        text[a:b] for a, b in sentence_spans(text)
+    ]
+
+
 def _label(text: str, label: str) -> list[str]:
     start = text.index(label)
     return [text[a:b] for a, b in label_section(text, start, start + len(label))]
@@ -269,3 +347,26 @@ def test_list_questions(question, is_list):
     from helse_qa.text.listing import is_list_question
 
     assert is_list_question(question) is is_list
+
+
+def test_broken_charts_in_an_upload_are_ingested_as_plain_text(tmp_path):
+    """A label with no value, a caption with no labels and a value line longer than a page
+    (issue 37): parsed without a crash, every word kept, none of it taken for a chart row;
+    the good chart in the same file still is one."""
+    long_value = "Vestland: " + "1" * 5000
+    source = (
+        "# Notat\n\nOmsetning 2023\n\nVestland:\nViken: 7 mrd\n\n"
+        "Eksport 2023\n\nRegionene vokste jevnt.\n\n"
+        f"Omsetning 2022\n\n{long_value}\nViken: 8 mrd\n\n"
+        "Omsetning 2024\n\nVestland: 12 mrd\nViken: 9 mrd\n"
+    )
+    path = tmp_path / "notat.md"
+    path.write_text(source, encoding="utf-8")
+    text = parse_document(path).text
+    for line in source.splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert line.strip() in text
+    assert _rows_read(text) == {
+        "Vestland: 12 mrd": "Omsetning 2024 · Vestland: 12 mrd",
+        "Viken: 9 mrd": "Omsetning 2024 · Viken: 9 mrd",
+    }

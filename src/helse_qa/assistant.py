@@ -20,7 +20,8 @@ from helse_qa.answering.question import Turn, check_retrieval, clean_question, r
 from helse_qa.answering.retrieve import Retriever
 from helse_qa.answering.sentence_vectors import DiskCache, SentenceVectors, disk_cache_folder
 from helse_qa.config import Settings
-from helse_qa.errors import HelseQAError, IndexNotBuiltError, VectorStoreError
+from helse_qa.errors import HelseQAError, IndexFormatError, IndexNotBuiltError, VectorStoreError
+from helse_qa.ingest.chunking import CHUNKER_VERSION
 from helse_qa.ingest.removal import RemovedFile
 from helse_qa.models.embedding import Embedder, load_embedder
 from helse_qa.models.llm import LLM
@@ -74,9 +75,22 @@ class Assistant:
         assistant = cls(settings, embedder or load_embedder(settings))
         if preload_reader and settings.uses_reader:
             assistant.pipeline.preload_reader()
-        if IndexLayout(settings.index_dir).current() is None:
+        current = IndexLayout(settings.index_dir).current()
+        if current is None:
             if not ingest_if_missing:
                 raise IndexNotBuiltError(settings.index_dir)
+            assistant.ingest(progress=progress)
+        elif (found := read_manifest(current).chunker_version) != CHUNKER_VERSION:
+            # an older index is never read as if it were this format (issue 37)
+            if not ingest_if_missing:
+                raise IndexFormatError(settings.index_dir, found, CHUNKER_VERSION)
+            log.warning(
+                "the index in %s has format %s, this helse-qa reads format %s - ingesting "
+                "the documents again (once)",
+                settings.index_dir,
+                found,
+                CHUNKER_VERSION,
+            )
             assistant.ingest(progress=progress)
         assistant.reload()
         return assistant

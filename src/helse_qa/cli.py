@@ -359,7 +359,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
             page = f"{'s.' if answer.language == 'nb' else 'p.'} {c.page}" if c.page else ""
             where = ", ".join(x for x in (page, c.section) if x)
             lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
-            lines.append(textwrap.indent(textwrap.fill(f"«{c.quote}»", width - 4), "    "))
+            quoted = f"{c.caption} · «{c.quote}»" if c.caption else f"«{c.quote}»"  # a chart row
+            lines.append(textwrap.indent(textwrap.fill(quoted, width - 4), "    "))
     elif answer.passages:
         from helse_qa.messages import CLOSEST_LABEL
 

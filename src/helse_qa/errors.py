@@ -16,6 +16,17 @@ class IndexNotBuiltError(HelseQAError):
         )
 
 
+class IndexFormatError(HelseQAError):
+    """The index was written by an older helse-qa (another chunker or sentence format)."""
+
+    def __init__(self, index_dir: object, found: str, expected: str) -> None:
+        super().__init__(
+            f"the index in {index_dir} has format {found}, this helse-qa reads format "
+            f"{expected} - run 'helse-qa ingest' to build it again (helse-qa serve and ask "
+            "do this themselves)"
+        )
+
+
 class ModelMismatchError(HelseQAError):
     """The index was built with another embedding model or chunker."""
 

@@ -187,6 +187,14 @@ class Citation:
     chunk_id: str
     # The answer phrase inside ``quote`` (offsets in the quote), when the reader is sure of it
     phrase: tuple[int, int] | None = None
+    # A chart row's caption ("Helseindustrien – omsettning 2017" for "Legemidler: 26 mrd"):
+    # the row is always shown with it (issue 37); the quote stays the verbatim row
+    caption: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The quote as the user reads it: a chart row after its caption."""
+        return f"{self.caption} · {self.quote}" if self.caption else self.quote
 
     @classmethod
     def of(cls, number: int, chunk: Chunk, start: int, end: int) -> Citation:
@@ -211,6 +219,7 @@ class Citation:
             "page": self.page,
             "section": self.section,
             "quote": self.quote,
+            "caption": self.caption,
             "span": [self.start, self.end],
             "chunk_id": self.chunk_id,
             "answer_phrase": (

@@ -16,6 +16,7 @@ from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.messages import ABSTAIN_MESSAGES, QUOTED_FROM, say
 from helse_qa.text.language import detect_language
+from helse_qa.text.listing import row_caption
 from helse_qa.types import Chunk, Citation
 
 
@@ -52,11 +53,14 @@ def compose(selection: Selection, language: str) -> tuple[str, tuple[Citation, .
         if titled and (number == 1 or spans[number - 2][0].doc_id != chunk.doc_id):
             parts.append(f"{chunk.title}:")  # one short block per document, titled
         citation = Citation.of(number, chunk, start, end)
+        caption = row_caption(chunk.text, start - chunk.start, end - chunk.start)
+        if caption:  # a chart row is shown with its caption
+            citation = replace(citation, caption=caption)
         phrase = phrases.get((chunk.chunk_id, start, end))
         if phrase is not None and phrase[0] < phrase[1] <= end - start:
             citation = replace(citation, phrase=phrase)
         citations.append(citation)
-        parts.append(f"{citation.quote} [{number}]")
+        parts.append(f"{citation.shown} [{number}]")
     joiner = "\n" if selection.kind in ("list", "overview") else " "
     return joiner.join(parts), tuple(citations)
 

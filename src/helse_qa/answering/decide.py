@@ -72,6 +72,25 @@ _NUMBER_WORD = re.compile(
     r"hundre|tusen|millioner|milliarder|mrd|halvparten|dobbelt)\b",
     re.IGNORECASE,
 )
+# A share or a sum of money is no count: "54 prosent av bedriftene" does not say how many
+# companies there are, "142 milliarder kroner" not how many people work there.
+_SCALE = r"(?:milliard\w*|million\w*|mrd|mill|billion\w*)\b\.?"
+_SHARE_OR_SUM = re.compile(
+    r"(?<![^\W\d_])\d+(?:[.,]\d+)?\s*(?:%|prosent\w*|percent\w*|per cent|"
+    rf"(?:{_SCALE}\s*)?(?:kroner|kr\b|nok\b|euro\b|eur\b|usd\b|dollars?\b)|"
+    # "2,6 milliarder i 2017" is a sum; "25 millioner mennesker" counts people
+    rf"{_SCALE}(?!\s+(?!(?:i|in|for|på|og|and|av|of|til|to|fra|from|per)\b)[^\W\d_]{{3}}))",
+    re.IGNORECASE,
+)
+
+
+def gives_count(text: str) -> bool:
+    """Whether ``text`` gives a number that can count things ("ca. 30 aktører", "ett av
+    seks", "370 members"), not only shares, sums of money or years."""
+    rest = _SHARE_OR_SUM.sub(" ", text)
+    return bool(AMOUNT.search(rest) or _NUMBER_WORD.search(rest))
+
+
 # A question about which countries is answered by sentences that name one (other than the
 # countries the question itself names): "Danmark og Sverige" has no word for "land".
 _WHICH_COUNTRIES = re.compile(
@@ -159,6 +178,10 @@ def decide(
         if not scored:
             return Selection(kind="abstain")
         counted = counted_words(question)
+        if counted:  # it counts things: a share or a sum of them is no answer
+            scored = [s for s in scored if gives_count(s.text) or figure_lines(s)]
+            if not scored:
+                return Selection(kind="abstain")
         kept = [s for s in scored if counts(s, counted, language, analyzer)]
         if not kept:  # figures, but of something else ("370 members" for "employees")
             if scored[0].probability < threshold:

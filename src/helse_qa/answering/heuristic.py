@@ -20,6 +20,7 @@ import numpy as np
 
 from helse_qa.text.analysis import STOPWORDS, Analyzer, words
 from helse_qa.text.listing import (
+    as_read,
     asks_breakdown,
     caption_figures,
     is_list_question,
@@ -59,6 +60,20 @@ _ASKS_SHARE = re.compile(
     r"økt\w*|økte|øke|økning\w*|increase\w*|steg|rose|risen)\b",
     re.IGNORECASE,
 )
+
+# A question about a change ("Hvor mye økte omsetningen …?", "How much did exports grow?"):
+# a chart of levels or shares does not answer it, one whose caption says growth may.
+_ASKS_GROWTH = re.compile(
+    r"\b(vekst\w*|growth|grow\w*|grew|vokste|vokse|økt\w*|økte|øke|økning\w*|increase\w*|"
+    r"steg|rose|risen|endr\w*|change\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_growth(text: str) -> bool:
+    """Whether ``text`` asks about (or, a caption, shows) a change of a figure."""
+    return bool(_ASKS_GROWTH.search(text))
+
 
 _ASKS_WHEN = re.compile(r"(når|when|hvilket år|what year)\b", re.IGNORECASE)
 _WHAT_WAS = re.compile(r"(hva (var|er|blir)|what (was|were|is|are|will be))\b", re.IGNORECASE)
@@ -116,8 +131,45 @@ def chart_named(
         if content
     )
     return label_named and any(
-        _names(w, asked, analyzer) for w in _content(caption) if not YEAR.fullmatch(w)
+        _names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer)
+        for w in _content(caption)
+        if not YEAR.fullmatch(w)
     )
+
+
+def _names_misspelt(word: str, asked: set[str], analyzer: Analyzer) -> bool:
+    """Whether the question's terms hold ``word`` but for one letter: a chart caption set
+    as a picture is not proof-read ("Helseindustrien – omsettning 2017" is the report's
+    own spelling of "omsetning")."""
+    stems = analyzer.terms(word, ["nb", "en"])[:2]
+    return any(len(s) >= 6 and any(_one_edit(s, a) for a in asked) for s in stems)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one inserted, deleted or changed letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+def rows_named(
+    text: str,
+    figures: Sequence[tuple[int, int]],
+    concepts: Sequence[frozenset[str]],
+    analyzer: Analyzer,
+) -> list[tuple[int, int]]:
+    """The rows of a chart (``figures``: offsets in ``text``) whose label the question
+    names ("pharmaceuticals" for "Legemidler: 34%")."""
+    asked = _asked(concepts)
+    named = []
+    for a, b in figures:
+        content = _content(text[a:b].split(":", 1)[0])
+        if content and all(_names(w, asked, analyzer) for w in content):
+            named.append((a, b))
+    return named
 
 
 def _content(text: str) -> list[str]:
@@ -228,8 +280,11 @@ def support_scores(
             continue  # a chart answers how a figure divides, or a figure of it asked for
         # a sentence that leans on the one before it ("Dette har vi vist i næringer som
         # olje og gass …") is read with it: it is quoted with it (with_antecedent)
-        read = text
-        if not self_contained(text):
+        read = as_read(chunk.text, start, end)  # a chart row with its caption
+        if read != text and not rows_named(chunk.text, [(start, end)], concepts, analyzer):
+            continue  # a row whose label the question does not name ("Medtech: 3%" for
+            # the industry's exports: its caption's words are no answer)
+        if read == text and not self_contained(text):
             before = antecedent_start(chunk.text, start)
             read = chunk.text[before:end] if before is not None else text
         s_terms = set(analyzer.terms(read, ["nb", "en"]))

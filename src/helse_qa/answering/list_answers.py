@@ -5,12 +5,13 @@ its paragraphs (issue 26), and the list questions that read a lead-in with its i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from helse_qa.answering.heuristic import all_named, chart_named
+from helse_qa.answering.heuristic import all_named, asks_growth, chart_named, rows_named
 from helse_qa.answering.scored import (
     ScoredSentence,
     Selection,
@@ -18,6 +19,7 @@ from helse_qa.answering.scored import (
     figure_lines,
     label_paragraphs,
     leads_list,
+    row_caption_of,
 )
 from helse_qa.messages import say
 from helse_qa.text.analysis import Analyzer
@@ -31,6 +33,7 @@ from helse_qa.text.listing import (
     line_spans,
     prose_run,
 )
+from helse_qa.text.numbers import FIGURE, YEAR
 from helse_qa.types import Hit, SentenceRecord
 
 _LIST_ITEMS = 8  # item paragraphs always quoted after a lead-in ...
@@ -48,24 +51,65 @@ def promote_named(
 ) -> list[ScoredSentence]:
     """A question that names a point of a report by its label ("Hva foreslår rapporten
     under punktet om endrede incentivordninger?") is answered by the label with its
-    paragraphs, and one that asks for a figure of a chart ("What share of the exports came
-    from pharmaceuticals?") by the chart: the first such label or chart caption among the
-    ``look`` best sentences goes first."""
+    paragraphs; one that asks how a chart's figure divides by the chart; one that asks for
+    one figure of a chart ("What share of the exports came from pharmaceuticals?") by that
+    row, shown with its caption (:func:`_chart_answer`). The first such label, chart or
+    row among the ``look`` best sentences goes first."""
     if not scored:
         return list(scored)
     concepts = analyzer.query_concepts(question)
-
-    def named(s: ScoredSentence) -> bool:
-        if label_paragraphs(s):
-            return all_named(s.text, concepts, analyzer)
-        figures = figure_lines(s)
-        return bool(figures) and chart_named(s.text, s.hit.chunk.text, figures, concepts, analyzer)
-
     for s in scored[:look]:
-        if named(s):
-            lead = replace(s, probability=max(s.probability, scored[0].probability))
-            return [lead, *(t for t in scored if t is not s)]
+        lead: ScoredSentence | None = None
+        if label_paragraphs(s):
+            lead = s if all_named(s.text, concepts, analyzer) else None
+        elif (figures := figure_lines(s)) and chart_named(
+            s.text, s.hit.chunk.text, figures, concepts, analyzer
+        ):
+            lead = _chart_answer(question, s, scored, concepts, analyzer)
+        if lead is not None:
+            first = replace(lead, probability=max(lead.probability, scored[0].probability))
+            return [first, *(t for t in scored if t is not lead)]
     return list(scored)
+
+
+def _chart_answer(
+    question: str,
+    caption: ScoredSentence,
+    best: Sequence[ScoredSentence],
+    concepts: Sequence[frozenset[str]],
+    analyzer: Analyzer,
+) -> ScoredSentence | None:
+    """What answers a question that names a chart (its ``caption``) and a label of it: the
+    whole chart when it asks how the figure divides or names several rows; the one row it
+    names ("Legemidler: 34%"), quoted on its own and shown with its caption (issue 37); or
+    nothing when the chart does not answer it: a change asked of a chart of levels, another
+    year's chart, or a figure a prose sentence scored above the caption gives already ("Ser man på
+    helseindustrien isolert, omsatte den for 57 milliarder kroner i 2017" for the
+    industry's turnover, not the sector chart's "Helseindustri: 57 mrd")."""
+    if asks_breakdown(question):
+        return caption
+    if asks_growth(question) and not asks_growth(caption.text):
+        return None
+    asked, shown = set(YEAR.findall(question)), set(YEAR.findall(caption.text))
+    if asked and shown and not asked & shown:
+        return None  # the near-miss rules say which year the documents give
+    chunk = caption.hit.chunk
+    rows = rows_named(chunk.text, figure_lines(caption), concepts, analyzer)
+    if len(rows) != 1:
+        return caption
+    label = chunk.text[slice(*rows[0])].split(":", 1)[0] + ":"
+    for s in best[: best.index(caption)]:  # the sentences scored above the caption
+        prose = not (figure_lines(s) or row_caption_of(s) or is_item_line(s.text))
+        # (a thing named in brackets is an example, not what the figure is of: "Hele 54
+        # prosent av bedriftene i helseindustrien (legemidler, medtech osv.) …")
+        said = analyzer.query_concepts(re.sub(r"\([^)]*\)", " ", s.text))
+        if prose and FIGURE.search(s.text) and rows_named(label, [(0, len(label))], said, analyzer):
+            return None
+    start, end = (chunk.start + a for a in rows[0])
+    for s in best:
+        if s.record.chunk_id == chunk.chunk_id and (s.record.start, s.record.end) == (start, end):
+            return s
+    return None
 
 
 def promote_list(

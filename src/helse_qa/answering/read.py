@@ -30,7 +30,7 @@ from helse_qa.answering.names import without_markup
 from helse_qa.answering.scored import ScoredSentence, quotable
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import Analyzer
-from helse_qa.text.listing import is_list_question
+from helse_qa.text.listing import as_read, is_list_question
 from helse_qa.types import Hit, SentenceInContext, SentenceRecord
 
 
@@ -104,7 +104,10 @@ def in_context(s: ScoredSentence, by_chunk: dict[str, list[ScoredSentence]]) -> 
     for other in by_chunk.get(chunk.chunk_id, []):
         if other.record.end <= s.record.start:
             previous = other.text
-    return SentenceInContext(s.text, previous, heading)
+    # a chart row is read with its caption ("Helseindustrien – omsettning 2017 · Legemidler:
+    # 26 mrd"), not after the row above it
+    text = as_read(chunk.text, s.record.start - chunk.start, s.record.end - chunk.start)
+    return SentenceInContext(text, "" if text != s.text else previous, heading)
 
 
 def reader_scores(

@@ -15,6 +15,7 @@ from helse_qa.text.analysis import words
 from helse_qa.text.listing import (
     caption_figures,
     label_section,
+    row_caption,
 )
 from helse_qa.text.numbers import AMOUNT, FIGURE, YEAR
 from helse_qa.text.sentences import antecedent_start, self_contained
@@ -73,6 +74,12 @@ def figure_lines(s: ScoredSentence) -> list[tuple[int, int]]:
     when it is none."""
     chunk = s.hit.chunk
     return caption_figures(chunk.text, s.record.start - chunk.start, s.record.end - chunk.start)
+
+
+def row_caption_of(s: ScoredSentence) -> str:
+    """The caption of the chart ``s`` is a row of ("" when it is none)."""
+    chunk = s.hit.chunk
+    return row_caption(chunk.text, s.record.start - chunk.start, s.record.end - chunk.start)
 
 
 def label_paragraphs(s: ScoredSentence) -> list[tuple[int, int]]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from helse_qa.models.embedding import Embedder
-from helse_qa.storage.vectors import VectorStore, chunk_sentences
+from helse_qa.storage.vectors import VectorStore, chunk_sentences, read_text
 from helse_qa.types import Chunk, SentenceRecord
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class SentenceVectors:
         records, vectors = store.sentence_vectors(chunks)
         have = {r.sentence_id for r in records}
         missing = [
-            (r, r.text_in(c))
+            (r, read_text(r, c))
             for c in chunks
             for r in chunk_sentences(c)
             if r.sentence_id not in have

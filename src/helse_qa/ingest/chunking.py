@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import Chunk, ParsedDocument
 
-CHUNKER_VERSION = "5"  # bump when parsing or chunking changes the text (5: chart captions)
+CHUNKER_VERSION = "6"  # bump when parsing, chunking or what is embedded changes (6: chart rows)
 
 _PARA_SEP = re.compile(r"\n\n+")
 

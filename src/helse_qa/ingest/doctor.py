@@ -39,6 +39,7 @@ from helse_qa.storage.vectors import (
     chunk_sentences,
     drop_server_generations,
     generation_store,
+    read_text,
     stale_server_collections,
 )
 from helse_qa.storage.writer import IndexWriter
@@ -362,7 +363,7 @@ def _check_documents(
 
 
 def _expected_sentences(chunks: list[Chunk]) -> dict[str, tuple[SentenceRecord, str]]:
-    return {r.sentence_id: (r, r.text_in(c)) for c in chunks for r in chunk_sentences(c)}
+    return {r.sentence_id: (r, read_text(r, c)) for c in chunks for r in chunk_sentences(c)}
 
 
 def _check_vectors(

@@ -38,6 +38,7 @@ from helse_qa.storage.layout import (
 from helse_qa.storage.vectors import (
     chunk_sentences,
     generation_store,
+    read_text,
     vector_problem,
 )
 from helse_qa.storage.writer import Generation, IndexWriter
@@ -62,7 +63,10 @@ def index_differences(settings: Settings) -> list[str]:
     current = IndexLayout(settings.index_dir).current()
     if current is None:
         return ["no index built yet"]
-    indexed = {e.file: e.content_hash for e in read_manifest(current).documents.values()}
+    manifest = read_manifest(current)
+    if manifest.chunker_version != CHUNKER_VERSION:
+        return [f"index format {manifest.chunker_version}, this helse-qa reads {CHUNKER_VERSION}"]
+    indexed = {e.file: e.content_hash for e in manifest.documents.values()}
     found = {s.info.path: s.content_hash for s in discover(settings.documents_dir, [])}
     out = [f"new: {f}" for f in sorted(set(found) - set(indexed))]
     out += [f"removed: {f}" for f in sorted(set(indexed) - set(found))]
@@ -352,7 +356,7 @@ def _embed_documents(
         for chunk in doc_chunks if with_sentences else ():
             records = chunk_sentences(chunk)
             sentences += records
-            sentence_texts += [r.text_in(chunk) for r in records]
+            sentence_texts += [read_text(r, chunk) for r in records]
     mark = _add(stages, "chunking", mark)
     total = len(chunks) + len(sentences)
     if total == 0:

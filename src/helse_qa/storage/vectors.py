@@ -18,6 +18,7 @@ import numpy as np
 from helse_qa import offline
 from helse_qa.errors import HelseQAError
 from helse_qa.storage.layout import Manifest, VectorLocation
+from helse_qa.text.listing import as_read
 from helse_qa.text.sentences import sentence_spans
 from helse_qa.types import Chunk, SentenceRecord
 
@@ -33,6 +34,12 @@ def chunk_sentences(chunk: Chunk) -> list[SentenceRecord]:
         SentenceRecord(chunk.chunk_id, chunk.doc_id, start, end)
         for start, end in sentence_spans(chunk.text, chunk.start)
     ]
+
+
+def read_text(record: SentenceRecord, chunk: Chunk) -> str:
+    """What a sentence's vector is made of: its text, or a chart row with its caption in
+    front ("Helseindustrien – omsettning 2017 · Legemidler: 26 mrd", issue 37)."""
+    return as_read(chunk.text, record.start - chunk.start, record.end - chunk.start)
 
 
 class VectorStore(Protocol):

@@ -93,7 +93,7 @@ def items_after(text: str, offset: int) -> str:
 # A chart's data as the PDF text gives it: one "Label: figure" per line ("Legemidler: 26
 # mrd", "Diagnostikk: 54%"), and its caption, a short line of its own ("Helseindustrien –
 # omsettning 2017").
-_FIGURE_LINE = re.compile(r"^[^:\n]{1,40}:\s*\d[\d\s,.]*(?:%|[^\W\d]{1,12}\.?)?$")
+_FIGURE_LINE = re.compile(r"^[^:\n]{1,40}:\s*\d[\d\s,.]{0,20}(?:%|[^\W\d]{1,12}\.?)?$")
 CAPTION_MAX_WORDS = 8
 
 
@@ -125,6 +125,39 @@ def caption_figures(text: str, start: int, end: int) -> list[Span]:
     if m is None or not figure_lines(m.group(0)):
         return []
     return line_spans(text, m.start(), m.start() + len(m.group(0).rstrip()))
+
+
+# A chart row is read and shown with its caption (issue 37): "Helseindustrien – omsettning
+# 2017 · Legemidler: 26 mrd". The quote stays the row, a verbatim span of the source.
+ROW_JOIN = " · "
+
+
+def row_caption(text: str, start: int, end: int) -> str:
+    """The caption of the chart that ``text[start:end]`` is one row of (a "Label: figure"
+    line of a paragraph of such lines, right after a caption paragraph; ingest puts a
+    caption the PDF text gives after its figures back before them), on one line; "" when
+    it is no chart row or its caption is not in ``text``."""
+    row = text[start:end]
+    if "\n" in row or not _FIGURE_LINE.match(row.strip()):
+        return ""
+    top = text.rfind("\n\n", 0, start)
+    para_start = 0 if top < 0 else top + 2
+    bottom = text.find("\n\n", end)
+    if not figure_lines(text[para_start : len(text) if bottom < 0 else bottom]):
+        return ""
+    if top < 0:
+        return ""
+    before = text[:top].rstrip()
+    caption = before[before.rfind("\n\n") + 2 :] if "\n\n" in before else before
+    caption = " ".join(caption.split())
+    return caption if caption and is_caption(caption) else ""
+
+
+def as_read(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` as the models read it: a chart row with its caption in front
+    (:func:`row_caption`), any other sentence as it is."""
+    caption = row_caption(text, start, end)
+    return f"{caption}{ROW_JOIN}{text[start:end]}" if caption else text[start:end]
 
 
 # A point of a report the PDF text gives as a short label line over its prose ("Endringer i

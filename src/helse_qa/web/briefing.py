@@ -235,6 +235,8 @@ def build(
             quote = _normalise(str(c.get("quote", "")))
             if _normalise(_MARKER.sub(" ", quote)) in answers:
                 quote = ""  # it stands in an answer already
+            elif quote and c.get("caption"):  # a chart row, read with its caption
+                quote = f"{_normalise(str(c['caption']))} · {quote}"
             number = numbers.setdefault((location, quote), len(numbers) + 1)
             entries[key] = Reference(number, location, quote)
     out_turns: list[BriefingTurn] = []

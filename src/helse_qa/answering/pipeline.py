@@ -273,8 +273,9 @@ class AnswerPipeline:
         )
         # A chart row put first because the question names its label and a word of its
         # caption stands on that match, as a named chart or label did before it (the
-        # reader, trained on sentences, gave "Diagnostikk: 54%" P 0.05 for "What share of
-        # the 2017 exports came from diagnostics?"; issue 37)
+        # reader, trained on sentences, gave the row "Diagnostikk: 54%" with its caption P
+        # 0.099 for gold en-004, "What share of the health industry's 2017 exports came from
+        # diagnostics?", and hedged a right answer; issue 37)
         named_row = (
             reading.promoted
             and selection.kind == "fact"

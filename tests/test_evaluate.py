@@ -436,3 +436,10 @@ def test_a_squad_answer_is_right_only_when_given_with_the_answer_in_its_first_qu
     assert outcome(answer("fact", ["Tromsø ligger i nord.", "Bryggen"]), ["Bryggen"]) == "wrong"
     assert outcome(answer("unsure", ["Bergen er kjent for Bryggen."]), ["Bryggen"]) == "hedged"
     assert outcome(answer("abstain", []), ["Bryggen"]) == "declined"
+
+
+def test_sentence_signal_summarises_ranks():
+    from helse_qa.evaluation.sentence_signal import summarise
+
+    assert summarise([1, 3, None, 7]) == {"questions": 4, "hit@1": 0.25, "hit@5": 0.5, "mrr": 0.369}
+    assert summarise([]) == {"questions": 0}

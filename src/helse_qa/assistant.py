@@ -140,10 +140,15 @@ class Assistant:
         by_doc: dict[str, list[Chunk]] = {}
         for c in sorted(chunks.values(), key=lambda c: (c.doc_id, c.ordinal)):
             by_doc.setdefault(c.doc_id, []).append(c)
-        previous = self._index
-        self._index = LoadedIndex(
-            generation, manifest, Retriever(store, lexical, chunks, self.settings), by_doc
+        retriever = Retriever(
+            store,
+            lexical,
+            chunks,
+            self.settings,
+            sentences=lambda passages: self.sentence_vectors.get(store, passages),
         )
+        previous = self._index
+        self._index = LoadedIndex(generation, manifest, retriever, by_doc)
         if previous is not None:
             self._retired.append(previous)
             self._close_unused()

@@ -114,6 +114,16 @@ class Settings(BaseModel):
             "(e5 favours same-language passages)."
         ),
     )
+    sentence_signal: Literal["off", "max", "top2"] = Field(
+        "off",
+        description="A third ranking fused with the dense and lexical ones (issue 37): each "
+        "candidate passage scored by its best sentence's cosine with the question ('max') or "
+        "the mean of its best two ('top2'), so a long passage about several things is found by "
+        "the one sentence that answers; 'off': dense and lexical only.",
+    )
+    sentence_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the sentence ranking in the fusion (lexical is 1.0)."
+    )
     answer_scorer: Literal["heuristic", "reader"] = Field(
         "heuristic",
         description="Who decides what to quote: 'heuristic' (hand-weighted similarity "

@@ -1,16 +1,21 @@
-"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused by reciprocal rank; with
+``sentence_signal``, a third ranking of the candidates by their best sentences (issue 37)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from helse_qa.config import Settings
 from helse_qa.storage.bm25 import LexicalIndex
 from helse_qa.storage.vectors import VectorStore
-from helse_qa.types import Chunk, Hit, RetrievalMode
+from helse_qa.types import Chunk, Hit, RetrievalMode, SentenceRecord
+
+# The sentences of some passages with their vectors (rows in the same order): the answer
+# step's sentence vectors (stored, cached or made on demand).
+SentenceSource = Callable[[Sequence[Chunk]], tuple[list[SentenceRecord], np.ndarray]]
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +29,13 @@ class Retriever:
         lexical: LexicalIndex,
         chunks: dict[str, Chunk],
         settings: Settings,
+        sentences: SentenceSource | None = None,
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.chunks = chunks
         self.settings = settings
+        self.sentences = sentences
 
     def search(
         self,
@@ -74,7 +81,38 @@ class Retriever:
                 )
         if mode in ("hybrid", "bm25"):
             lexical = self.lexical.search(lexical_query or query, n, allowed)
-        return self._fuse(dense, lexical, k, mode)
+        by_sentence: list[tuple[str, float]] = []
+        if mode == "hybrid" and query_vector is not None and self.settings.sentence_signal != "off":
+            candidates = list(dict.fromkeys(cid for cid, _ in [*dense, *lexical]))
+            by_sentence = self._by_sentence(candidates, query_vector, query_language)
+        return self._fuse(dense, lexical, k, mode, by_sentence)
+
+    def _by_sentence(
+        self, candidates: Sequence[str], query_vector: np.ndarray, query_language: str | None
+    ) -> list[tuple[str, float]]:
+        """The candidate passages ranked by their best sentence's cosine with the query
+        (``max``) or the mean of their best two (``top2``), the cross-lingual boost added as
+        for passages."""
+        if self.sentences is None or not candidates:
+            return []
+        records, vectors = self.sentences([self.chunks[cid] for cid in candidates])
+        if not records:
+            return []
+        cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(query_vector, np.float32)
+        per_chunk: dict[str, list[float]] = {}
+        for record, cos in zip(records, cosines.tolist(), strict=True):
+            per_chunk.setdefault(record.chunk_id, []).append(cos)
+        boost = self.settings.cross_lingual_boost
+        scored = []
+        for cid, values in per_chunk.items():
+            if cid not in self.chunks:
+                continue
+            best = sorted(values, reverse=True)
+            score = best[0] if self.settings.sentence_signal == "max" else float(np.mean(best[:2]))
+            if boost and query_language and self.chunks[cid].language != query_language:
+                score += boost
+            scored.append((cid, score))
+        return sorted(scored, key=lambda kv: (-kv[1], kv[0]))
 
     def _fuse(
         self,
@@ -82,6 +120,7 @@ class Retriever:
         lexical: list[tuple[str, float]],
         k: int,
         mode: RetrievalMode,
+        by_sentence: Sequence[tuple[str, float]] = (),
     ) -> list[Hit]:
         s = self.settings
         d_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}
@@ -97,8 +136,11 @@ class Retriever:
                 scores[cid] = scores.get(cid, 0.0) + s.dense_weight / (s.rrf_k + r)
             for cid, r in l_rank.items():
                 scores[cid] = scores.get(cid, 0.0) + 1.0 / (s.rrf_k + r)
+            for r, (cid, _) in enumerate(by_sentence, start=1):
+                scores[cid] = scores.get(cid, 0.0) + s.sentence_weight / (s.rrf_k + r)
         else:
-            for ranking, weight in ((dense, s.dense_weight), (lexical, 1.0)):
+            rankings = ((dense, s.dense_weight), (lexical, 1.0), (by_sentence, s.sentence_weight))
+            for ranking, weight in rankings:
                 if not ranking:
                     continue
                 values = np.array([v for _, v in ranking])

@@ -110,8 +110,8 @@ def test_same_sentence_cited_in_three_answers_is_one_reference():
         "1. Rapport om helseindustri, Innovasjon Norge, 2018, p. 3, 2 Facts",
         "2. Health clusters join forces, Norway Health Tech, 2 Facts",
     ]
-    assert f"**Answer:** {MEMBERS} [2] {EXPORT} [1]" in md
-    assert md.count(f"**Answer:** {EXPORT} [1]") == 2
+    assert f"**Answer:** “{MEMBERS}” [2] “{EXPORT}” [1]" in md
+    assert md.count(f"**Answer:** “{EXPORT}” [1]") == 2
 
 
 def test_each_quote_appears_once_for_extractive_answers():
@@ -125,7 +125,8 @@ def test_each_quote_appears_once_for_extractive_answers():
     ]
     md = to_markdown(turns, DOCS, "en")
     assert md.count(EXPORT) == 1 and md.count(other) == 1
-    assert "“" not in md and "«" not in md
+    assert f"“{EXPORT}” [1] “{other}” [2]" in md  # quoted once, in the answer
+    assert not any("“" in r or "«" in r for r in references(md))
     assert len(references(md)) == 2
 
 
@@ -140,7 +141,7 @@ def test_two_quoted_sentences_of_one_page_and_section_share_a_reference():
         )
     ]
     md = to_markdown(turns, DOCS, "en")
-    assert f"{EXPORT} [1] {other} [1]" in md
+    assert f"“{EXPORT}” [1] “{other}” [1]" in md
     assert len(references(md)) == 1
 
 
@@ -184,12 +185,17 @@ def test_abstention_and_near_miss_are_marked():
     ]
     md = to_markdown(turns, DOCS, "en")
     # the near miss's own line says it once (issue 25: not "Closest match: The documents ...")
-    assert f"**Answer:** {near}" in md and "Closest match" not in md
+    # and only the quote is in quotation marks (issue 38)
+    quoted = f"The documents give the figure for 2017, not 2022: “{EXPORT}” [1]"
+    assert f"**Answer:** {quoted}" in md and "Closest match" not in md
     assert "**Answer:** *Not answered by the documents.*\n" in md
     assert "I could not find this" not in md  # the mark says it, in the UI language
     assert len(references(md)) == 1  # the near miss's closest quote is still referenced
     nb = to_markdown(turns, DOCS, "nb")
-    assert f"**Svar:** {near}" in nb and "Nærmeste treff" not in nb
+    assert (
+        f"**Svar:** The documents give the figure for 2017, not 2022: «{EXPORT}» [1]" in nb
+        and "Nærmeste treff" not in nb
+    )
     assert "**Svar:** *Ikke besvart av dokumentene.*\n" in nb
 
 
@@ -214,7 +220,7 @@ def test_a_near_miss_is_framed_once(framing):
     md = to_markdown(turns, DOCS, "en")
     assert md.count("closest they come") + md.count("Nærmeste treff") <= 1
     assert md.count("Closest match:") == 1
-    assert f"**Answer:** *Not answered by the documents. Closest match:* {EXPORT} [1]" in md
+    assert f"**Answer:** *Not answered by the documents. Closest match:* “{EXPORT}” [1]" in md
 
 
 def test_the_export_says_when_it_was_made_in_its_text_and_properties(tmp_path):
@@ -324,7 +330,10 @@ def test_docx_round_trip(tmp_path):
     assert headings == ["Briefing from helse-qa", "References"]
     texts = [text for _, text in paragraphs]
     assert "Question: Export?" in texts
-    assert f"Answer: {EXPORT} [1]" in texts
+    assert f"Answer: “{EXPORT}” [1]" in texts
+    answer = next(p for p in document.paragraphs if p.text == f"Answer: “{EXPORT}” [1]")
+    assert [r.style.name for r in answer.runs if EXPORT in r.text] == ["Quote Char"]
+    assert [r.style.name for r in answer.runs if r.text.startswith("Answer")] != ["Quote Char"]
     assert "Answer: Not answered by the documents." in texts
     assert "Answer: It doubled in 2019. [1] (⚠ not supported by the sources)" in texts
     refs = texts[texts.index("References") + 1 :]
@@ -349,7 +358,7 @@ def test_a_chart_row_is_shown_with_its_caption():
         [cite(1, row, (3000, 3015), caption=caption)],
     )
     md = to_markdown([extractive], DOCS, "en")
-    assert f"{caption} · {row} [1]" in md
+    assert f"“{caption} · {row}” [1]" in md
     assert references(md) == ["1. Rapport om helseindustri, Innovasjon Norge, 2018, p. 3, 2 Facts"]
     sentences = [{"text": "Pharma had 34 % [1].", "supported": True, "reason": "supported"}]
     llm = turn(

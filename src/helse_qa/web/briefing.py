@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,10 +87,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of an answer line: its text, or (``flag``) a mark set after a sentence."""
+    """A piece of an answer line: its text, or (``flag``) a mark set after a sentence;
+    ``quoted``: verbatim source text (an extractive answer's quote), set in quotation marks
+    in Markdown and in the Quote character style in .docx (issue 38)."""
 
     text: str
     flag: bool = False
+    quoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,26 @@ def _flagged(answer: str, sentences: Sequence[Mapping[str, Any]]) -> list[Segmen
     return segments
 
 
+def _quoted_segments(answer: str, citations: Sequence[Mapping[str, Any]]) -> list[Segment]:
+    """An extractive answer's text as segments, its quotes (each citation's quote, a chart
+    row after its caption, right before its marker) marked ``quoted``: a near miss's or a
+    "not sure" line before them stays plain."""
+    segments: list[Segment] = []
+    pos = 0
+    for c in citations:
+        quote = str(c.get("quote", ""))
+        shown = f"{c['caption']} · {quote}" if c.get("caption") else quote
+        at = answer.find(f"{shown} [{c['number']}]", pos) if shown else -1
+        if at < 0:
+            continue
+        if answer[pos:at]:
+            segments.append(Segment(answer[pos:at]))
+        segments.append(Segment(shown, quoted=True))
+        pos = at + len(shown)
+    segments.append(Segment(answer[pos:]))
+    return segments
+
+
 def _renumber(text: str, numbers: Mapping[int, int]) -> str:
     """Local markers to briefing-wide numbers; unknown markers dropped, repeats merged."""
 
@@ -200,12 +223,13 @@ def _draft(turn: Mapping[str, Any]) -> _Draft:
         status = ""  # the answer's own line says it ("The documents give 2017, not 2022:")
     # a plain abstention's text only says what its mark says
     exported = not abstained or bool(citations)
-    return _Draft(
-        turn,
-        {n: by_local[n] for n in dict.fromkeys(used)},
-        status,
-        _flagged(answer, turn.get("sentences") or []) if exported else [],
-    )
+    if not exported:
+        segments: list[Segment] = []
+    elif turn.get("mode") == "llm":  # the model's own words: not quotation
+        segments = _flagged(answer, turn.get("sentences") or [])
+    else:
+        segments = _quoted_segments(answer, citations)
+    return _Draft(turn, {n: by_local[n] for n in dict.fromkeys(used)}, status, segments)
 
 
 def build(
@@ -247,11 +271,14 @@ def build(
             if seg.flag:
                 pieces[-1].append(seg)
                 continue
-            for i, part in enumerate(_renumber(seg.text, local).split("\n")):
+            text = _renumber(seg.text, local)
+            if seg.quoted:  # one pair of quotation marks around the whole quote
+                text = _quoted(text.strip(), labels)
+            for i, part in enumerate(text.split("\n")):
                 if i:
                     pieces.append([])
                 if part.strip():
-                    pieces[-1].append(Segment(part))
+                    pieces[-1].append(Segment(part, quoted=seg.quoted))
         lines = tuple(tuple(_tidy(p)) for p in pieces if any(not s.flag for s in p))
         note = ""
         if d.turn.get("language_note") and lines:
@@ -267,9 +294,9 @@ def _tidy(segments: Sequence[Segment]) -> list[Segment]:
     """Line pieces trimmed at the line's ends (a line never starts or ends in a space)."""
     out = list(segments)
     if out and not out[0].flag:
-        out[0] = Segment(out[0].text.lstrip())
+        out[0] = replace(out[0], text=out[0].text.lstrip())
     if out and not out[-1].flag:
-        out[-1] = Segment(out[-1].text.rstrip())
+        out[-1] = replace(out[-1], text=out[-1].text.rstrip())
     return [s for s in out if s.flag or s.text]
 
 
@@ -361,6 +388,8 @@ def to_docx(
                 paragraph.add_run(" ")
             if seg.flag:
                 paragraph.add_run(f"({t['unsupported']})").italic = True
+            elif seg.quoted:  # verbatim source text, in Word's quote style
+                paragraph.add_run(seg.text.strip(), style="Quote Char")
             else:
                 paragraph.add_run(seg.text.strip())
 

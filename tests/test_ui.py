@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import DOCUMENTS, llm_settings
 
 from helse_qa.evaluation.measure import free_port
-from helse_qa.web.app import safe_upload_name
+from helse_qa.web.app import safe_upload_name, shown_folder
 from helse_qa.web.render import chat_html, sources_html
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -192,6 +192,43 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url, tmp_path):
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_chat_trash_icon_starts_the_conversation_over(app_url):
+    """Issue 38: the chat's own trash icon clears the sources panel and the numbering with
+    the chat, as "Ny samtale" does (before: the panel kept the old question's sources and
+    the next question was numbered on)."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run 'make browser' (apt-get)"
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url[0])
+        for question in ("Hvor store var eksportinntektene i 2017?", "Hvem leder klyngen?"):
+            before = page.locator("#chat a.cite-marker").count()
+            page.locator("#question textarea").fill(question)
+            page.locator("#send").click()
+            page.wait_for_function(
+                f"document.querySelectorAll('#chat a.cite-marker').length > {before}",
+                timeout=30_000,
+            )
+        sources = page.locator("#sources")
+        assert "Spørsmål 2" in sources.inner_text()  # the second question's sources
+        page.locator("#chat").get_by_role("button", name=re.compile("clear", re.I)).click()
+        page.wait_for_function("!document.querySelector('#sources details.source')", timeout=10_000)
+        assert "Spørsmål" not in sources.inner_text()
+        page.locator("#question textarea").fill("Hvor store var eksportinntektene i 2017?")
+        page.locator("#send").click()
+        page.locator("#chat a.cite-marker").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        shown = sources.inner_text()
+        assert "Spørsmål 1" in shown and "Spørsmål 3" not in shown  # numbering starts over
+        assert "Spørsmål 2" not in shown
+        browser.close()
 
 
 @pytest.mark.slow
@@ -464,7 +501,6 @@ def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_ur
     endpoints = client.view_api(return_format="dict")["named_endpoints"]
     assert "/remove" in endpoints and "/restore" in endpoints
     table, status, _, _, removed = client.predict("sikkerhet", "Norsk", [], api_name="/remove")
-    assert status.startswith("Fjernet sikkerhet") and "documents/.removed/" in status
     assert "sikkerhet" not in [row[0] for row in table["data"]]
     assert not (docs / "sikkerhet.txt").exists()
     moved = list((docs / ".removed").rglob("sikkerhet.txt"))
@@ -473,6 +509,11 @@ def test_removing_a_document_moves_the_file_aside_and_restores_it(client, app_ur
     assert label.startswith("sikkerhet.txt (")
     title, day = shown.rsplit(" (", 1)
     assert title and title != "sikkerhet.txt" and label.endswith(f" ({day}")  # its title
+    # issue 38: the message names the title, not the id, and the folder actually used (this
+    # server's documents folder, not the default "documents/")
+    folder = shown_folder(moved[0].parent)
+    assert status == f"Fjernet «{title}»; filen ligger i {folder} (kan gjenopprettes nedenfor)."
+    assert str(docs.resolve()) in str(moved[0].parent.resolve())
     table, status, _, _, removed = client.predict(label, "English", [], api_name="/restore")
     assert status.startswith(f"Restored “{title}” (sikkerhet.txt)")
     assert "sikkerhet" in [row[0] for row in table["data"]] and removed["choices"] == []
@@ -499,7 +540,7 @@ def test_remove_in_the_browser_asks_first_naming_the_document(app_url, client):
         page.locator("#remove-btn").click()
         question = page.locator("#remove-question")
         question.get_by_text("sikkerhet").wait_for(timeout=10_000)
-        assert "documents/.removed/" in question.inner_text()
+        assert shown_folder(docs / ".removed") in question.inner_text()  # the folder used
         assert (docs / "sikkerhet.txt").exists()  # asking removed nothing
         page.locator("#cancel-remove").click()
         page.wait_for_timeout(500)
@@ -507,7 +548,7 @@ def test_remove_in_the_browser_asks_first_naming_the_document(app_url, client):
         assert (docs / "sikkerhet.txt").exists()
         page.locator("#remove-btn").click()
         page.locator("#confirm-remove").click()
-        page.get_by_text("Fjernet sikkerhet").wait_for(timeout=30_000)
+        page.get_by_text("Fjernet «").wait_for(timeout=30_000)
         browser.close()
     assert not (docs / "sikkerhet.txt").exists()
     assert list((docs / ".removed").rglob("sikkerhet.txt"))

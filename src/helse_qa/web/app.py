@@ -41,6 +41,16 @@ UPLOAD_SUBDIR = "uploads"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
+def shown_folder(path: Path) -> str:
+    """A folder as a message names it: relative to the working directory when inside it
+    ("documents/.removed/2026-12-07/"), else in full; with a trailing slash."""
+    try:
+        shown = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = path.resolve()
+    return f"{shown.as_posix().rstrip('/')}/"
+
+
 class PageMessage(HelseQAError):
     """A message the app itself words, already in the page's language: shown as it is."""
 
@@ -234,15 +244,22 @@ class ChatApp:
         return " ".join([message, *already])
 
     def remove(self, doc_id: str, lang: str = "nb") -> str:
-        """Move the document's file aside (documents/.removed/<date>/) and re-index."""
+        """Move the document's file aside (<documents>/.removed/<date>/) and re-index; the
+        message names its title and the folder the file now lies in (issue 38)."""
         t = TEXT[lang]
         if not doc_id:
             raise PageMessage(t["choose_remove"])
-        if doc_id not in self.documents():
+        documents = self.documents()
+        if doc_id not in documents:
             raise PageMessage(t["unknown_doc"].format(doc_id=doc_id))
         with self._ingest_lock:
-            moved, report = self.assistant.remove_document(doc_id)
-        return t["removed_msg"].format(names=", ".join(report.removed) or doc_id, date=moved.date)
+            moved, _ = self.assistant.remove_document(doc_id)
+        title = documents[doc_id]["title"] or doc_id
+        return t["removed_msg"].format(title=title, folder=shown_folder(moved.path.parent))
+
+    def removal_folder(self) -> str:
+        """Where a removed file goes, as the confirmation names it."""
+        return shown_folder(self.assistant.settings.documents_dir / ".removed")
 
     def removed(self) -> list[tuple[str, str]]:
         """(shown, value) for the restore list: the title and the day; the value is the
@@ -654,6 +671,8 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
     ).then(handler, inputs, outputs, api_visibility="private")
     export_outputs = [w["export_md"], w["export_file"]]
     w["clear"].click(do_clear, [lang], outputs + export_outputs, api_visibility="private")
+    # the chat's own trash icon starts over too: sources panel, numbering, export (issue 38)
+    w["chatbot"].clear(do_clear, [lang], outputs + export_outputs, api_visibility="private")
     w["export_one"].click(
         lambda s, lg: do_export(s, False, lg),
         [turns_state, lang],
@@ -692,7 +711,9 @@ def _wire_documents(
         entry = app.documents().get(doc_id)
         if entry is None:
             return gr.update(visible=False), "", t["unknown_doc"].format(doc_id=doc_id)
-        text = t["remove_confirm"].format(title=entry["title"], doc_id=doc_id)
+        text = t["remove_confirm"].format(
+            title=entry["title"], doc_id=doc_id, folder=app.removal_folder()
+        )
         return gr.update(visible=True), text, ""
 
     def do_remove(doc_id: str | None, lang_name: str, chosen: list[str] | None) -> tuple[Any, ...]:

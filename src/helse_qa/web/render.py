@@ -43,7 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
         "remove": "Fjern dokument",
         "remove_btn": "Fjern",
         "remove_confirm": "Fjern «{title}» ({doc_id}) fra indeksen? Filen flyttes til "
-        "documents/.removed/ og kan gjenopprettes.",
+        "{folder} og kan gjenopprettes.",
         "confirm_btn": "Ja, fjern",
         "cancel_btn": "Avbryt",
         "restore": "Fjernede dokumenter",
@@ -73,8 +73,7 @@ TEXT: dict[str, dict[str, str]] = {
         "already": "{name} er allerede indeksert, som «{title}».",
         "choose_remove": "Velg et dokument å fjerne først.",
         "unknown_doc": "«{doc_id}» er ikke indeksert (lenger): listen er oppdatert.",
-        "removed_msg": "Fjernet {names}; filen ligger i documents/.removed/{date}/ "
-        "(kan gjenopprettes nedenfor).",
+        "removed_msg": "Fjernet «{title}»; filen ligger i {folder} (kan gjenopprettes nedenfor).",
         "choose_restore": "Velg et fjernet dokument å gjenopprette først.",
         "restored_msg": "Gjenopprettet «{title}» ({name}); {added} lagt til.",
         "whole_passage": "Vis hele avsnittet",
@@ -106,7 +105,7 @@ TEXT: dict[str, dict[str, str]] = {
         "remove": "Remove document",
         "remove_btn": "Remove",
         "remove_confirm": "Remove “{title}” ({doc_id}) from the index? The file is moved to "
-        "documents/.removed/ and can be restored.",
+        "{folder} and can be restored.",
         "confirm_btn": "Yes, remove",
         "cancel_btn": "Cancel",
         "restore": "Removed documents",
@@ -136,8 +135,7 @@ TEXT: dict[str, dict[str, str]] = {
         "already": "{name} is already indexed, as “{title}”.",
         "choose_remove": "Choose a document to remove first.",
         "unknown_doc": "“{doc_id}” is not (or no longer) indexed: the list has been refreshed.",
-        "removed_msg": "Removed {names}; the file is in documents/.removed/{date}/ "
-        "(restore it below).",
+        "removed_msg": "Removed “{title}”; the file is in {folder} (restore it below).",
         "choose_restore": "Choose a removed document to restore first.",
         "restored_msg": "Restored “{title}” ({name}); {added} added.",
         "whole_passage": "Show the whole passage",

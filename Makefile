@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ingest clean bench reliability \
+.PHONY: run chat test test-fast setup lint typecheck pytest browser gate report screenshots ui-screenshots ingest clean bench reliability \
 	wheel-check ci-extra llm-check mutation train-reader docs quality
 
 # make run PORT=8080 HOST=0.0.0.0: passed on as --port/--host only when given on the make
@@ -128,9 +128,16 @@ report: $(STAMP)
 # The pictures of the chat in the README and docs/guide/chat.md (eval/results/ui*.png), from
 # the browser tests; a plain `make test` writes its screenshots to a temporary folder and
 # leaves the tracked ones alone.
-screenshots: $(STAMP)
+screenshots: $(STAMP) ui-screenshots
 	HELSE_QA_SCREENSHOTS=eval/results $(BIN)/python -m pytest -q tests/test_ui.py \
 		-k "headless_browser or three_widths"
+
+# The layout check of issue 38 (the sources panel after 3, 8 and 24 questions at 1366x768,
+# 24 at 1920x1080, 8 at 390x844, an old citation clicked), its screenshots kept in
+# eval/results/ui/.
+ui-screenshots: $(STAMP)
+	HELSE_QA_UI_SHOTS=eval/results/ui $(BIN)/python -m pytest -q tests/test_ui.py \
+		-k "never_paints"
 
 setup: $(STAMP)
 

@@ -838,6 +838,105 @@ LAYOUT_QUESTIONS = [
 ]
 
 
+# What the sources panel paints: its own box and every piece of its content, each clipped by
+# the panel (or an ancestor) where that does not let content overflow visibly. Every
+# visible control outside the panel must meet none of it, and be the element at its centre.
+_PAINTED_CHECK = """() => {
+  const panel = document.querySelector('#sources');
+  const clip = (e) => {
+    const r = e.getBoundingClientRect();
+    let a = {l: r.left, t: r.top, r: r.right, b: r.bottom};
+    for (let p = e.parentElement; p; p = p.parentElement) {
+      const st = getComputedStyle(p);
+      if (st.overflowX === 'visible' && st.overflowY === 'visible') continue;
+      const q = p.getBoundingClientRect();
+      a = {l: Math.max(a.l, q.left), t: Math.max(a.t, q.top),
+           r: Math.min(a.r, q.right), b: Math.min(a.b, q.bottom)};
+    }
+    return a;
+  };
+  const pieces = [panel, ...panel.querySelectorAll('.turn > summary, details.source, p, div')]
+    .map(clip).filter(a => a.r - a.l > 1 && a.b - a.t > 1);
+  const seen = e => {
+    const r = e.getBoundingClientRect(), st = getComputedStyle(e);
+    return r.width > 2 && r.height > 2 && st.visibility !== 'hidden' && st.display !== 'none'
+      && !e.closest('[hidden]') && e.closest('.tab-container') === null
+      && e.getAttribute('aria-hidden') !== 'true';
+  };
+  const name = e => (e.innerText || e.getAttribute('aria-label') || e.id || e.tagName)
+    .trim().slice(0, 40);
+  const out = {overPanel: [], covered: []};
+  for (const e of document.querySelectorAll('button, textarea, input[type=text]')) {
+    if (!seen(e) || panel.contains(e)) continue;
+    const c = clip(e);  // a control scrolled out of its own box (the chat's) is not shown
+    if (c.r - c.l < 2 || c.b - c.t < 2) continue;
+    const r = {left: c.l, top: c.t, right: c.r, bottom: c.b};
+    if (pieces.some(a => r.left < a.r && r.right > a.l && r.top < a.b && r.bottom > a.t))
+      out.overPanel.push(name(e));
+    const x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2;
+    if (y < 0 || y > innerHeight || x < 0 || x > innerWidth) continue;  // not on screen
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !(hit === e || e.contains(hit) || hit.contains(e)))
+      out.covered.push([name(e), hit ? String(hit.className || hit.tagName).slice(0, 50) : null]);
+  }
+  return out;
+}"""
+
+
+def _check_painted(page, width: int, height: int, shots: Path, label: str) -> None:
+    """Scroll the page top to bottom at ``width`` x ``height``; at each screen the sources
+    panel paints over no control (a screenshot of each is kept under ``shots``)."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(400)
+    total = page.evaluate("document.documentElement.scrollHeight")
+    for i, y in enumerate(range(0, max(total, 1), height)):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+        found = page.evaluate(_PAINTED_CHECK)
+        assert found["overPanel"] == [], (label, width, y, found)
+        assert found["covered"] == [], (label, width, y, found)
+        if i == 0:
+            page.screenshot(path=str(shots / f"{label}-{width}x{height}.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+@pytest.mark.slow
+def test_the_sources_panel_never_paints_over_a_control_however_many_questions(app_url, tmp_path):
+    """Issue 38: at 1366x768 after 3, 8 and 24 questions, at 1920x1080 after 24, at 390x844
+    after 8, and after a citation in an old answer is clicked, the sources panel (which
+    scrolls in its own column) paints over no button or text box, and each is the element at
+    its own centre (before: from the third question on at 1366 the folded "Spørsmål N" rows
+    ran over the examples, the filters and the export button). ``make ui-screenshots``
+    keeps the pictures in eval/results/ui/."""
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("HELSE_QA_UI_SHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser, page = _browser(p, 1366, 768)
+        page.goto(app_url[0])
+        page.locator("#send").wait_for()
+        asked = 0
+        for after, sizes in (
+            (3, [(1366, 768)]),
+            (8, [(1366, 768), (390, 844)]),
+            (24, [(1366, 768), (1920, 1080)]),
+        ):
+            page.set_viewport_size({"width": 1366, "height": 768})
+            while asked < after:
+                asked += 1
+                _ask_in_browser(page, LAYOUT_QUESTIONS[(asked - 1) % len(LAYOUT_QUESTIONS)], asked)
+            for width, height in sizes:
+                _check_painted(page, width, height, shots, f"after-{after}")
+        # a citation in an old answer: its question unfolds in place, inside the panel
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.locator("#chat a.cite-marker").first.click()
+        page.wait_for_timeout(800)
+        assert page.locator("#sources details.source.active").count() == 1
+        _check_painted(page, 1366, 768, shots, "old-citation-clicked")
+        browser.close()
+
+
 def test_nothing_is_drawn_over_the_controls_at_three_sizes(app_url):
     """Issue 25: after six questions, at 1920x1080, 1366x768 and 390x844, no visible button
     or text box meets the sources panel, each is the element at its own centre, the chat's

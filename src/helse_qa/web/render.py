@@ -191,7 +191,10 @@ CSS = """
 .unsure-label { font-weight: 700; font-size: 0.85em; text-transform: uppercase; }
 .unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
 .notice { color: #6b7280; font-size: 0.85em; }
-#sources { max-height: 80vh; overflow-y: auto; }
+/* The sources panel scrolls inside its own column however many questions it holds: Gradio
+   sets its block to overflow: visible, which let 20 folded questions paint over the examples,
+   filters and export below it (issue 38). */
+#sources { max-height: 80vh; overflow-y: auto !important; overscroll-behavior: contain; }
 /* The chat's label and toolbar get a strip of their own: messages scroll below them, never
    under them (issue 25: the icons covered the latest question). */
 #chat > .wrapper { padding-top: 30px; box-sizing: border-box; }

@@ -194,6 +194,68 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+_WATCH_CHAT = """() => {
+  window.__seen = {pending: false, questionFirst: false, processing: false};
+  const chat = document.querySelector('#chat');
+  new MutationObserver(() => {
+    const text = chat.innerText;
+    const pending = /Søker i dokumentene …|Searching the documents …/.test(text);
+    if (pending) window.__seen.pending = true;
+    if (pending && text.includes(window.__asked) && !chat.querySelector('a.cite-marker'))
+      window.__seen.questionFirst = true;
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.children.length === 0 && /processing/i.test(el.textContent || '')
+          && el.checkVisibility({visibilityProperty: true, opacityProperty: true})) {
+        const owner = el.closest('[id]');
+        window.__seen.processing = (owner ? owner.id : '?') + ': ' + el.textContent.trim();
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("Norsk", "Hvor store var eksportinntektene i 2017?"),
+        ("English", "How many members will the merged cluster have?"),
+    ],
+)
+def test_the_question_shows_at_once_with_a_placeholder_in_the_page_language(
+    app_url, lang, question
+):
+    """Issue 38: after Send the question stands in the chat at once with "Søker i
+    dokumentene …" / "Searching the documents …" under it, which the answer replaces; no
+    English "processing" text meanwhile; a refused question leaves no placeholder."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run 'make browser' (apt-get)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _browser(p, 1366, 900)
+        page.goto(app_url[0])
+        page.get_by_label(lang).check()
+        page.wait_for_timeout(500)
+        page.evaluate(f"window.__asked = {question!r}")
+        page.evaluate(_WATCH_CHAT)
+        page.locator("#question textarea").fill(question)
+        page.locator("#send").click()
+        page.locator("#chat a.cite-marker").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(300)
+        seen = page.evaluate("window.__seen")
+        assert seen["pending"] and seen["questionFirst"], seen
+        assert not seen["processing"], seen
+        text = page.locator("#chat").inner_text()
+        assert "Søker i dokumentene" not in text and "Searching the documents" not in text
+        assert text.count(question) == 1  # the placeholder pair was replaced, not kept
+        page.locator("#question textarea").fill("?!")  # refused: a toast, no placeholder
+        page.locator("#send").click()
+        page.wait_for_timeout(1500)
+        text = page.locator("#chat").inner_text()
+        assert "Søker i dokumentene" not in text and "Searching the documents" not in text
+        browser.close()
+
+
 @pytest.mark.slow
 def test_the_chat_trash_icon_starts_the_conversation_over(app_url):
     """Issue 38: the chat's own trash icon clears the sources panel and the numbering with

@@ -31,6 +31,8 @@ from helse_qa.web.render import (
     TEXT,
     answer_html,
     chat_html,
+    is_pending,
+    pending_html,
     question_html,
     sources_html,
 )
@@ -604,6 +606,8 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         lc = _lang_code(lang_name)
         with _errors_for_the_page(gr, "respond", lc):
             app.check_question(message, lc)
+        if chat and is_pending(chat[-1]):  # the page's placeholder pair (see ``pending``)
+            chat = chat[:-2]
         user = {"role": "user", "content": question_html(message)}
         partial = ""
         result: dict[str, Any] = {}
@@ -642,6 +646,19 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
         *_, last = respond(message, chat, turns, docs, k_value, lang_name)
         return last
 
+    def pending(message: str, chat: list[dict[str, Any]], lang_name: str) -> list[Any]:
+        """The question in the chat at once, with "Søker i dokumentene …" under it until the
+        answer replaces both (issue 38); a refused question is said in a toast, as before."""
+        lc = _lang_code(lang_name)
+        with _errors_for_the_page(gr, "respond", lc):
+            app.check_question(message, lc)
+        user = {"role": "user", "content": question_html(message)}
+        return [*chat, user, {"role": "assistant", "content": pending_html(lc)}]
+
+    def unpending(chat: list[dict[str, Any]]) -> list[Any]:
+        """An answer that failed takes its placeholder pair away (its error is in a toast)."""
+        return chat[:-2] if chat and is_pending(chat[-1]) else chat
+
     def api_ask(
         message: str,
         turns: list[dict[str, Any]] | None = None,
@@ -664,11 +681,25 @@ def _wire_chat(gr: Any, app: ChatApp, w: dict[str, Any], turns_state: Any, lang:
     inputs = [w["question"], w["chatbot"], turns_state, w["doc_filter"], w["k"], lang]
     outputs = [w["chatbot"], turns_state, w["sources"], w["question"]]
     handler = respond if app.assistant.settings.answer_mode == "llm" else respond_once
-    w["send"].click(handler, inputs, outputs, api_name="respond")
-    w["question"].submit(handler, inputs, outputs, api_visibility="private")
-    w["examples"].click(
-        lambda sample: sample[0], [w["examples"]], [w["question"]], api_visibility="private"
-    ).then(handler, inputs, outputs, api_visibility="private")
+    quiet: dict[str, Any] = {"show_progress": "hidden"}  # no "processing | 0.6s": the
+    # placeholder says what is going on, in the page's language
+
+    def asking(trigger: Any, api_name: str | None = None) -> None:
+        """``trigger`` (an event listener) shows the question and the placeholder, then
+        answers; ``api_name`` names the answer step for ``gradio_client``."""
+        shown = [w["question"], w["chatbot"], lang]
+        step = trigger(pending, shown, [w["chatbot"]], api_visibility="private", **quiet)
+        named = {"api_name": api_name} if api_name else {"api_visibility": "private"}
+        done = step.success(handler, inputs, outputs, **named, **quiet)
+        done.failure(unpending, [w["chatbot"]], [w["chatbot"]], api_visibility="private", **quiet)
+
+    asking(w["send"].click, "respond")
+    asking(w["question"].submit)
+    asking(
+        w["examples"]
+        .click(lambda sample: sample[0], [w["examples"]], [w["question"]], api_visibility="private")
+        .then
+    )
     export_outputs = [w["export_md"], w["export_file"]]
     w["clear"].click(do_clear, [lang], outputs + export_outputs, api_visibility="private")
     # the chat's own trash icon starts over too: sources panel, numbering, export (issue 38)

@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_answer": "ikke besvart",
         "unsure": "Ikke sikker",
         "unsure_sources": "ikke sikker, nærmeste avsnitt",
+        "searching": "Søker i dokumentene …",
         "filter_notice": "Søket var begrenset til {n} valgte dokumenter; svaret kan stå i et "
         "av de andre. Tøm filteret under «Filtre» og spør igjen.",
         "nothing_to_export": "Ingen svar å eksportere ennå: still et spørsmål først.",
@@ -118,6 +119,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_answer": "not answered",
         "unsure": "Not sure",
         "unsure_sources": "not sure, closest passages",
+        "searching": "Searching the documents …",
         "filter_notice": "The search was limited to {n} chosen documents; the answer may be in "
         "one of the others. Clear the filter under “Filters” and ask again.",
         "nothing_to_export": "Nothing to export yet: ask a question first.",
@@ -191,6 +193,7 @@ CSS = """
 .unsure-label { font-weight: 700; font-size: 0.85em; text-transform: uppercase; }
 .unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
 .notice { color: #6b7280; font-size: 0.85em; }
+.pending { color: #6b7280; font-style: italic; }
 /* The sources panel scrolls inside its own column however many questions it holds: Gradio
    sets its block to overflow: visible, which let 20 folded questions paint over the examples,
    filters and export below it (issue 38). */
@@ -248,6 +251,24 @@ def bold_phrases(rendered: str, citations: list[dict[str, Any]]) -> str:
         rendered = rendered[:found] + bold + rendered[found + len(safe) :]
         at = found + len(bold)
     return rendered
+
+
+PENDING_CLASS = "pending"
+
+
+def pending_html(lang: str) -> str:
+    """The chat's placeholder while a question is answered (issue 38): "Søker i dokumentene
+    …", replaced by the answer."""
+    return f'<span class="{PENDING_CLASS}">{html.escape(TEXT[lang]["searching"])}</span>'
+
+
+def is_pending(message: Any) -> bool:
+    """Whether a chat message is that placeholder (its content as the chat gives it back: a
+    string, or a list of parts with text)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return isinstance(content, str) and f'<span class="{PENDING_CLASS}">' in content
 
 
 def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> str:

@@ -188,6 +188,22 @@ def test_headless_browser_shows_answer_markers_and_sources(app_url, tmp_path):
         marker.click()
         page.wait_for_timeout(500)
         assert page.locator("#sources details.source.active").count() == 1
+        # issue 38: the clicked citation is singled out (another colour and an outline) from
+        # every other cited sentence, until another is clicked
+        picked = page.locator("#sources mark.picked")
+        assert picked.count() == 1
+        style = "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).outlineStyle]"
+        plain = page.locator("#sources mark:not(.picked)")
+        assert plain.count() >= 1
+        assert picked.evaluate(style) != plain.first.evaluate(style)
+        assert picked.evaluate(style)[1] == "solid"
+        second = page.locator("#chat a.cite-marker").nth(1)  # "[2]": the growth sentence
+        assert second.count() == 1
+        second.click()
+        page.wait_for_timeout(500)
+        assert page.locator("#sources mark.picked").count() == 1
+        href = second.get_attribute("href")[1:]
+        assert page.locator(f"#sources mark.picked#{href}").count() == 1
         shot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shot), full_page=False)
         browser.close()

@@ -168,6 +168,9 @@ JS = """
     target.scrollIntoView({behavior: 'smooth', block: 'center'});
     document.querySelectorAll('.source.active').forEach((el) => el.classList.remove('active'));
     if (source) source.classList.add('active');
+    // the clicked citation itself, singled out until another is clicked (issue 38)
+    document.querySelectorAll('mark.picked').forEach((el) => el.classList.remove('picked'));
+    target.classList.add('picked');
   }, true);
 }
 """
@@ -182,6 +185,7 @@ CSS = """
 .source details.whole > summary { font-weight: 400; color: #4338ca; font-size: 0.85em;
   margin-top: 4px; }
 .source mark { background: #fde68a; }
+.source mark.picked { background: #fdba74; outline: 2px solid #c2410c; outline-offset: 1px; }
 .source .num { font-weight: 700; color: #4338ca; margin-right: 2px; }
 .turn { margin-top: 10px; }
 .turn > summary { font-size: 0.9em; color: #444; white-space: nowrap; overflow: hidden;

@@ -1047,3 +1047,26 @@ def test_nothing_is_drawn_over_the_controls_at_three_sizes(app_url):
             assert found["covered"] == [], (width, found)
             assert found["messagesCovered"] == [], (width, found)
         browser.close()
+
+
+def test_a_declines_closest_passages_start_at_prose_not_at_label_lines():
+    """Issue 38: a declined question's closest passage is shown from its first sentence
+    that reads as text, not from the chart labels the passage opens with ("Norden / Norge /
+    Helseindustrien / Bedriftene"); the whole passage stays on demand."""
+    from helse_qa.text.sentences import first_prose
+
+    labels = "Norden\nNorge\nHelseindustrien\nBedriftene\n\n"
+    prose = "Norge oppfattes å være en klar lillebror i Skandinavia når det gjelder helseindustri."
+    text = labels + prose + " Mer tekst følger her."
+    assert first_prose(text) == len(labels)
+    assert first_prose("Bare\nlabels\nher") == 0
+    answer = {
+        "question": "Hva er hovedstaden i Norge?",
+        "abstained": True,
+        "citations": [],
+        "passages": [{"chunk_id": "c", "text": text, "span": [0, len(text)], "title": "T"}],
+    }
+    panel = sources_html([{"answer": answer}], "nb")
+    excerpt = panel.split('<div class="passage excerpt">')[1].split("</div>")[0]
+    assert excerpt.startswith("… Norge oppfattes") and "Bedriftene" not in excerpt
+    assert "Vis hele avsnittet" in panel and "Bedriftene" in panel  # on demand

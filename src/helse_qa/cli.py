@@ -363,6 +363,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
             lines.append(textwrap.indent(textwrap.fill(quoted, width - 4), "    "))
     elif answer.passages:
         from helse_qa.messages import CLOSEST_LABEL
+        from helse_qa.text.sentences import first_prose
 
         lines.append("")
         lines.append(CLOSEST_LABEL.get(answer.language, CLOSEST_LABEL["en"]))
@@ -372,7 +373,8 @@ def format_answer(answer: Answer, width: int = 100) -> str:
                 if h.chunk.page
                 else ""
             )
-            lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(h.chunk.text, 160)}")
+            text = h.chunk.text[first_prose(h.chunk.text) :]  # prose, not a chart's labels
+            lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(text, 160)}")
     return "\n".join(lines)
 
 

@@ -138,3 +138,19 @@ def antecedent_start(text: str, at: int) -> int | None:
         return None
     spans = sentence_spans(before.rstrip())
     return paragraph_start + spans[-1][0] if spans else None
+
+
+PROSE_MIN_WORDS = 6
+_ENDS_SENTENCE = re.compile(r"[.!?][»”\"')\]]*$")
+
+
+def first_prose(text: str) -> int:
+    """Where the first sentence of ``text`` that reads as prose starts (at least six words,
+    ending in '.', '!' or '?'): a passage shown without a cited sentence starts there, not
+    at a chart's label lines ("Norden / Norge / Helseindustrien / Bedriftene", issue 38).
+    0 when it has none."""
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        if len(sentence.split()) >= PROSE_MIN_WORDS and _ENDS_SENTENCE.search(sentence):
+            return start
+    return 0

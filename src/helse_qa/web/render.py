@@ -9,6 +9,8 @@ import html
 import re
 from typing import Any
 
+from helse_qa.text.sentences import first_prose
+
 EXAMPLES = [
     "Hvor store var eksportinntektene i 2017?",
     "Hvem sitter i styringsgruppen for prosjektet?",
@@ -444,9 +446,11 @@ def _source_block(
     spans = [(max(0, c["span"][0] - base), min(len(text), c["span"][1] - base)) for c in citations]
     if spans:
         windows = _windows(text, spans, CONTEXT_CHARS)
-    else:  # an abstention's closest passage: its start, cut at a word
-        cut = len(text) if len(text) <= CLOSEST_CHARS else text.rfind(" ", 0, CLOSEST_CHARS)
-        windows = [(0, cut if cut > 0 else min(len(text), CLOSEST_CHARS))]
+    else:  # an abstention's closest passage: from its first prose sentence, cut at a word
+        start = first_prose(text)
+        limit = start + CLOSEST_CHARS
+        cut = len(text) if len(text) <= limit else text.rfind(" ", start, limit)
+        windows = [(start, cut if cut > start else min(len(text), limit))]
     pieces = []
     for lo, hi in windows:
         piece = _marked(text, citations, base, turn, lo, hi, ids=True)

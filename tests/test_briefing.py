@@ -244,12 +244,17 @@ def test_the_export_says_when_it_was_made_in_its_text_and_properties(tmp_path):
     assert abs((now.created - datetime.now(UTC)).total_seconds()) < 120
 
 
-def test_unsupported_llm_sentence_is_marked():
+@pytest.mark.parametrize("with_bad", [False, True])
+def test_unsupported_llm_sentences_are_listed_apart(with_bad):
+    """Issue 38: the answer holds only sentences that passed the check; the others stand
+    apart under "Removed: not supported by the sources (1)", struck through, each with its
+    reason in the UI's language and no marker (also when an older export still has the
+    sentence in its answer text)."""
     good, bad = "Export rose by 15 percent. [1]", "It doubled in 2019. [1]"
     turns = [
         turn(
             "Export?",
-            f"{good} {bad}",
+            f"{good} {bad}" if with_bad else good,
             [cite(1, EXPORT, (100, 138))],
             mode="llm",
             sentences=[
@@ -259,9 +264,13 @@ def test_unsupported_llm_sentence_is_marked():
         )
     ]
     md = to_markdown(turns, DOCS, "en")
-    assert f"{good} {bad} *(⚠ not supported by the sources)*" in md
-    assert md.count("⚠") == 1
-    assert "*(⚠ ikke støttet av kildene)*" in to_markdown(turns, DOCS, "nb")
+    assert f"**Answer:** {good}\n" in md
+    assert "*Removed: not supported by the sources (1):*" in md
+    assert "- ~~It doubled in 2019.~~ *(the number 2019 is not in the source)*" in md
+    assert md.count("doubled") == 1
+    nb = to_markdown(turns, DOCS, "nb")
+    assert "*Fjernet fordi kildene ikke støtter dem (1):*" in nb
+    assert "- ~~It doubled in 2019.~~ *(tallet 2019 står ikke i kilden)*" in nb
 
 
 NORWEGIAN = re.compile(r"Spørsmål|Svar|Referanser|Ikke|besvart|Nærmeste|støttet|Sitert|kilde|s\. 3")
@@ -335,7 +344,8 @@ def test_docx_round_trip(tmp_path):
     assert [r.style.name for r in answer.runs if EXPORT in r.text] == ["Quote Char"]
     assert [r.style.name for r in answer.runs if r.text.startswith("Answer")] != ["Quote Char"]
     assert "Answer: Not answered by the documents." in texts
-    assert "Answer: It doubled in 2019. [1] (⚠ not supported by the sources)" in texts
+    assert "Removed: not supported by the sources (1):" in texts
+    assert "It doubled in 2019. (number)" in texts  # struck through, with its reason
     refs = texts[texts.index("References") + 1 :]
     assert refs == references(md)
     assert len(refs) == 2  # two distinct spans in four turns

@@ -89,14 +89,26 @@ def test_unsupported_sentence_is_flagged_or_dropped(fake, corpus_settings, embed
     assert verdicts["Eksportinntektene var 23,6 milliarder kroner i 2017"].supported
     bad = verdicts["Eksporten var 99 milliarder kroner i 2030"]
     assert not bad.supported and "99" in bad.reason
-    assert "99 milliarder" in flagged.text  # flagged, still shown (UI marks it)
+    # issue 38: never in the answer's text; listed apart (API JSON: "removed", without its
+    # marker, with its reason in the answer's language)
+    assert "99 milliarder" not in flagged.text and "23,6 milliarder kroner" in flagged.text
+    assert [s.text for s in flagged.removed] == [bad.text]
     data = flagged.to_dict()
     assert [s["supported"] for s in data["sentences"]] == [True, False]
+    assert data["removed"] == [
+        {
+            "text": "Eksporten var 99 milliarder kroner i 2030.",
+            "reason": data["removed"][0]["reason"],
+        }
+    ]
+    assert data["removed"][0]["reason"].startswith("tall") and "99" in data["removed"][0]["reason"]
+    assert "[" not in data["removed"][0]["text"] + data["removed"][0]["reason"]
 
     dropping = _assistant(corpus_settings, embedder, fake.url, unsupported_sentences="drop")
     fake.script.append(Reply(text.format(n=n)))
     dropped = dropping.ask("Hvor store var eksportinntektene i 2017?")
     assert "99 milliarder" not in dropped.text and "23,6 milliarder kroner" in dropped.text
+    assert dropped.removed == () and dropped.to_dict()["removed"] == []
 
 
 def test_sentence_without_citation_is_unsupported(fake, corpus_settings, embedder):
@@ -313,9 +325,12 @@ def test_no_unchecked_sentence_is_ever_streamed(fake, corpus_settings, embedder,
     assert shown == f"De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017 [{n}]."
     answer = events[-1]
     assert answer.mode == "llm" and answer.text.startswith(shown)  # nothing read is replaced
-    assert [s.supported for s in answer.sentences] == [True, False, False]
+    assert [s.supported for s in answer.sentences] == (
+        [True, False, False] if mode == "flag" else [True]
+    )
     assert "[9]" not in answer.text
-    assert ("99 milliarder" in answer.text) == (mode == "flag")  # flagged in the UI, or gone
+    assert not any(bad in answer.text for bad in UNCHECKED)  # never in the answer (issue 38)
+    assert len(answer.removed) == (2 if mode == "flag" else 0)  # listed apart, or gone
     assert "bare 1 av 3 setninger var støttet" in answer.notice
 
 
@@ -372,6 +387,10 @@ def test_the_cli_stream_prints_only_checked_sentences(fake, corpus_settings, emb
         assert not any(bad in shown for bad in UNCHECKED), shown
     assert "23,6 milliarder kroner" in shown
     printed = cli.format_answer(answer, width=10_000)
+    # issue 38: the answer holds only checked sentences; the others stand apart under
+    # "Fjernet fordi kildene ikke støtter dem (2):", each with its reason, no marker
+    body, _, rest = printed.partition("Fjernet fordi kildene ikke støtter dem (2):")
+    assert rest and not any(bad in body for bad in UNCHECKED), printed
     for bad in ("99 milliarder", "Pasientforeningene"):
-        line = next(x for x in printed.splitlines() if bad in x)
-        assert "[! not supported:" in line.split(bad)[0], printed
+        line = next(x for x in rest.splitlines() if bad in x)
+        assert line.startswith("- ") and "[" not in line and line.endswith(")"), printed

@@ -254,9 +254,10 @@ def test_verify_checks_each_claim_and_cites_the_closest_sentence_verbatim(mode, 
         2: "The merged cluster will have about 370 members.",
         3: "Lena Nymo Helli leads the merged cluster.",
     }
-    shown = [1, 2, 3] if mode == "flag" else [1, 3]
-    assert text == " ".join([first, leader, wrong] if mode == "flag" else [first, leader])
-    assert [c.number for c in citations] == shown
+    # issue 38: a sentence that failed never stands in the text, whatever the setting (the
+    # surfaces list it apart), and its marker cites nothing
+    assert text == " ".join([first, leader]) and wrong not in text
+    assert [c.number for c in citations] == [1, 3]
     for c in citations:
         hit = HITS[c.number - 1]
         assert c.chunk_id == hit.chunk.chunk_id and c.quote == quotes[c.number]

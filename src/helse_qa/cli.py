@@ -337,16 +337,18 @@ def _open(
 def format_answer(answer: Answer, width: int = 100) -> str:
     """Readable terminal rendering: the answer, then numbered sources."""
     lines = [f"({answer.language_note})"] if answer.language_note else []
-    text = answer.text
-    if answer.sentences and not answer.abstained:
-        # an LLM answer: a sentence the sources do not support is marked where it stands
-        # (never shown plain); one dropped by unsupported_sentences = "drop" is not in text
-        text = " ".join(
-            c.text if c.supported else f"[! not supported: {c.reason}] {c.text}"
-            for c in answer.sentences
-            if c.text in answer.text
-        )
-    lines += [textwrap.fill(part, width) for part in text.split("\n")]
+    lines += [textwrap.fill(part, width) for part in answer.text.split("\n")]
+    if answer.removed and not answer.abstained:
+        # an LLM answer's sentences the sources do not support: apart, below it, each with
+        # its reason and without its markers (issue 38)
+        from helse_qa.messages import REMOVED, removed_reason, say, without_markers
+
+        lines.append("")
+        lines.append(say(REMOVED, answer.language).format(n=len(answer.removed)) + ":")
+        for gone in answer.removed:
+            reason = removed_reason(gone.reason, answer.language)
+            item = f"- {without_markers(gone.text)} ({reason})"
+            lines.append(textwrap.fill(item, width, subsequent_indent="  "))
     if answer.notice:
         lines.append("")
         lines.append(f"note: {answer.notice}")

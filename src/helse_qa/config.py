@@ -238,7 +238,8 @@ class Settings(BaseModel):
     )
     unsupported_sentences: Literal["flag", "drop"] = Field(
         "flag",
-        description="LLM answers: show unsupported sentences flagged, or drop them.",
+        description="LLM answers: a sentence the sources do not support never stands in the "
+        "answer; 'flag' lists it apart under the answer with its reason, 'drop' leaves it out.",
     )
     support_lexical: float = Field(
         0.6,

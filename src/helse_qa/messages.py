@@ -3,6 +3,8 @@ labels, which live in :mod:`helse_qa.web.render`)."""
 
 from __future__ import annotations
 
+import re
+
 ABSTAIN_MESSAGES = {
     "nb": "Jeg fant ikke svar på dette i dokumentene.",
     "en": "I could not find this in the documents.",
@@ -31,12 +33,12 @@ LLM_REJECTED = {
     "en": "The language model's answer could not be checked against the sources ({why})",
 }
 # Part of the language model's answer has been shown (each sentence only after its check):
-# the answer keeps those sentences and says why the rest is missing or marked.
+# the answer keeps those sentences and says why the rest is missing or listed apart.
 LLM_PARTIAL = {
-    "nb": "Bare setningene som er kontrollert mot kildene, vises som svar ({why}); resten er "
-    "merket eller utelatt.",
+    "nb": "Bare setningene som er kontrollert mot kildene, vises som svar ({why}); resten står "
+    "for seg under svaret eller er utelatt.",
     "en": "Only the sentences checked against the sources are shown as the answer ({why}); "
-    "the rest is marked or left out.",
+    "the rest is listed apart under it or left out.",
 }
 LLM_STOPPED = {
     "echo": {
@@ -70,6 +72,45 @@ UNSURE = {
     "nb": "Jeg er ikke sikker på at dokumentene svarer på dette. Nærmeste avsnitt:",
     "en": "I am not sure the documents answer this. The closest passages:",
 }
+# LLM answers (issue 38): the sentences that failed the check, listed apart from the answer,
+# each with its reason in the reader's language and no citation link.
+REMOVED = {
+    "nb": "Fjernet fordi kildene ikke støtter dem ({n})",
+    "en": "Removed: not supported by the sources ({n})",
+}
+_REMOVED_REASONS = {
+    "no citation": {"nb": "viser ikke til noen kilde", "en": "cites no source"},
+    "not supported by the cited passages": {
+        "nb": "kildene den viser til, sier ikke dette",
+        "en": "the sources it cites do not say this",
+    },
+}
+_NUMBER_REASONS = {
+    "number": {"nb": "tallet {x} står ikke i kilden", "en": "the number {x} is not in the source"},
+    "numbers": {
+        "nb": "tallene {x} står ikke i kilden",
+        "en": "the numbers {x} are not in the source",
+    },
+}
+_NUMBER_REASON = re.compile(r"^(numbers?) (.+) not in passage \[\d+\]$")
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+def removed_reason(reason: str, language: str) -> str:
+    """The checker's reason for an unsupported sentence in ``language``, without a marker
+    ("numbers 99 not in passage [2]" -> "tallet 99 står ikke i kilden")."""
+    m = _NUMBER_REASON.match(reason)
+    if m:
+        return say(_NUMBER_REASONS[m.group(1)], language).format(x=m.group(2))
+    table = _REMOVED_REASONS.get(reason)
+    return say(table, language) if table else _MARKERS.sub("", reason)
+
+
+def without_markers(text: str) -> str:
+    """A sentence without its [n] markers (a removed sentence links to no source)."""
+    return _MARKERS.sub("", text).strip()
+
+
 # Every quote is in the other language than the question (question language, source).
 QUOTED_FROM = {
     ("nb", "en"): "Sitert fra engelsk kilde.",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from helse_qa.messages import removed_reason, without_markers
+
 Language = Literal["nb", "en"]
 # How passages are found: both retrievers fused (the default), or one of them alone.
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
@@ -257,6 +259,12 @@ class Answer:
     # answer (answer_confidence), else the heuristic's score
     confidence: float | None = None
 
+    @property
+    def removed(self) -> tuple[SentenceCheck, ...]:
+        """An LLM answer's sentences that failed the check: not in :attr:`text`, listed
+        apart by every surface (issue 38)."""
+        return tuple(s for s in self.sentences if not s.supported)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
@@ -283,6 +291,10 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "mode": self.mode,
             "sentences": [s.to_dict() for s in self.sentences],
+            "removed": [
+                {"text": without_markers(s.text), "reason": removed_reason(s.reason, self.language)}
+                for s in self.removed
+            ],
             "notice": self.notice,
             "kind": self.kind,
             "language_note": self.language_note,

@@ -156,6 +156,9 @@ def llm_answer(
         abstained=False,
         mode="llm",
         language_note="",
-        sentences=tuple(checks),
+        # "flag": every verdict, the failed ones listed apart; "drop": the failed ones unseen
+        sentences=tuple(
+            c for c in checks if c.supported or settings.unsupported_sentences == "flag"
+        ),
         notice=notice,
     )

@@ -7,8 +7,9 @@
    the sentence's content words
    overlap the passage (share >= ``support_lexical``) or its embedding is close enough
    (cosine >= ``support_cosine``).
-3. Unsupported sentences are flagged (or dropped, a setting). A citation's quote is the
-   passage sentence closest to the claim, verbatim, with its span.
+3. Unsupported sentences never stand in the answer's text: they are listed apart with their
+   reason (or dropped, a setting). A citation's quote is the passage sentence closest to the
+   claim, verbatim, with its span.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d+\]\s*[.,;:]?)+$")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+\])+)[.,;:]?\s*")
-# settings.unsupported_sentences: show an unsupported sentence flagged, or drop it
-_KEEP_UNSUPPORTED = {"flag": True, "drop": False}
 
 
 def strip_invalid_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
@@ -225,10 +224,10 @@ class StreamChecker:
 def cite(
     checks: Sequence[SentenceCheck], hits: Sequence[Hit], analyzer: Analyzer, settings: Settings
 ) -> tuple[str, tuple[Citation, ...]]:
-    """The answer's text (unsupported sentences flagged or dropped, a setting) and one
-    citation per marker it keeps: the passage sentence closest to the claim, verbatim."""
-    keep_unsupported = _KEEP_UNSUPPORTED[settings.unsupported_sentences]
-    kept = [c for c in checks if c.supported or keep_unsupported]
+    """The answer's text (the sentences that passed the check only: one that failed is
+    listed apart, or dropped, by the surfaces, issue 38) and one citation per marker it
+    keeps: the passage sentence closest to the claim, verbatim."""
+    kept = [c for c in checks if c.supported]
     final_text = " ".join(c.text for c in kept)
     used = sorted({n for c in kept for n in c.markers})
     citations = []

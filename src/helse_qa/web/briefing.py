@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from helse_qa.answering.names import NOT_COUNTED, NOT_NAMED
-from helse_qa.messages import NEAR_MISS
+from helse_qa.messages import NEAR_MISS, REMOVED, removed_reason, say, without_markers
 
 LABELS: dict[str, dict[str, str]] = {
     "nb": {
@@ -103,6 +103,9 @@ class BriefingTurn:
     status: str
     lines: tuple[tuple[Segment, ...], ...]  # the answer, line by line; () for an abstention
     note: str  # e.g. "Quoted from a Norwegian source."
+    # an LLM answer's sentences that failed the check, without markers, with their reasons
+    # (issue 38): listed apart under the answer, never in it
+    removed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,21 +148,13 @@ def _location(c: Mapping[str, Any], doc: Mapping[str, Any], page_label: str) -> 
     return ", ".join(p for p in parts if p)
 
 
-def _flagged(answer: str, sentences: Sequence[Mapping[str, Any]]) -> list[Segment]:
-    """The answer text with a mark after every sentence that failed verification."""
-    segments: list[Segment] = []
-    pos = 0
+def _without_failed(answer: str, sentences: Sequence[Mapping[str, Any]]) -> str:
+    """An LLM answer without any sentence that failed the check (they are listed apart,
+    issue 38; an answer the assistant made no longer holds them, an older export may)."""
     for s in sentences:
-        if s.get("supported", True):
-            continue
-        text = str(s.get("text", ""))
-        at = answer.find(text, pos) if text else -1
-        if at < 0:  # dropped from the answer (setting unsupported_sentences = "drop")
-            continue
-        segments += [Segment(answer[pos : at + len(text)]), Segment("", flag=True)]
-        pos = at + len(text)
-    segments.append(Segment(answer[pos:]))
-    return segments
+        if not s.get("supported", True) and s.get("text"):
+            answer = answer.replace(str(s["text"]), " ")
+    return re.sub(r"[ \t]{2,}", " ", answer).strip()
 
 
 def _quoted_segments(answer: str, citations: Sequence[Mapping[str, Any]]) -> list[Segment]:
@@ -226,7 +221,7 @@ def _draft(turn: Mapping[str, Any]) -> _Draft:
     if not exported:
         segments: list[Segment] = []
     elif turn.get("mode") == "llm":  # the model's own words: not quotation
-        segments = _flagged(answer, turn.get("sentences") or [])
+        segments = [Segment(_without_failed(answer, turn.get("sentences") or []))]
     else:
         segments = _quoted_segments(answer, citations)
     return _Draft(turn, {n: by_local[n] for n in dict.fromkeys(used)}, status, segments)
@@ -285,7 +280,15 @@ def build(
             source = _OTHER_LANGUAGE.get(str(d.turn.get("language", "")), "")
             note = labels.get(f"quoted_{source}", "")
         question = _normalise(str(d.turn.get("question", "")))
-        out_turns.append(BriefingTurn(question, d.status, lines, note))
+        failed = [s for s in d.turn.get("sentences") or [] if not s.get("supported", True)]
+        removed = tuple(
+            (
+                without_markers(str(s.get("text", ""))),
+                removed_reason(str(s.get("reason")), language),
+            )
+            for s in failed
+        )
+        out_turns.append(BriefingTurn(question, d.status, lines, note, removed))
     unique = {r.number: r for r in entries.values()}
     return Briefing(labels, tuple(out_turns), tuple(unique[n] for n in sorted(unique)))
 
@@ -349,6 +352,9 @@ def to_markdown(
         out += [" ".join([f"**{t['a']}:**", *head, *([first] if first else [])]), ""]
         for line in turn.lines[1:]:
             out += [_markdown_line(line, t), ""]
+        if turn.removed:
+            out += [f"*{say(REMOVED, language).format(n=len(turn.removed))}:*", ""]
+            out += [f"- ~~{text}~~ *({reason})*" for text, reason in turn.removed] + [""]
         if turn.note:
             out += [f"*{turn.note}*", ""]
     out += [f"## {t['refs']}", ""]
@@ -407,6 +413,13 @@ def to_docx(
             add_line(p, turn.lines[0])
         for line in turn.lines[1:]:
             add_line(doc.add_paragraph(), line)
+        if turn.removed:
+            label = say(REMOVED, language).format(n=len(turn.removed))
+            doc.add_paragraph().add_run(f"{label}:").italic = True
+            for text, reason in turn.removed:
+                p = doc.add_paragraph(style="List Bullet")
+                p.add_run(text).font.strike = True
+                p.add_run(f" ({reason})").italic = True
         if turn.note:
             doc.add_paragraph().add_run(turn.note).italic = True
     doc.add_heading(t["refs"], level=2)

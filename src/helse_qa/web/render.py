@@ -9,6 +9,7 @@ import html
 import re
 from typing import Any
 
+from helse_qa.messages import REMOVED, say
 from helse_qa.text.sentences import first_prose
 
 EXAMPLES = [
@@ -197,7 +198,9 @@ CSS = """
 /* "not sure" (issue 36): the closest passages, set apart from an answer at a glance */
 .unsure { display: block; color: #5b21b6; border-left: 3px solid #8b5cf6; padding-left: 8px; }
 .unsure-label { font-weight: 700; font-size: 0.85em; text-transform: uppercase; }
-.unsupported { background: #fee2e2; text-decoration: underline dotted #b91c1c; }
+.removed { margin-top: 8px; color: #6b7280; font-size: 0.9em; }
+.removed summary { cursor: pointer; color: #b91c1c; }
+.removed .reason { font-style: italic; }
 .notice { color: #6b7280; font-size: 0.85em; }
 .pending { color: #6b7280; font-style: italic; }
 /* The sources panel scrolls inside its own column however many questions it holds: Gradio
@@ -259,6 +262,21 @@ def bold_phrases(rendered: str, citations: list[dict[str, Any]]) -> str:
     return rendered
 
 
+def removed_html(removed: list[dict[str, str]], lang: str) -> str:
+    """The removed sentences of an LLM answer, folded under "Fjernet fordi kildene ikke
+    støtter dem (2)": as plain text, each with its reason, linked to no source."""
+
+    def plain(text: str) -> str:  # escaped as the chat escapes an answer, no marker linked
+        return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+    items = "".join(
+        f'<li>{plain(r["text"])} <span class="reason">({plain(r["reason"])})</span></li>'
+        for r in removed
+    )
+    label = html.escape(say(REMOVED, lang).format(n=len(removed)))
+    return f'<details class="removed"><summary>{label}</summary><ul>{items}</ul></details>'
+
+
 PENDING_CLASS = "pending"
 
 
@@ -278,20 +296,13 @@ def is_pending(message: Any) -> bool:
 
 
 def answer_html(result: dict[str, Any], turn: int, extra_notice: str = "") -> str:
-    """A full answer: LLM sentences that the sources do not support are flagged;
+    """A full answer; an LLM answer's sentences that the sources do not support stand apart
+    under it, folded, each with its reason and no citation link (issue 38);
     ``extra_notice`` is the page's own line under it (e.g. that a filter was on)."""
-    if result.get("mode") == "llm" and result.get("sentences") and not result["abstained"]:
-        parts = []
-        for s in result["sentences"]:
-            if s["text"] not in result["answer"]:
-                continue  # dropped (unsupported_sentences = "drop")
-            body = chat_html(s["text"], turn, False)
-            if s["supported"]:
-                parts.append(body)
-            else:
-                reason = html.escape(s["reason"])
-                parts.append(f'<span class="unsupported" title="{reason}">⚠ {body}</span>')
-        rendered = " ".join(parts)
+    if result.get("mode") == "llm" and result.get("removed") and not result["abstained"]:
+        rendered = chat_html(result["answer"], turn, False) + removed_html(
+            result["removed"], "en" if result.get("language") == "en" else "nb"
+        )
     elif result.get("kind") == "unsure":
         label = html.escape(TEXT["en" if result.get("language") == "en" else "nb"]["unsure"])
         body = chat_html(result["answer"], turn, False)

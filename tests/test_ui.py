@@ -273,6 +273,29 @@ def test_the_question_shows_at_once_with_a_placeholder_in_the_page_language(
 
 
 @pytest.mark.slow
+def test_a_phone_shows_the_question_box_and_send_at_first_load(app_url):
+    """Issue 38: at 390x844 the question box and Send are on screen without scrolling
+    (before: Send's bottom at 949 px), and the first cited sentence starts within one screen
+    of the top of its answer."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run 'make browser' (apt-get)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _browser(p, 390, 844)
+        page.goto(app_url[0])
+        page.locator("#send").wait_for()
+        page.wait_for_timeout(500)
+        for control in ("#question textarea", "#send"):
+            box = page.locator(control).bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= 844, (control, box)
+        _ask_in_browser(page, "Hvor store var eksportinntektene i 2017?", 1)
+        answer = page.locator("#chat .message-row").last.bounding_box()
+        cited = page.locator("#sources #turn-1 mark").first.bounding_box()
+        assert answer and cited and cited["y"] - answer["y"] < 844, (answer, cited)
+        browser.close()
+
+
+@pytest.mark.slow
 def test_the_chat_trash_icon_starts_the_conversation_over(app_url):
     """Issue 38: the chat's own trash icon clears the sources panel and the numbering with
     the chat, as "Ny samtale" does (before: the panel kept the old question's sources and

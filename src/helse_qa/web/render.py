@@ -219,6 +219,9 @@ CSS = """
 #sources .wrap:has(> span.error) { display: none !important; }
 @media (max-width: 640px) {
   #sources { max-height: none; }
+  /* A phone (390x844) shows the question box and Send on first load (issue 38: the title,
+     the language switch and a 460 px chat pushed Send 105 px below the fold). */
+  #chat { height: clamp(200px, calc(100vh - 520px), 460px) !important; }
   #title { min-width: 100% !important; }
 }
 """

@@ -905,13 +905,8 @@ def test_a_hostile_question_is_shown_as_text_in_the_chat():
 
 # -- issue 25: nothing drawn over the controls, at three sizes ------------------------------
 
-# For every visible button and text box outside the sources panel, brought into view: does
-# it intersect the panel, and is it what the browser finds at its centre (nothing on top)?
-# And is every chat message's top-left corner the message itself (no toolbar over it)?
-_LAYOUT_CHECK = """() => {
-  const out = {overSources: [], covered: [], messagesCovered: []};
-  const panel = document.querySelector('#sources');
-  const seen = e => {
+# Shared by the layout checks: whether a control is shown, and a short name for it.
+_SEEN_AND_NAME = """  const seen = e => {
     const r = e.getBoundingClientRect(), st = getComputedStyle(e);
     return r.width > 2 && r.height > 2 && st.visibility !== 'hidden' && st.display !== 'none'
       && !e.closest('[hidden]') && e.closest('.tab-container') === null
@@ -919,6 +914,18 @@ _LAYOUT_CHECK = """() => {
   };
   const name = e => (e.innerText || e.getAttribute('aria-label') || e.id || e.tagName)
     .trim().slice(0, 40);
+"""
+
+# For every visible button and text box outside the sources panel, brought into view: does
+# it intersect the panel, and is it what the browser finds at its centre (nothing on top)?
+# And is every chat message's top-left corner the message itself (no toolbar over it)?
+_LAYOUT_CHECK = (
+    """() => {
+  const out = {overSources: [], covered: [], messagesCovered: []};
+  const panel = document.querySelector('#sources');
+"""
+    + _SEEN_AND_NAME
+    + """
   for (const e of document.querySelectorAll('button, textarea, input[type=text]')) {
     if (!seen(e) || panel.contains(e)) continue;
     e.scrollIntoView({block: 'center', inline: 'nearest'});
@@ -938,6 +945,7 @@ _LAYOUT_CHECK = """() => {
   }
   return out;
 }"""
+)
 
 LAYOUT_QUESTIONS = [
     "Hvor store var eksportinntektene i 2017?",
@@ -952,7 +960,8 @@ LAYOUT_QUESTIONS = [
 # What the sources panel paints: its own box and every piece of its content, each clipped by
 # the panel (or an ancestor) where that does not let content overflow visibly. Every
 # visible control outside the panel must meet none of it, and be the element at its centre.
-_PAINTED_CHECK = """() => {
+_PAINTED_CHECK = (
+    """() => {
   const panel = document.querySelector('#sources');
   const clip = (e) => {
     const r = e.getBoundingClientRect();
@@ -968,14 +977,9 @@ _PAINTED_CHECK = """() => {
   };
   const pieces = [panel, ...panel.querySelectorAll('.turn > summary, details.source, p, div')]
     .map(clip).filter(a => a.r - a.l > 1 && a.b - a.t > 1);
-  const seen = e => {
-    const r = e.getBoundingClientRect(), st = getComputedStyle(e);
-    return r.width > 2 && r.height > 2 && st.visibility !== 'hidden' && st.display !== 'none'
-      && !e.closest('[hidden]') && e.closest('.tab-container') === null
-      && e.getAttribute('aria-hidden') !== 'true';
-  };
-  const name = e => (e.innerText || e.getAttribute('aria-label') || e.id || e.tagName)
-    .trim().slice(0, 40);
+"""
+    + _SEEN_AND_NAME
+    + """
   const out = {overPanel: [], covered: []};
   for (const e of document.querySelectorAll('button, textarea, input[type=text]')) {
     if (!seen(e) || panel.contains(e)) continue;
@@ -992,6 +996,7 @@ _PAINTED_CHECK = """() => {
   }
   return out;
 }"""
+)
 
 
 def _check_painted(page, width: int, height: int, shots: Path, label: str) -> None:

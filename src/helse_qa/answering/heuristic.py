@@ -55,19 +55,18 @@ _ASKS_MONEY = re.compile(
     r"budget|kostnad|cost|kroner)",
     re.IGNORECASE,
 )
+# Words of growth, shared by a share-or-growth question and a change question.
+_GROWTH_WORDS = (
+    r"vekst\w*|growth|grow\w*|grew|vokste|vokse|økt\w*|økte|øke|økning\w*|increase\w*|"
+    r"steg|rose|risen"
+)
 _ASKS_SHARE = re.compile(
-    r"\b(andel\w*|prosent\w*|shares?|percent\w*|vekst\w*|growth|grow\w*|grew|vokste|vokse|"
-    r"økt\w*|økte|øke|økning\w*|increase\w*|steg|rose|risen)\b",
-    re.IGNORECASE,
+    rf"\b(andel\w*|prosent\w*|shares?|percent\w*|{_GROWTH_WORDS})\b", re.IGNORECASE
 )
 
 # A question about a change ("Hvor mye økte omsetningen …?", "How much did exports grow?"):
 # a chart of levels or shares does not answer it, one whose caption says growth may.
-_ASKS_GROWTH = re.compile(
-    r"\b(vekst\w*|growth|grow\w*|grew|vokste|vokse|økt\w*|økte|øke|økning\w*|increase\w*|"
-    r"steg|rose|risen|endr\w*|change\w*)\b",
-    re.IGNORECASE,
-)
+_ASKS_GROWTH = re.compile(rf"\b({_GROWTH_WORDS}|endr\w*|change\w*)\b", re.IGNORECASE)
 
 
 def asks_growth(text: str) -> bool:
@@ -124,13 +123,7 @@ def chart_named(
     ("pharmaceuticals" for "Legemidler: 34%") and a word of its caption other than a year
     ("exports" for "Helseindustrien – fordeling eksport 2017")."""
     asked = _asked(concepts)
-    labels = [text[a:b].split(":", 1)[0] for a, b in figures]
-    label_named = any(
-        all(_names(w, asked, analyzer) for w in content)
-        for content in (_content(label) for label in labels)
-        if content
-    )
-    return label_named and any(
+    return bool(rows_named(text, figures, concepts, analyzer)) and any(
         _names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer)
         for w in _content(caption)
         if not YEAR.fullmatch(w)
@@ -163,13 +156,15 @@ def rows_named(
 ) -> list[tuple[int, int]]:
     """The rows of a chart (``figures``: offsets in ``text``) whose label the question
     names ("pharmaceuticals" for "Legemidler: 34%")."""
+    return [(a, b) for a, b in figures if names_label(text[a:b], concepts, analyzer)]
+
+
+def names_label(row: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer) -> bool:
+    """Whether ``concepts`` (a question's or a sentence's, :meth:`Analyzer.query_concepts`)
+    hold every content word of the label of ``row`` ("Legemidler" of "Legemidler: 34%")."""
+    content = _content(row.split(":", 1)[0])
     asked = _asked(concepts)
-    named = []
-    for a, b in figures:
-        content = _content(text[a:b].split(":", 1)[0])
-        if content and all(_names(w, asked, analyzer) for w in content):
-            named.append((a, b))
-    return named
+    return bool(content) and all(_names(w, asked, analyzer) for w in content)
 
 
 def _content(text: str) -> list[str]:
@@ -281,7 +276,7 @@ def support_scores(
         # a sentence that leans on the one before it ("Dette har vi vist i næringer som
         # olje og gass …") is read with it: it is quoted with it (with_antecedent)
         read = as_read(chunk.text, start, end)  # a chart row with its caption
-        if read != text and not rows_named(chunk.text, [(start, end)], concepts, analyzer):
+        if read != text and not names_label(text, concepts, analyzer):
             continue  # a row whose label the question does not name ("Medtech: 3%" for
             # the industry's exports: its caption's words are no answer)
         if read == text and not self_contained(text):

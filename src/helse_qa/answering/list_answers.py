@@ -11,7 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from helse_qa.answering.heuristic import all_named, asks_growth, chart_named, rows_named
+from helse_qa.answering.heuristic import (
+    all_named,
+    asks_growth,
+    chart_named,
+    names_label,
+    rows_named,
+)
 from helse_qa.answering.scored import (
     ScoredSentence,
     Selection,
@@ -97,13 +103,14 @@ def _chart_answer(
     rows = rows_named(chunk.text, figure_lines(caption), concepts, analyzer)
     if len(rows) != 1:
         return caption
-    label = chunk.text[slice(*rows[0])].split(":", 1)[0] + ":"
+    row = chunk.text[slice(*rows[0])]
     for s in best[: best.index(caption)]:  # the sentences scored above the caption
         prose = not (figure_lines(s) or row_caption_of(s) or is_item_line(s.text))
+        if not prose or not FIGURE.search(s.text):
+            continue
         # (a thing named in brackets is an example, not what the figure is of: "Hele 54
         # prosent av bedriftene i helseindustrien (legemidler, medtech osv.) …")
-        said = analyzer.query_concepts(re.sub(r"\([^)]*\)", " ", s.text))
-        if prose and FIGURE.search(s.text) and rows_named(label, [(0, len(label))], said, analyzer):
+        if names_label(row, analyzer.query_concepts(re.sub(r"\([^)]*\)", " ", s.text)), analyzer):
             return None
     start, end = (chunk.start + a for a in rows[0])
     for s in best:

@@ -6,8 +6,8 @@ as a Word document (.docx), ready to paste.
 * Each quote appears once: a reference whose quote already stands in an exported answer
   (extractive answers are the quoted sentences) gives only its location; one whose quote
   does not (an LLM paraphrase) carries the quote.
-* Abstentions and near misses are marked as such, and so is every LLM sentence that failed
-  verification; nothing unsupported goes in unmarked.
+* Abstentions and near misses are marked as such; an LLM sentence that failed verification
+  is never in an answer: it is listed apart under it, struck through, with its reason.
 * Every label follows the UI language (``language``); the answers keep their own.
 """
 
@@ -34,7 +34,6 @@ LABELS: dict[str, dict[str, str]] = {
         "abstained": "Ikke besvart av dokumentene.",
         "near_miss": "Ikke besvart av dokumentene. Nærmeste treff:",
         "unsure": "Usikkert, ikke et funn:",
-        "unsupported": "⚠ ikke støttet av kildene",
         "quoted_nb": "Sitert fra norsk kilde.",
         "quoted_en": "Sitert fra engelsk kilde.",
         "none": "Ingen kilder: dokumentene besvarte ikke spørsmålene.",
@@ -51,7 +50,6 @@ LABELS: dict[str, dict[str, str]] = {
         "abstained": "Not answered by the documents.",
         "near_miss": "Not answered by the documents. Closest match:",
         "unsure": "Not sure, not a finding:",
-        "unsupported": "⚠ not supported by the sources",
         "quoted_nb": "Quoted from a Norwegian source.",
         "quoted_en": "Quoted from an English source.",
         "none": "No sources: the documents did not answer the questions.",
@@ -87,12 +85,11 @@ class Reference:
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of an answer line: its text, or (``flag``) a mark set after a sentence;
-    ``quoted``: verbatim source text (an extractive answer's quote), set in quotation marks
-    in Markdown and in the Quote character style in .docx (issue 38)."""
+    """A piece of an answer line; ``quoted``: verbatim source text (an extractive answer's
+    quote), set in quotation marks in Markdown and in the Quote character style in .docx
+    (issue 38)."""
 
     text: str
-    flag: bool = False
     quoted: bool = False
 
 
@@ -239,9 +236,7 @@ def build(
     """
     labels = LABELS.get(language, LABELS["en"])
     drafts = [_draft(turn) for turn in turns]
-    answers = _normalise(
-        _MARKER.sub(" ", " ".join(s.text for d in drafts for s in d.segments if not s.flag))
-    )
+    answers = _normalise(_MARKER.sub(" ", " ".join(s.text for d in drafts for s in d.segments)))
     entries: dict[tuple[str, ...], Reference] = {}  # citation key -> its entry
     numbers: dict[tuple[str, str], int] = {}  # (location, quote) -> briefing number
     for d in drafts:
@@ -263,9 +258,6 @@ def build(
         local = {n: entries[_key(c)].number for n, c in d.citations.items()}
         pieces: list[list[Segment]] = [[]]
         for seg in d.segments:
-            if seg.flag:
-                pieces[-1].append(seg)
-                continue
             text = _renumber(seg.text, local)
             if seg.quoted:  # one pair of quotation marks around the whole quote
                 text = _quoted(text.strip(), labels)
@@ -274,7 +266,7 @@ def build(
                     pieces.append([])
                 if part.strip():
                     pieces[-1].append(Segment(part, quoted=seg.quoted))
-        lines = tuple(tuple(_tidy(p)) for p in pieces if any(not s.flag for s in p))
+        lines = tuple(tuple(_tidy(p)) for p in pieces if p)
         note = ""
         if d.turn.get("language_note") and lines:
             source = _OTHER_LANGUAGE.get(str(d.turn.get("language", "")), "")
@@ -296,11 +288,10 @@ def build(
 def _tidy(segments: Sequence[Segment]) -> list[Segment]:
     """Line pieces trimmed at the line's ends (a line never starts or ends in a space)."""
     out = list(segments)
-    if out and not out[0].flag:
+    if out:
         out[0] = replace(out[0], text=out[0].text.lstrip())
-    if out and not out[-1].flag:
         out[-1] = replace(out[-1], text=out[-1].text.rstrip())
-    return [s for s in out if s.flag or s.text]
+    return [s for s in out if s.text]
 
 
 def _quoted(text: str, labels: Mapping[str, str]) -> str:
@@ -317,11 +308,8 @@ def reference_text(ref: Reference, labels: Mapping[str, str]) -> str:
     return f"{line}{joiner}{_quoted(ref.quote, labels)}"
 
 
-def _markdown_line(segments: Sequence[Segment], labels: Mapping[str, str]) -> str:
-    parts = []
-    for seg in segments:
-        parts.append(f"*({labels['unsupported']})*" if seg.flag else seg.text)
-    return " ".join(p.strip() for p in parts if p.strip())
+def _markdown_line(segments: Sequence[Segment]) -> str:
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
 def _when(made: datetime | None) -> datetime:
@@ -348,10 +336,10 @@ def to_markdown(
     for turn in b.turns:
         out += [f"**{t['q']}:** {turn.question}", ""]
         head = [f"*{t[turn.status]}*"] if turn.status else []
-        first = _markdown_line(turn.lines[0], t) if turn.lines else ""
+        first = _markdown_line(turn.lines[0]) if turn.lines else ""
         out += [" ".join([f"**{t['a']}:**", *head, *([first] if first else [])]), ""]
         for line in turn.lines[1:]:
-            out += [_markdown_line(line, t), ""]
+            out += [_markdown_line(line), ""]
         if turn.removed:
             out += [f"*{say(REMOVED, language).format(n=len(turn.removed))}:*", ""]
             out += [f"- ~~{text}~~ *({reason})*" for text, reason in turn.removed] + [""]
@@ -392,9 +380,7 @@ def to_docx(
         for i, seg in enumerate(segments):
             if i:
                 paragraph.add_run(" ")
-            if seg.flag:
-                paragraph.add_run(f"({t['unsupported']})").italic = True
-            elif seg.quoted:  # verbatim source text, in Word's quote style
+            if seg.quoted:  # verbatim source text, in Word's quote style
                 paragraph.add_run(seg.text.strip(), style="Quote Char")
             else:
                 paragraph.add_run(seg.text.strip())

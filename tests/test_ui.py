@@ -1097,7 +1097,7 @@ def test_a_declines_closest_passages_start_at_prose_not_at_label_lines():
     prose = "Norge oppfattes å være en klar lillebror i Skandinavia når det gjelder helseindustri."
     text = labels + prose + " Mer tekst følger her."
     assert first_prose(text) == len(labels)
-    assert first_prose("Bare\nlabels\nher") == 0
+    assert first_prose("Norden\n\nNorge\n\nHelseindustrien\n\nBedriftene") is None
     answer = {
         "question": "Hva er hovedstaden i Norge?",
         "abstained": True,
@@ -1108,3 +1108,21 @@ def test_a_declines_closest_passages_start_at_prose_not_at_label_lines():
     excerpt = panel.split('<div class="passage excerpt">')[1].split("</div>")[0]
     assert excerpt.startswith("… Norge oppfattes") and "Bedriftene" not in excerpt
     assert "Vis hele avsnittet" in panel and "Bedriftene" in panel  # on demand
+    # a passage made of labels only (the report's p. 13) is no closest passage at all
+    only_labels = "Norden\n\nNorge\n\nHelseindustrien\n\nBedriftene"
+    block = {"chunk_id": "l", "text": only_labels, "span": [0, len(only_labels)], "title": "T"}
+    answer["passages"] = [block, answer["passages"][0]]
+    panel = sources_html([{"answer": answer}], "nb")
+    assert "Bedriftene" in panel and panel.count('class="passage excerpt"') == 1
+    assert "Norden" not in panel.split("Norge oppfattes")[0]
+
+
+def test_the_terminal_lists_no_label_block_as_a_closest_passage(corpus_assistant):
+    """Issue 38, in the terminal: "Hvilke land sammenlignes Norge med i rapporten?" was
+    declined with "Norden Norge Helseindustrien Bedriftene" as its first closest passage."""
+    from helse_qa.cli import format_answer
+
+    answer = corpus_assistant.ask("Hvilke land sammenlignes Norge med i rapporten?")
+    assert any(h.chunk.text.startswith("Norden\n\nNorge") for h in answer.passages)
+    printed = format_answer(answer, width=10_000)
+    assert "Norden Norge Helseindustrien Bedriftene" not in printed

@@ -369,14 +369,17 @@ def format_answer(answer: Answer, width: int = 100) -> str:
 
         lines.append("")
         lines.append(CLOSEST_LABEL.get(answer.language, CLOSEST_LABEL["en"]))
-        for i, h in enumerate(answer.passages[:3], start=1):
+        # passages that read as text, from their first prose sentence; a block of chart
+        # labels ("Norden Norge Helseindustrien Bedriftene") is no closest passage
+        starts = [(h, first_prose(h.chunk.text)) for h in answer.passages]
+        prose = [(h, at) for h, at in starts if at is not None]
+        for i, (h, at) in enumerate(prose[:3], start=1):
             page = (
                 f", {'s.' if answer.language == 'nb' else 'p.'} {h.chunk.page}"
                 if h.chunk.page
                 else ""
             )
-            text = h.chunk.text[first_prose(h.chunk.text) :]  # prose, not a chart's labels
-            lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(text, 160)}")
+            lines.append(f"  {i}. {h.chunk.title}{page}: {_shorten(h.chunk.text[at:], 160)}")
     return "\n".join(lines)
 
 

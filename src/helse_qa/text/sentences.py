@@ -144,13 +144,13 @@ PROSE_MIN_WORDS = 6
 _ENDS_SENTENCE = re.compile(r"[.!?][»”\"')\]]*$")
 
 
-def first_prose(text: str) -> int:
+def first_prose(text: str) -> int | None:
     """Where the first sentence of ``text`` that reads as prose starts (at least six words,
     ending in '.', '!' or '?'): a passage shown without a cited sentence starts there, not
-    at a chart's label lines ("Norden / Norge / Helseindustrien / Bedriftene", issue 38).
-    0 when it has none."""
+    at a chart's label lines, and one with none ("Norden / Norge / Helseindustrien /
+    Bedriftene", issue 38) is not shown as a closest passage. None when it has none."""
     for start, end in sentence_spans(text):
         sentence = text[start:end]
         if len(sentence.split()) >= PROSE_MIN_WORDS and _ENDS_SENTENCE.search(sentence):
             return start
-    return 0
+    return None

@@ -364,7 +364,8 @@ def sources_html(turns: list[dict[str, Any]], lang: str) -> str:
 def _turn_blocks(answer: dict[str, Any], turn: int, t: dict[str, str]) -> list[str]:
     if answer["abstained"] and not answer["citations"]:
         closest = [f'<p class="abstained">{html.escape(t["closest"])}</p>']
-        for i, p in enumerate(answer["passages"][:3], start=1):
+        prose = [p for p in answer["passages"] if first_prose(p["text"]) is not None]
+        for i, p in enumerate(prose[:3], start=1):  # label blocks read as no passage
             closest.append(_source_block(f"{turn}-closest-{i}", f"{i}.", p, [], t))
         return closest
     passages = {p["chunk_id"]: p for p in answer["passages"]}
@@ -461,7 +462,7 @@ def _source_block(
     if spans:
         windows = _windows(text, spans, CONTEXT_CHARS)
     else:  # an abstention's closest passage: from its first prose sentence, cut at a word
-        start = first_prose(text)
+        start = first_prose(text) or 0
         limit = start + CLOSEST_CHARS
         cut = len(text) if len(text) <= limit else text.rfind(" ", start, limit)
         windows = [(start, cut if cut > start else min(len(text), limit))]

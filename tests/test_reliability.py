@@ -260,10 +260,12 @@ def test_no_document_or_question_text_reaches_the_page_as_markup(
 
 def test_known_attacks_are_shown_as_text():
     attack = "<img src=x onerror=alert(1)>"
+    # a closest passage must read as text to be listed (issue 38): the attack inside a sentence
+    text = f"Rapporten viser at {attack} ble lagt inn i et avsnitt her."
     passage = {
         "chunk_id": "d:1",
-        "text": attack,
-        "span": [0, len(attack)],
+        "text": text,
+        "span": [0, len(text)],
         "title": "<script>alert(2)</script>",
         "page": None,
         "section": "",

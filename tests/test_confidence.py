@@ -22,6 +22,7 @@ from helse_qa.answering.confidence import (
     further_kept,
     judge,
     pair_group,
+    units,
 )
 from helse_qa.answering.decide import adds_fact
 from helse_qa.answering.scored import ScoredSentence, Selection
@@ -79,6 +80,20 @@ def test_under_not_sure_a_lead_in_keeps_its_items_and_at_most_two_quotes_are_sho
     assert closest(chosen[3:]) == chosen[3:5]
     hedged = judge(Selection(chosen, "fact"), 0.3, "same", T, "nb")
     assert hedged.kind == "unsure" and hedged.chosen == chosen[:4]
+
+
+def test_under_not_sure_a_short_line_after_a_sentence_that_leads_nothing_is_its_own_quote():
+    # gold en-040 showed three quotes under "not sure": a chart's caption (a short line)
+    # chosen after an unrelated sentence was taken for that sentence's item
+    chosen = scored_passage(
+        [
+            ("I dette tallet ligger omsetningen til helseindustrien.", 0.5),
+            ("Rapporten ser på den private helsenæringens omfang og utvikling.", 0.4),
+            ("Helseindustrien – fordeling eksport 2017", 0.3),
+        ]
+    )
+    assert [len(u) for u in units(chosen)] == [1, 1, 1]
+    assert closest(chosen) == chosen[:2]
 
 
 def test_a_further_quote_stays_only_when_the_reader_is_sure_of_it_and_it_adds_content():

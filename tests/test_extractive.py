@@ -577,6 +577,90 @@ def test_a_figure_of_a_chart_is_answered_by_its_row_with_the_caption(
     assert_verbatim(corpus_assistant, answer)
 
 
+@pytest.mark.parametrize(
+    ("question", "caption", "other"),
+    [
+        # list-en-04 quoted the exports chart: the scorer put it higher, and it alone
+        # passed the closeness gate; "turnover" names the turnover chart's caption
+        (
+            "How is the private health sector's 2017 turnover split up in the report's chart?",
+            _TURNOVER,
+            _EXPORTS,
+        ),
+        # "helseindustrien" names a row of the sector chart ("Helseindustri: 57 mrd"), but a
+        # breakdown question is answered by the chart whose caption it names
+        (
+            "Hvordan fordelte omsetningen i helseindustrien seg på segmenter i 2017?",
+            _TURNOVER,
+            _SECTOR,
+        ),
+        # a prose total was scored above the chart and the gate let no chart pass
+        ("Hvordan fordelte eksporten seg på segmenter i 2017?", _EXPORTS, "23,6 milliarder"),
+        (
+            "How were the health industry's 2017 exports divided between segments?",
+            _EXPORTS,
+            _TURNOVER,
+        ),
+        ("Which segment of the health industry exported the most in 2017?", _EXPORTS, _TURNOVER),
+    ],
+)
+def test_a_breakdown_question_gets_the_chart_whose_caption_it_names(
+    corpus_assistant, question, caption, other
+):
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "list"
+    assert answer.citations[0].quote.startswith(caption)
+    assert other not in answer.text
+    assert_verbatim(corpus_assistant, answer)
+
+
+def test_a_breakdown_question_naming_no_caption_gets_no_chart(corpus_assistant):
+    # the exports chart passed the closeness gate for a question about R&D money
+    answer = corpus_assistant.ask(
+        "How is the health industry's R&D spending split between public and private money?"
+    )
+    assert "fordeling eksport" not in answer.text and answer.kind != "list"
+
+
+def test_caption_weight_counts_distinctive_caption_words_only():
+    from helse_qa.answering.heuristic import caption_weight
+    from helse_qa.text.analysis import Analyzer
+
+    # "helseindustri" stands in 9 of 10 passages, "omsettning" and "eksport" in one
+    analyzer = Analyzer(doc_freq={"helseindustri": 9, "omsettning": 1, "eksport": 1}, n_docs=10)
+
+    def weight(caption: str, question: str) -> float:
+        return caption_weight(caption, analyzer.query_concepts(question), analyzer)
+
+    turnover = "Helseindustrien – omsettning 2017"
+    exports = "Helseindustrien – fordeling eksport 2017"
+    question = "Hvordan fordelte omsetningen i helseindustrien seg i 2017?"
+    assert weight(turnover, question) > 0  # "omsetningen" names "omsettning", misspelt
+    assert weight(exports, question) == 0  # only the common word, and the breakdown word
+    assert weight(exports, "Hvordan fordelte eksporten seg?") > 0
+    assert weight(turnover, question) > weight(
+        "Helsenæringen – omsettning 2017", question
+    )  # the industry named too
+
+
+@pytest.mark.parametrize(
+    ("question", "breakdown"),
+    [
+        ("How were the exports divided between segments?", True),
+        ("Which share of 2017 exports did each segment have?", True),
+        ("Hvilket segment hadde størst omsetning i 2017?", True),
+        ("Hvordan fordelte eksporten seg på segmentene?", True),
+        ("What was the medtech segment's turnover?", False),  # one row, not the chart
+        ("Hvor mye omsatte medtech-segmentet?", False),
+        ("How much did distribution turn over in 2017?", False),
+    ],
+)
+def test_asks_breakdown(question, breakdown):
+    from helse_qa.text.listing import asks_breakdown
+
+    assert asks_breakdown(question) is breakdown
+
+
 def test_chart_named():
     from helse_qa.answering.heuristic import chart_named
     from helse_qa.text.analysis import Analyzer

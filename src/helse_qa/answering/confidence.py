@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helse_qa.answering.list_answers import is_item_line
-from helse_qa.answering.scored import ScoredSentence, Selection
+from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
 
@@ -82,11 +82,12 @@ def judge(
 
 
 def units(chosen: Sequence[ScoredSentence]) -> list[list[ScoredSentence]]:
-    """The quotes of ``chosen``, each with the item lines that follow it (a lead-in never
-    stands without its items)."""
+    """The quotes of ``chosen``, each lead-in with the item lines after it (a lead-in never
+    stands without its items). An item line after a quote that leads no list (a chart's
+    caption after a sentence about something else) is a quote of its own."""
     out: list[list[ScoredSentence]] = []
     for i, s in enumerate(chosen):
-        if i and is_item_line(s.text):
+        if i and is_item_line(s.text) and leads_list(out[-1][0]):
             out[-1].append(s)
         else:
             out.append([s])

@@ -130,6 +130,27 @@ def chart_named(
     )
 
 
+def caption_weight(caption: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer) -> float:
+    """How strongly a question names a chart's caption: the summed IDF of the caption's
+    words it names (a misspelt one too: "turnover" names "omsettning"), not counting a year
+    or the breakdown word ("split" for "fordeling"); 0 unless one of them stands in at
+    most half the passages ("helseindustrien", in almost every one, tells no chart apart).
+    """
+    asked = _asked(concepts)
+    weight, distinctive = 0.0, False
+    for w in _content(caption):
+        if YEAR.fullmatch(w) or asks_breakdown(w):
+            continue
+        if _names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer):
+            # the forms the corpus uses ("helseindustri", not the unseen "helseindustrien")
+            forms = analyzer.terms(w, ["nb", "en"])[:2]
+            seen = frozenset(t for t in forms if analyzer.doc_freq.get(t, 0)) or frozenset(forms)
+            weight += analyzer.idf(seen)
+            df = max(analyzer.doc_freq.get(t, 0) for t in seen)
+            distinctive = distinctive or df <= analyzer.n_docs / 2
+    return weight if distinctive else 0.0
+
+
 def _names_misspelt(word: str, asked: set[str], analyzer: Analyzer) -> bool:
     """Whether the question's terms hold ``word`` but for one letter: a chart caption set
     as a picture is not proof-read ("Helseindustrien – omsettning 2017" is the report's

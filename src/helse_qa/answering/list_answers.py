@@ -14,6 +14,7 @@ import numpy as np
 from helse_qa.answering.heuristic import (
     all_named,
     asks_growth,
+    caption_weight,
     chart_named,
     names_label,
     rows_named,
@@ -125,12 +126,16 @@ def promote_list(
     vectors: dict[str, np.ndarray],
     query_vector: np.ndarray,
     embed: Callable[[list[str]], np.ndarray],
+    analyzer: Analyzer | None = None,
     look: int = 10,
 ) -> list[ScoredSentence]:
     """A list question reads a lead-in with its items: a lead-in among the ``look`` best
     sentences whose text with its items is closer to the question (e5) than the best
     sentence alone goes first ("Intervjuguiden hadde fokus på følgende hovedtema:" with
-    its seven topics, for "Which topics were the actors asked about?")."""
+    its seven topics, for "Which topics were the actors asked about?"). Of the charts a
+    breakdown question could read, the one whose caption names most of its words comes
+    first ("How is the 2017 turnover split up …?": "Helseindustrien – omsettning 2017",
+    not the exports chart the scorer put higher)."""
     if not scored or not is_list_question(question) or scored[0].record.sentence_id not in vectors:
         return list(scored)
     q = np.asarray(query_vector, dtype=np.float32)
@@ -156,6 +161,20 @@ def promote_list(
     )
     # the closest test is a gate; among the lead-ins that pass it the scorer's order holds
     closer = [i for i, c in enumerate(closeness) if float(c) > best]
+    charts = [i for i, (s, _) in enumerate(leads) if figure_lines(s)]
+    if breakdown and analyzer is not None and charts:
+        # how a figure divides is a chart's to say: the one whose caption the question
+        # names most strongly (caption_weight), those past the gate first, then the
+        # scorer's order; a prose sentence ranked above it gives a total, not the parts
+        concepts = analyzer.query_concepts(question)
+        charts.sort(key=lambda j: j not in closer)
+        named = [caption_weight(leads[j][0].text, concepts, analyzer) for j in charts]
+        # ... and a chart whose caption it does not name is no answer (the exports chart
+        # for "How is the R&D spending split between public and private money?")
+        if max(named) > 0:
+            closer = [charts[named.index(max(named))]]
+        else:
+            closer = [j for j in closer if j not in charts]
     if not closer:
         return list(scored)
     i = closer[0]

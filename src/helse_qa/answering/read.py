@@ -27,10 +27,10 @@ import numpy as np
 from helse_qa.answering.heuristic import MONEY, asks_money, support_scores
 from helse_qa.answering.list_answers import is_item_line, promote_list, promote_named
 from helse_qa.answering.names import without_markup
-from helse_qa.answering.scored import ScoredSentence, quotable
+from helse_qa.answering.scored import ScoredSentence, figure_lines, quotable
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import Analyzer
-from helse_qa.text.listing import as_read, is_list_question
+from helse_qa.text.listing import as_read, asks_breakdown, is_list_question
 from helse_qa.types import Hit, SentenceInContext, SentenceRecord
 
 
@@ -89,8 +89,12 @@ def promoted(
     names, put first (:mod:`.list_answers`)."""
     if not scored:
         return Reading(scored)
-    scored = promote_list(question, scored, passages.vector_of(), query_vector, embed)
+    scored = promote_list(question, scored, passages.vector_of(), query_vector, embed, analyzer)
     before = scored[0] if scored else None
+    if before is not None and figure_lines(before) and asks_breakdown(question):
+        # the chart a breakdown question reads is chosen by its caption (promote_list);
+        # a row label it names ("helseindustrien" in another chart) does not override it
+        return Reading(scored)
     scored = promote_named(question, scored, analyzer)
     return Reading(scored, bool(scored) and scored[0] is not before)
 

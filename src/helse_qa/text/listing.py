@@ -21,9 +21,14 @@ _SENTENCE_END = re.compile(r"[.!?:;]['\"»”)]*$")
 
 
 # A question about how a figure divides: a chart answers it ("How did the 2017 turnover
-# break down by segment?", "Hvordan fordelte eksporten seg?").
+# break down by segment?", "Hvordan fordelte eksporten seg?", "How were the exports divided
+# between segments?", "What share did each segment have?", "Hvilket segment hadde størst
+# omsetning?": the chart shows every segment).
 _BREAKDOWN = re.compile(
-    r"\b(break(s|ing)? down|breakdown|split|fordel(te|t|ing\w*|es))\b", re.IGNORECASE
+    r"\b(break(s|ing)? down|breakdown|split|divid(e|ed|es|ing)|fordel(te|t|ing\w*|es)|"
+    r"(by|per|each|every|between|across|which|what) (the )?segments?|"
+    r"(på|per|etter|mellom|hvert|hvilket|hvilke) (de )?(ulike )?segment\w*)\b",
+    re.IGNORECASE,
 )
 
 

@@ -443,3 +443,20 @@ def test_sentence_signal_summarises_ranks():
 
     assert summarise([1, 3, None, 7]) == {"questions": 4, "hit@1": 0.25, "hit@5": 0.5, "mrr": 0.369}
     assert summarise([]) == {"questions": 0}
+
+
+def test_the_cross_encoder_rerank_reorders_the_first_ten_by_their_best_sentences(
+    corpus_assistant,
+):
+    from helse_qa.evaluation.sentence_signal import K, reranked
+
+    question = "Hvor store var eksportinntektene til norsk helseindustri i 2017?"
+    hits = corpus_assistant.retrieve(question, k=K + 3)
+    # the answering passage put last of the first ten: the reader brings it back up
+    holder = next(h for h in hits if "23,6 milliarder" in h.chunk.text)
+    head = [*[h for h in hits[:K] if h is not holder][: K - 1], holder]
+    tail = [h for h in hits if h not in head]
+    out = reranked(corpus_assistant, question, head + tail)
+    assert sorted(h.chunk.chunk_id for h in out[:K]) == sorted(h.chunk.chunk_id for h in head)
+    assert out[K:] == tail  # only the first ten are reordered
+    assert out.index(holder) < K - 1

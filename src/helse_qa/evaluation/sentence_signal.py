@@ -29,6 +29,7 @@ from helse_qa.evaluation.args import module_parser, path_arg
 log = logging.getLogger(__name__)
 
 DEFAULT_SQUAD = "../shared/benchmarks/norquad/validation_dataset_flattened.json"
+RERANK = "hybrid, the cross-encoder reranks the top 10 by their best sentences"
 SETS = ("gold", "answers", "paraphrases", "followups", "charts")
 VARIANTS: dict[str, dict[str, Any]] = {
     "hybrid (sentence_signal off)": {"sentence_signal": "off"},
@@ -36,8 +37,50 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ mean of best two (top2)": {"sentence_signal": "top2", "sentence_weight": 1.0},
     "+ best sentence, weight 2": {"sentence_signal": "max", "sentence_weight": 2.0},
     "+ best sentence, weight 0.5": {"sentence_signal": "max", "sentence_weight": 0.5},
+    RERANK: {"sentence_signal": "off"},
 }
 K = 10
+PER_PASSAGE = 2  # the sentences of each passage the cross-encoder reads (closest by e5)
+
+
+def reranked(assistant: Any, question: str, hits: Sequence[Any]) -> list[Any]:
+    """``hits`` (the first :data:`K`) reordered by the reader's (cross-encoder's) best
+    P(answers) over each passage's :data:`PER_PASSAGE` sentences closest to the question
+    (e5), ties in the hybrid's order; the hits after the first K keep their place."""
+    import numpy as np
+
+    from helse_qa.answering.read import reader_scores
+
+    head, tail = list(hits[:K]), list(hits[K:])
+    if not head:
+        return list(hits)
+    passages = assistant.pipeline._passages(assistant.index, head)
+    every = passages.every_sentence()
+    vectors = passages.vector_of()
+    q = np.asarray(assistant.embedder.embed_queries([question])[0], dtype=np.float32)
+    by_chunk: dict[str, list[Any]] = {}
+    for sentence in every:
+        if sentence.record.sentence_id in vectors:
+            by_chunk.setdefault(sentence.record.chunk_id, []).append(sentence)
+    candidates = [
+        sentence
+        for group in by_chunk.values()
+        for sentence in sorted(group, key=lambda x: -float(vectors[x.record.sentence_id] @ q))[
+            :PER_PASSAGE
+        ]
+    ]
+    best: dict[str, float] = {}
+    if candidates:
+        for read in reader_scores(question, candidates, every, assistant.pipeline.reader):
+            cid = read.record.chunk_id
+            best[cid] = max(best.get(cid, 0.0), read.probability)
+    order = sorted(range(len(head)), key=lambda i: (-best.get(head[i].chunk.chunk_id, 0.0), i))
+    return [head[i] for i in order] + tail
+
+
+def _retrieve(assistant: Any, variant: str, question: str, history: Any, k: int) -> list[Any]:
+    hits = assistant.retrieve(question, history, k=k)
+    return reranked(assistant, question, hits) if variant == RERANK else hits
 
 
 def summarise(ranks: Sequence[int | None]) -> dict[str, float]:
@@ -53,33 +96,37 @@ def summarise(ranks: Sequence[int | None]) -> dict[str, float]:
     }
 
 
-def _eval_sets(assistant: Any, folder: Path) -> dict[str, dict[str, Any]]:
+def _eval_sets(assistant: Any, folder: Path, variant: str) -> dict[str, dict[str, Any]]:
     from helse_qa.evaluation.evaluate import evidence_rank, load_gold, relevant
 
     chunks = list(assistant.index.retriever.chunks.values())
     out: dict[str, dict[str, Any]] = {}
     pairs: dict[str, list[int | None]] = {}
+    seconds: dict[str, float] = {}
     for name in SETS:
+        started = time.perf_counter()
         ranks: list[int | None] = []
         for item in load_gold(folder / f"{name}.jsonl"):
             if not item.answerable or not item.evidence:
                 continue
-            hits = assistant.retrieve(item.question, item.history, k=K)
+            hits = _retrieve(assistant, variant, item.question, item.history, K)
             rank = evidence_rank(hits, item.evidence)
             ranks.append(rank)
             holder = next((c for c in chunks if relevant(c.text, item.evidence)), None)
             pair = f"{item.language}->{holder.language if holder else '?'}"
             pairs.setdefault(pair, []).append(rank)
         out[name] = summarise(ranks)
+        seconds[name] = round(time.perf_counter() - started, 1)
     out["by language pair (all sets)"] = {p: summarise(r) for p, r in sorted(pairs.items())}
+    out["seconds"] = seconds
     return out
 
 
-def _squad(assistant: Any, questions: Sequence[Any]) -> dict[str, float]:
+def _squad(assistant: Any, questions: Sequence[Any], variant: str) -> dict[str, float]:
     ranks: list[int | None] = []
     for q in questions:
         seen: list[str] = []
-        for h in assistant.retrieve(q.question, k=K * 2):
+        for h in _retrieve(assistant, variant, q.question, (), K * 2):
             if h.chunk.doc_id not in seen:
                 seen.append(h.chunk.doc_id)
         rank = seen.index(q.context_id) + 1 if q.context_id in seen else None
@@ -121,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     path_arg(parser, "--out", "eval/results", "output folder (default %(default)s)")
     path_arg(parser, "--gold", "eval", "folder with the eval sets (default %(default)s)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N SQuAD questions")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(VARIANTS),
+        help="measure only this variant (repeatable); the others keep their figures from "
+        "the existing sentence-signal.json",
+    )
     args = parser.parse_args(argv)
     offline.apply()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -139,12 +193,19 @@ def main(argv: list[str] | None = None) -> int:
         squad_settings, _, questions = squad_index(squad, settings, embedder)
         questions = questions[: args.limit or None]
     results: dict[str, Any] = {}
+    earlier = args.out / "sentence-signal.json"
+    if args.only and earlier.is_file():
+        results = json.loads(earlier.read_text(encoding="utf-8")).get("results", {})
     for variant, update in VARIANTS.items():
+        if args.only and variant not in args.only:
+            continue
         row: dict[str, Any] = {"settings": update, "seconds": {}}
         started = time.perf_counter()
         assistant = Assistant.open(settings.model_copy(update=update), embedder=embedder)
         try:
-            row.update(_eval_sets(assistant, args.gold))
+            measured = _eval_sets(assistant, args.gold, variant)
+            row["seconds"].update(measured.pop("seconds"))
+            row.update(measured)
         finally:
             assistant.close()
         row["seconds"]["eval sets"] = round(time.perf_counter() - started, 1)
@@ -152,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             assistant = Assistant.open(squad_settings.model_copy(update=update), embedder=embedder)
             try:
-                row["NorQuAD validation"] = _squad(assistant, questions)
+                row["NorQuAD validation"] = _squad(assistant, questions, variant)
             finally:
                 assistant.close()
             row["seconds"]["NorQuAD validation"] = round(time.perf_counter() - started, 1)
         log.info("%s: %s", variant, {k: v for k, v in row.items() if k != "settings"})
         results[variant] = row
+    results = {v: results[v] for v in VARIANTS if v in results}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sentence-signal.json").write_text(
         json.dumps({"produced": time.strftime("%Y-%m-%d"), "k": K, "results": results}, indent=1)

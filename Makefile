@@ -87,7 +87,8 @@ test-fast: $(STAMP) lint typecheck
 # The CI quality gate: the gold-set evaluation must stay above eval/thresholds.toml.
 # eval/answers.jsonl: list, overview and near-miss questions (issue 12), gated on their own;
 # eval/paraphrases.jsonl and eval/followups.jsonl too (issue 36: wrong_rate on every set);
-# eval/charts.jsonl, one segment of one of the report's charts per question (issue 37).
+# eval/charts.jsonl, one segment of one of the report's charts per question (issue 37);
+# eval/topics.jsonl, what a document says about a topic (issue 37, item 3).
 gate: $(STAMP)
 	$(BIN)/helse-qa ingest
 	$(BIN)/helse-qa eval --gold eval/gold.jsonl --check eval/thresholds.toml --json eval/results/ci.json
@@ -99,6 +100,8 @@ gate: $(STAMP)
 		--check-table followups --json eval/results/ci-followups.json
 	$(BIN)/helse-qa eval --gold eval/charts.jsonl --check eval/thresholds.toml \
 		--check-table charts --json eval/results/ci-charts.json
+	$(BIN)/helse-qa eval --gold eval/topics.jsonl --check eval/thresholds.toml \
+		--check-table topics --json eval/results/ci-topics.json
 
 # The docs site (docs/, mkdocs.yml), built offline and strictly: a broken link between pages
 # fails. docs/hooks.py generates the configuration reference from Settings at every build.
@@ -115,6 +118,7 @@ quality: $(STAMP)
 	$(BIN)/helse-qa eval --gold eval/paraphrases.jsonl --json eval/results/quality-paraphrases.json
 	$(BIN)/helse-qa eval --gold eval/followups.jsonl --json eval/results/quality-followups.json
 	$(BIN)/helse-qa eval --gold eval/charts.jsonl --json eval/results/quality-charts.json
+	$(BIN)/helse-qa eval --gold eval/topics.jsonl --json eval/results/quality-topics.json
 	$(BIN)/python -m helse_qa.evaluation.quality_table --stamp --write
 
 # Full report with baselines and NorQuAD: eval/results/latest.md and metrics.png.

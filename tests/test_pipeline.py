@@ -52,3 +52,56 @@ def test_without_the_reader_in_the_settings_nothing_is_preloaded(corpus_settings
     assistant = Assistant.open(settings, embedder=embedder, preload_reader=True)
     assert assistant.pipeline._reader is None
     assert assistant.ask("Hvor store var eksportinntektene i 2017?").citations
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What does the report say about option taxation?", "option taxation"),
+        ("What does the report say about the procurement regime?", "procurement regime"),
+        ("What is said about BIA in the report?", "BIA"),
+        (
+            "Hva sier artikkelen om klyngenes internasjonale aktivitet?",
+            "klyngenes internasjonale aktivitet",
+        ),
+        ("Hva står det om helsedata i rapporten?", "helsedata"),
+        ("What does the report say?", None),  # no topic: the question as asked
+        ("What were the export revenues in 2017?", None),
+    ],
+)
+def test_the_topic_of_a_question_about_what_a_document_says(question, topic):
+    from helse_qa.answering.question import retrieval_query, topic_of
+
+    assert topic_of(question) == topic
+    assert retrieval_query(question, (), 2) == (topic or question)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        (
+            "What does the report say about the procurement regime?",
+            "Anskaffelsesregimet er for rigid",
+        ),
+        (
+            "Hva sier artikkelen om klyngenes internasjonale aktivitet?",
+            "Through substantial international activity",
+        ),
+    ],
+)
+def test_a_topic_question_is_searched_for_its_topic_and_shows_its_sentence(
+    corpus_assistant, question, sentence
+):
+    # issue 37's examples: the frame ("What does the report say about") matched the report's
+    # sentences about itself, and the answering sentence was declined or not retrieved; its
+    # sentence now comes first, under "not sure" (neither scorer is calibrated on topics)
+    answer = corpus_assistant.ask(question)
+    assert answer.retrieval_query == topic_of_question(question)
+    assert answer.kind == "unsure"
+    assert answer.citations[0].quote.startswith(sentence)
+
+
+def topic_of_question(question: str) -> str:
+    from helse_qa.answering.question import topic_of
+
+    return topic_of(question) or question

@@ -37,7 +37,7 @@ from helse_qa.answering.decide import (
     decide_with_reader,
 )
 from helse_qa.answering.generate import condense, llm_answer
-from helse_qa.answering.question import Turn, retrieval_query
+from helse_qa.answering.question import Turn, retrieval_query, topic_of
 from helse_qa.answering.read import (
     Passages,
     heuristic,
@@ -162,11 +162,12 @@ class AnswerPipeline:
         language = detect_language(question, default="en")
         notices: list[str] = []
         query = retrieval_query(question, history, settings.history_turns)
-        if settings.answer_mode == "llm" and query != question:
+        on_topic = query == topic_of(question)  # "What does the report say about X?": X
+        if settings.answer_mode == "llm" and query != question and not on_topic:
             query = condense(self.llm, settings, question, history, notices) or query
-        vectors = self.embedder.embed_queries(
-            [question] if query == question else [question, query]
-        )
+        # the sentences of a topic question are read for the topic, not the frame around it
+        texts = [question] if query == question else [query] if on_topic else [question, query]
+        vectors = self.embedder.embed_queries(texts)
         q_vec, r_vec = vectors[0], vectors[-1]
         t1 = time.perf_counter()
         timings["embed"] = (t1 - t0) * 1000

@@ -60,6 +60,7 @@ SOURCES = (
     Source("eval/paraphrases.jsonl", Path("eval/results/quality-paraphrases.json"), ("all",)),
     Source("eval/followups.jsonl", Path("eval/results/quality-followups.json"), ("all",)),
     Source("eval/charts.jsonl", Path("eval/results/quality-charts.json"), ("all",)),
+    Source("eval/topics.jsonl", Path("eval/results/quality-topics.json"), ("all",)),
 )
 # eval's answer metrics, with first_quote_fact (the first quote holds a fact) after the two
 # fact metrics, then what a reader takes away (right, wrong, hedged, declined; precision)

@@ -554,6 +554,12 @@ _EXPORTS = "Helseindustrien – fordeling eksport 2017"
         ("What was the medtech segment's turnover in 2017?", _TURNOVER, "Medtech: 8 mrd"),
         ("Hvor stor var omsetningen innen diagnostikk i 2017?", _TURNOVER, "Diagnostikk: 15 mrd"),
         ("Hvor mye omsatte behandling i helsenæringen i 2017?", _SECTOR, "Behandling: 53 mrd"),
+        # the label shortens a word: "Spes." is held by "spesialiserte" (asked as a new user)
+        (
+            "Hvor stor andel av eksporten sto spesialiserte underleverandører for i 2017?",
+            _EXPORTS,
+            "Spes. underleverandører: 8%",
+        ),
     ],
 )
 def test_a_figure_of_a_chart_is_answered_by_its_row_with_the_caption(
@@ -659,6 +665,23 @@ def test_asks_breakdown(question, breakdown):
     from helse_qa.text.listing import asks_breakdown
 
     assert asks_breakdown(question) is breakdown
+
+
+def test_a_shortened_label_word_is_named_by_a_word_it_begins():
+    from helse_qa.answering.heuristic import names_label
+    from helse_qa.text.analysis import Analyzer
+
+    analyzer = Analyzer()
+
+    def named(question: str) -> bool:
+        return names_label(
+            "Spes. underleverandører: 8%", analyzer.query_concepts(question), analyzer
+        )
+
+    assert named("Hvor stor andel sto spesialiserte underleverandører for?")
+    assert not named("Hvor stor andel sto underleverandører for?")  # "Spes." not named
+    assert not named("Hvor stor andel sto spesielle leverandører for?")
+    assert not names_label("Spesialiserte: 8%", analyzer.query_concepts("spes"), analyzer)
 
 
 def test_chart_named():

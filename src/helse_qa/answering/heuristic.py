@@ -180,12 +180,22 @@ def rows_named(
     return [(a, b) for a, b in figures if names_label(text[a:b], concepts, analyzer)]
 
 
+# A word a chart's label shortens ("Spes." of "Spes. underleverandører: 8%").
+_ABBREVIATION = re.compile(r"\b([^\W\d_]{3,})\.(?=\s)")
+
+
 def names_label(row: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer) -> bool:
     """Whether ``concepts`` (a question's or a sentence's, :meth:`Analyzer.query_concepts`)
-    hold every content word of the label of ``row`` ("Legemidler" of "Legemidler: 34%")."""
-    content = _content(row.split(":", 1)[0])
+    hold every content word of the label of ``row`` ("Legemidler" of "Legemidler: 34%"); a
+    shortened word is held by a term it begins ("spesialiserte" holds "Spes.")."""
+    label = row.split(":", 1)[0]
+    short = {w.lower() for w in _ABBREVIATION.findall(label)}
+    content = _content(label)
     asked = _asked(concepts)
-    return bool(content) and all(_names(w, asked, analyzer) for w in content)
+    return bool(content) and all(
+        _names(w, asked, analyzer) or (w in short and any(a.startswith(w) for a in asked))
+        for w in content
+    )
 
 
 def _content(text: str) -> list[str]:

@@ -554,6 +554,12 @@ _EXPORTS = "Helseindustrien – fordeling eksport 2017"
         ("What was the medtech segment's turnover in 2017?", _TURNOVER, "Medtech: 8 mrd"),
         ("Hvor stor var omsetningen innen diagnostikk i 2017?", _TURNOVER, "Diagnostikk: 15 mrd"),
         ("Hvor mye omsatte behandling i helsenæringen i 2017?", _SECTOR, "Behandling: 53 mrd"),
+        # an English word names its Norwegian twin in a label (asked as a new user)
+        (
+            "How large was the turnover of the distribution segment in 2017?",
+            _SECTOR,
+            "Distribusjon: 33 mrd",
+        ),
         # the label shortens a word: "Spes." is held by "spesialiserte" (asked as a new user)
         (
             "Hvor stor andel av eksporten sto spesialiserte underleverandører for i 2017?",
@@ -682,6 +688,23 @@ def test_a_shortened_label_word_is_named_by_a_word_it_begins():
     assert not named("Hvor stor andel sto underleverandører for?")  # "Spes." not named
     assert not named("Hvor stor andel sto spesielle leverandører for?")
     assert not names_label("Spesialiserte: 8%", analyzer.query_concepts("spes"), analyzer)
+
+
+def test_a_label_word_is_named_by_its_english_twin():
+    from helse_qa.answering.heuristic import names_label
+    from helse_qa.text.analysis import Analyzer
+
+    analyzer = Analyzer()
+
+    def named(row: str, question: str) -> bool:
+        return names_label(row, analyzer.query_concepts(question), analyzer)
+
+    assert named("Distribusjon: 33 mrd", "What was the turnover of the distribution segment?")
+    assert named("Produksjon: 12%", "What share came from production?")
+    assert named("Administrasjon: 4 mrd", "How much was spent on administration?")
+    assert not named("Medisin: 8 mrd", "What did medtech turn over?")  # "med" is too short
+    assert not named("Helsenæring: 142 mrd", "What did the health industry turn over?")
+    assert not named("Behandling: 53 mrd", "What did treatment turn over?")  # no twin
 
 
 def test_chart_named():

@@ -193,9 +193,30 @@ def names_label(row: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer
     content = _content(label)
     asked = _asked(concepts)
     return bool(content) and all(
-        _names(w, asked, analyzer) or (w in short and any(a.startswith(w) for a in asked))
+        _names(w, asked, analyzer)
+        or (w in short and any(a.startswith(w) for a in asked))
+        or _cognate(w, asked)
         for w in content
     )
+
+
+def _cognate(word: str, asked: set[str]) -> bool:
+    """Whether a term of the question begins like ``word`` for at least six letters and
+    most of its length: an English word and its Norwegian twin ("distribution" /
+    "Distribusjon", "production" / "produksjon")."""
+    return len(word) >= 6 and any(
+        len(a) >= 6 and _common_prefix(a, word) >= max(6, 0.75 * min(len(a), len(word)))
+        for a in asked
+    )
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _content(text: str) -> list[str]:

@@ -122,12 +122,23 @@ def chart_named(
     """Whether a question asks for a figure of a chart: it names one of its labels
     ("pharmaceuticals" for "Legemidler: 34%") and a word of its caption other than a year
     ("exports" for "Helseindustrien – fordeling eksport 2017")."""
+    return bool(rows_named(text, figures, concepts, analyzer)) and bool(
+        _caption_words_named(caption, concepts, analyzer)
+    )
+
+
+def _caption_words_named(
+    caption: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer
+) -> list[str]:
+    """The words of a chart's caption other than a year that the question names (a
+    misspelt one too: "turnover" names "omsettning")."""
     asked = _asked(concepts)
-    return bool(rows_named(text, figures, concepts, analyzer)) and any(
-        _names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer)
+    return [
+        w
         for w in _content(caption)
         if not YEAR.fullmatch(w)
-    )
+        and (_names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer))
+    ]
 
 
 def caption_weight(caption: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer) -> float:
@@ -136,18 +147,16 @@ def caption_weight(caption: str, concepts: Sequence[frozenset[str]], analyzer: A
     or the breakdown word ("split" for "fordeling"); 0 unless one of them stands in at
     most half the passages ("helseindustrien", in almost every one, tells no chart apart).
     """
-    asked = _asked(concepts)
     weight, distinctive = 0.0, False
-    for w in _content(caption):
-        if YEAR.fullmatch(w) or asks_breakdown(w):
+    for w in _caption_words_named(caption, concepts, analyzer):
+        if asks_breakdown(w):
             continue
-        if _names(w, asked, analyzer) or _names_misspelt(w, asked, analyzer):
-            # the forms the corpus uses ("helseindustri", not the unseen "helseindustrien")
-            forms = analyzer.terms(w, ["nb", "en"])[:2]
-            seen = frozenset(t for t in forms if analyzer.doc_freq.get(t, 0)) or frozenset(forms)
-            weight += analyzer.idf(seen)
-            df = max(analyzer.doc_freq.get(t, 0) for t in seen)
-            distinctive = distinctive or df <= analyzer.n_docs / 2
+        # the forms the corpus uses ("helseindustri", not the unseen "helseindustrien")
+        forms = analyzer.terms(w, ["nb", "en"])[:2]
+        seen = frozenset(t for t in forms if analyzer.doc_freq.get(t, 0)) or frozenset(forms)
+        weight += analyzer.idf(seen)
+        df = max(analyzer.doc_freq.get(t, 0) for t in seen)
+        distinctive = distinctive or df <= analyzer.n_docs / 2
     return weight if distinctive else 0.0
 
 

@@ -126,7 +126,7 @@ def promote_list(
     vectors: dict[str, np.ndarray],
     query_vector: np.ndarray,
     embed: Callable[[list[str]], np.ndarray],
-    analyzer: Analyzer | None = None,
+    analyzer: Analyzer,
     look: int = 10,
 ) -> list[ScoredSentence]:
     """A list question reads a lead-in with its items: a lead-in among the ``look`` best
@@ -162,7 +162,7 @@ def promote_list(
     # the closest test is a gate; among the lead-ins that pass it the scorer's order holds
     closer = [i for i, c in enumerate(closeness) if float(c) > best]
     charts = [i for i, (s, _) in enumerate(leads) if figure_lines(s)]
-    if breakdown and analyzer is not None and charts:
+    if breakdown and charts:
         # how a figure divides is a chart's to say: the one whose caption the question
         # names most strongly (caption_weight), those past the gate first, then the
         # scorer's order; a prose sentence ranked above it gives a total, not the parts

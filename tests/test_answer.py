@@ -156,3 +156,28 @@ def test_every_citation_is_one_whole_sentence_of_a_retrieved_passage(corpus_assi
         if len(inside) > 1:  # a list block: every sentence in it is a line of its own
             assert c.quote.count("\n") >= len(inside) - 1, (question, c.quote)
         assert (c.start, c.end) != (chunk.start, chunk.end) or len(inside) == 1, c.quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many members does Norwegian Smart Care Cluster have on its own?",
+        "Hvor mange medlemmer hadde Norway Health Tech alene før sammenslåingen?",
+    ],
+)
+def test_a_part_asked_about_is_not_answered_with_the_whole(corpus_assistant, question):
+    """The documents give the two clusters' members together (370), never one cluster's
+    own: that figure is no answer to a question about one of them (issue 36)."""
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained, answer.text
+
+
+def test_a_part_asked_about_gets_the_part_s_figure(corpus_assistant):
+    answer = corpus_assistant.ask("How much did the health industry by itself sell for in 2017?")
+    assert not answer.abstained and "57 milliarder" in answer.citations[0].quote
+    total = corpus_assistant.ask("Hva var den samlede omsetningen i helsenæringen i 2017?")
+    assert "142 milliarder" in total.citations[0].quote
+    alone = corpus_assistant.ask("Hva var omsetningen til helseindustrien alene i 2017?")
+    assert "57 milliarder" in alone.citations[0].quote
+    # "I dette tallet ligger …" explains the 142 milliarder before it, not the industry's
+    assert not any("I dette tallet" in c.quote for c in alone.citations), alone.text

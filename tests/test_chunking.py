@@ -106,3 +106,14 @@ def test_self_contained_sentences():
     assert not self_contained("These findings matter for the merger.")
     assert not self_contained("Når det er sagt, mener informantene at ting endres til det bedre.")
     assert self_contained("Det er bred enighet om at en større helseindustri har fordeler.")
+
+
+def test_a_sentence_that_points_back_refers_back():
+    from helse_qa.text.sentences import refers_back, self_contained
+
+    pointing = "I dette tallet ligger både omsetningen til helseindustrien og tilbyderne."
+    assert refers_back(pointing) and self_contained(pointing)  # quotable, read with its lead
+    assert refers_back("Of these, diagnostics exported the most.")
+    assert refers_back("Dette betyr at synspunkt som kun har kommet fra få er utelatt.")
+    assert not refers_back("I dag oppleves det at incentivordningene motvirker hverandre.")
+    assert not refers_back("In 2017 the industry grew by 15 percent.")

@@ -58,3 +58,66 @@ def test_counted_words(question, counted):
     from helse_qa.answering.names import counted_words
 
     assert counted_words(question) == counted
+
+
+@pytest.mark.parametrize(
+    ("question", "scope"),
+    [
+        ("How many members did Norway Health Tech have on its own before the merger?", "part"),
+        ("Hva var omsetningen til helseindustrien alene i 2017?", "part"),
+        ("How much did the health industry by itself sell for in 2017?", "part"),
+        ("helseindustrien isolert omsetning", "part"),
+        ("How large was the combined revenue of the private health business in 2017?", "whole"),
+        ("Hvor stor var den samlede omsetningen i helsenæringen?", "whole"),
+        ("How many members will the two clusters have together?", "whole"),
+        ("How many members will the merged cluster have?", ""),
+        ("Hvor store var eksportinntektene i 2017?", ""),
+    ],
+)
+def test_asked_scope(question, scope):
+    from helse_qa.answering.names import asked_scope
+
+    assert asked_scope(question) == scope
+
+
+@pytest.mark.parametrize(
+    ("scope", "sentence", "fits"),
+    [
+        # a part asked about: a figure summed over parts is not its figure
+        (
+            "part",
+            "Norway Health Tech and Norwegian Smart Care Cluster together count 370 members.",
+            False,
+        ),
+        ("part", "The newly merged cluster will represent 370 members.", False),
+        (
+            "part",
+            "Den private helsenæringen omsatte samlet for 142 milliarder kroner i 2017.",
+            False,
+        ),
+        ("part", "Ser man på helseindustrien isolert, omsatte den for 57 milliarder kroner.", True),
+        # "samlede" totals one thing: the industry's own R&D figure
+        ("part", "De samlede FoU-investeringene i industrien var på 2,6 milliarder i 2017.", True),
+        # the total asked about: one part's figure is not it
+        (
+            "whole",
+            "Ser man på helseindustrien isolert, omsatte den for 57 milliarder kroner.",
+            False,
+        ),
+        (
+            "whole",
+            "Den private helsenæringen omsatte samlet for 142 milliarder kroner i 2017.",
+            True,
+        ),
+        ("whole", "De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", True),
+        (
+            "",
+            "Norway Health Tech and Norwegian Smart Care Cluster together count 370 members.",
+            True,
+        ),
+    ],
+)
+def test_fits_scope(scope, sentence, fits):
+    from helse_qa.answering.names import fits_scope
+
+    assert fits_scope(scope, sentence) is fits

@@ -33,9 +33,12 @@ from helse_qa.answering.names import (
     NOT_ABOUT,
     NOT_COUNTED,
     NOT_NAMED,
+    NOT_SCOPE,
+    asked_scope,
     counted_words,
     countries_in,
     counts,
+    fits_scope,
     keep_named,
     place_named,
 )
@@ -47,6 +50,7 @@ from helse_qa.answering.scored import (
     figure_lines,
     overlaps,
     quotable,
+    read_with_antecedent,
     same_content,
     with_antecedent,
 )
@@ -169,6 +173,14 @@ def decide(
             return Selection(kind="abstain", lead=say(NOT_ABOUT, language).format(name=place))
         line = say(NOT_NAMED, language).format(name=not_named)
         return Selection([scored[0]], "near_miss", line)
+    if scope := asked_scope(question) or asked_scope(topic):
+        # read with the sentence it leans on ("I dette tallet …" is about the total before it)
+        fitting = [s for s in scored if fits_scope(scope, read_with_antecedent(s))]
+        if not fitting:  # only the whole's figure for a part's, or the reverse
+            if scored[0].probability < threshold:
+                return Selection(kind="abstain")
+            return Selection([scored[0]], "near_miss", say(NOT_SCOPE[scope], language))
+        scored = fitting
     if HOW_MANY.search(question) and not is_list_question(question):
         scored = [
             s

@@ -18,7 +18,7 @@ from helse_qa.text.listing import (
     row_caption,
 )
 from helse_qa.text.numbers import AMOUNT, FIGURE, YEAR
-from helse_qa.text.sentences import antecedent_start, self_contained
+from helse_qa.text.sentences import antecedent_start, refers_back, self_contained
 from helse_qa.types import Hit, SentenceRecord
 
 _DUPLICATE_OVERLAP = 0.8  # share of the shorter sentence's words found in the other
@@ -112,6 +112,16 @@ def antecedent(s: ScoredSentence) -> int | None:
     chunk = s.hit.chunk
     start = antecedent_start(chunk.text, s.record.start - chunk.start)
     return None if start is None else chunk.start + start
+
+
+def read_with_antecedent(s: ScoredSentence) -> str:
+    """The text of ``s`` with the sentence before it in its paragraph when it leans on
+    that one or points at it ("I dette tallet ligger …" is about the total before it)."""
+    if not refers_back(s.text):
+        return s.text
+    chunk = s.hit.chunk
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    return s.text if start is None else chunk.text[start : s.record.end - chunk.start]
 
 
 def with_antecedent(s: ScoredSentence) -> ScoredSentence:

@@ -120,6 +120,22 @@ def self_contained(text: str) -> bool:
     return not _LEANS_BACK.match(stripped) and not _LEANS_INSIDE.search(stripped)
 
 
+# A sentence that opens by pointing at what came before ("I dette tallet ligger …", "Of
+# these …"): it is read with that sentence when what it is about matters (a total or a
+# part, answering/names.py); quoted alone it still reads as a statement.
+_OPENS_WITH_REFERENCE = re.compile(
+    r"^(i|av|blant|for|fra|med|på|til|in|of|among|from|with|to)\s+"
+    r"(dette|disse|denne|dem|this|these|that|those|them)\b",
+    re.IGNORECASE,
+)
+
+
+def refers_back(text: str) -> bool:
+    """Whether a sentence leans on the one before it or opens by pointing at it."""
+    stripped = text.strip().lstrip("«“\"'(")
+    return not self_contained(text) or bool(_OPENS_WITH_REFERENCE.match(stripped))
+
+
 def paragraph_at(text: str, at: int) -> tuple[int, int]:
     """The (start, end) offsets of the paragraph of ``text`` that holds offset ``at``
     (paragraphs are separated by a blank line)."""

@@ -560,6 +560,12 @@ _EXPORTS = "Helseindustrien – fordeling eksport 2017"
             _SECTOR,
             "Distribusjon: 33 mrd",
         ),
+        # the verb names the caption's noun through the glossary ("omsatte" / "sell" ->
+        # "omsetning", misspelt "omsettning"); before, all three quoted the industry's 57
+        # milliarder or the exports chart (asked as a new user)
+        ("Hvor mye omsatte distribusjon i 2017?", _SECTOR, "Distribusjon: 33 mrd"),
+        ("Hvor mye omsatte medtech for i 2017?", _TURNOVER, "Medtech: 8 mrd"),
+        ("How much did medtech sell in 2017?", _TURNOVER, "Medtech: 8 mrd"),
         # the label shortens a word: "Spes." is held by "spesialiserte" (asked as a new user)
         (
             "Hvor stor andel av eksporten sto spesialiserte underleverandører for i 2017?",

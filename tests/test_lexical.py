@@ -47,3 +47,13 @@ def test_save_and_load_roundtrip(tmp_path):
     again = LexicalIndex.load(tmp_path)
     assert again.search("styringsgruppen", 1) == index.search("styringsgruppen", 1)
     assert again.chunk_ids == IDS
+
+
+def test_glossary_siblings_are_a_concept_s_other_forms_in_its_own_language():
+    from helse_qa.text.analysis import Analyzer, with_siblings
+
+    terms = set(Analyzer().terms("omsatte", ["nb", "en"]))
+    siblings = with_siblings(terms)
+    assert terms < siblings
+    assert set(Analyzer().terms("omsetning", ["nb"])) <= siblings
+    assert with_siblings({"zzz"}) == {"zzz"}  # no glossary entry: itself only

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helse_qa.text.analysis import STOPWORDS, Analyzer, words
+from helse_qa.text.analysis import STOPWORDS, Analyzer, with_siblings, words
 from helse_qa.text.listing import (
     as_read,
     asks_breakdown,
@@ -131,8 +131,9 @@ def _caption_words_named(
     caption: str, concepts: Sequence[frozenset[str]], analyzer: Analyzer
 ) -> list[str]:
     """The words of a chart's caption other than a year that the question names (a
-    misspelt one too: "turnover" names "omsettning")."""
-    asked = _asked(concepts)
+    misspelt one too: "turnover" names "omsettning"), in any of its glossary forms
+    ("omsatte" names "omsetning")."""
+    asked = with_siblings(_asked(concepts))
     return [
         w
         for w in _content(caption)

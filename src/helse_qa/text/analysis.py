@@ -63,6 +63,18 @@ def has_translation(word: str) -> bool:
     return any(_stemmer(lang).stemWord(word.lower()) in table for lang in ("nb", "en"))
 
 
+def with_siblings(terms: set[str]) -> set[str]:
+    """``terms`` and the other forms the glossary gives their concepts in their own
+    language: the translations of their translations ("omsatte" -> "turnover" ->
+    "omsetning")."""
+    table = _glossary_by_stem()
+    out = set(terms)
+    for term in terms:
+        for translation in table.get(term, ()):
+            out |= table.get(translation, frozenset())
+    return out
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word and number tokens ("23,6" stays one token)."""
     return _TOKEN.findall(text.lower())

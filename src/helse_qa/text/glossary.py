@@ -12,7 +12,7 @@ from __future__ import annotations
 _ENTRIES = """
 export exports exported | eksport eksporten eksportere
 revenue revenues income | inntekt inntekter eksportinntekter
-turnover sales | omsetning omsatte salg
+turnover sales sell sold | omsetning omsatte salg solgte
 industry industries | industri industrien næring næringen
 health | helse
 healthcare | helsevesen helsetjeneste

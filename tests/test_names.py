@@ -121,3 +121,20 @@ def test_fits_scope(scope, sentence, fits):
     from helse_qa.answering.names import fits_scope
 
     assert fits_scope(scope, sentence) is fits
+
+
+@pytest.mark.parametrize(
+    ("sentence", "counting"),
+    [
+        ("Together they count 370 members from industry and hospitals.", ["members", "from"]),
+        ("Det er gjennomført dybdeintervjuer med ca. 30 aktører i industrien.", ["aktører", "i"]),
+        ("Hele 10 prosent av bedriftene møter kriteriene.", []),  # a share
+        ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", []),  # a sum
+        ("Bare i 2017 vokste både omsetning og eksport.", []),  # a year
+        ("De siste 5 – 10 årene har det dukket opp mange selskaper.", []),  # a span of time
+    ],
+)
+def test_counting_words(sentence, counting):
+    from helse_qa.answering.names import counting_words
+
+    assert counting_words(sentence) == counting

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from helse_qa.answering.scored import ScoredSentence
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation
 from helse_qa.text.glossary import COUNTRY_NAMES
+from helse_qa.text.numbers import YEAR
 from helse_qa.text.sentences import paragraph_at
 
 # A name in the question: a capitalised word (not the question's first) or an acronym,
@@ -40,6 +41,11 @@ _COUNTED_STOP = frozenset(
 _UNITS = frozenset(
     "prosent percent andel share kroner nok million millioner milliard milliarder billion "
     "billions mrd".split()
+)
+# Scale and time words after a number: a sum or a span, not a count of things.
+_SCALES = frozenset(
+    "mrd mill mill. prosent percent år years year årene måneder months timer hours "
+    "minutter minutes dager days uker weeks".split()
 )
 NOT_COUNTED = {
     "nb": "Dokumentene oppgir ikke antall {counted}. Nærmeste treff:",
@@ -136,8 +142,36 @@ def counts(s: ScoredSentence, counted: Sequence[str], language: str, analyzer: A
     checkable = [w for w in counted if same_language or has_translation(w)]
     if not checkable:
         return True
+    concepts = [c for w in checkable for c in analyzer.query_concepts(w)]
     terms = set(analyzer.terms(s.text, ["nb", "en"]))
-    return any(c & terms for w in checkable for c in analyzer.query_concepts(w))
+    if not any(c & terms for c in concepts):
+        return False
+    # the word must be what a number of the sentence counts, when one counts something:
+    # "370 members from industry, municipalities, hospitals …" counts members, not
+    # hospitals
+    counting = counting_words(s.text)
+    if not counting:
+        return True
+    counted_terms = set(analyzer.terms(" ".join(counting), ["nb", "en"]))
+    return any(c & counted_terms for c in concepts)
+
+
+# A number and the (one or two) words after it: what it counts ("370 members", "ca. 30
+# aktører", "370 new members"); a unit after it is no such word ("54 prosent").
+_COUNT_PHRASE = re.compile(
+    r"(?<![\w.,])(\d+)(?![.,]?\d)\s+([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.UNICODE
+)
+
+
+def counting_words(text: str) -> list[str]:
+    """The words right after each number of ``text`` (not a year) followed by no unit."""
+    found: list[str] = []
+    for m in _COUNT_PHRASE.finditer(text):
+        number, first, second = m.groups()
+        if YEAR.fullmatch(number) or first.lower() in _UNITS | _SCALES | STOPWORDS:
+            continue
+        found += [first, *([second] if second else [])]
+    return found
 
 
 # Norwegian writes nationalities in lower case ("den svenske helseindustrien"); they name a

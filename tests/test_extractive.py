@@ -150,6 +150,16 @@ def test_a_count_answers_only_for_what_it_counts(corpus_assistant):
     assert not members.abstained and "370 members" in members.citations[0].quote
 
 
+def test_a_level_does_not_answer_how_much_something_grew(corpus_assistant):
+    """ "De samlede FoU-investeringene i industrien var på 2,6 milliarder i 2017" gives the
+    level, not the growth: never the answer to how much R&D grew (a new user's question,
+    answered with it at P 0.81 before); a sentence that states the growth still is."""
+    answer = corpus_assistant.ask("How much did R&D investments grow in 2017?")
+    assert answer.abstained, answer.text
+    grew = corpus_assistant.ask("How much did exports grow in 2017?")
+    assert not grew.abstained and "15 prosent" in grew.citations[0].quote
+
+
 @pytest.mark.parametrize(
     "question",
     [

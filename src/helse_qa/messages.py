@@ -66,6 +66,11 @@ NEAR_MISS = {
     "nb": "Dokumentene oppgir tallet for {found}, ikke {asked}:",
     "en": "The documents give the figure for {found}, not {asked}:",
 }
+# A near miss: the question asks how much a figure changed, the documents give its level.
+NO_CHANGE = {
+    "nb": "Dokumentene oppgir ikke hvor mye dette endret seg. Nærmeste treff:",
+    "en": "The documents do not give how much this changed. The closest they come:",
+}
 # A fact answer whose first quote the reader is not sure of (issue 36): shown as the closest
 # passages, never as the answer.
 UNSURE = {

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from helse_qa.answering.heuristic import asks_quantity
+from helse_qa.answering.heuristic import asks_growth, asks_quantity
 from helse_qa.answering.list_answers import is_item_line, list_selection, with_items
 from helse_qa.answering.names import (
     HOW_MANY,
@@ -54,7 +54,7 @@ from helse_qa.answering.scored import (
     same_content,
     with_antecedent,
 )
-from helse_qa.messages import NEAR_MISS, say
+from helse_qa.messages import NEAR_MISS, NO_CHANGE, say
 from helse_qa.models.reader import Reader
 from helse_qa.text.analysis import STOPWORDS, Analyzer, has_translation, words
 from helse_qa.text.listing import is_list_question
@@ -100,6 +100,15 @@ def gives_count(text: str) -> bool:
 _WHICH_COUNTRIES = re.compile(
     r"\b(hvilke|hvilket|which|what)\s+(?:andre\s+|other\s+)?"
     r"(land|landene|country|countries|nasjoner|nations)\b",
+    re.IGNORECASE,
+)
+# A question about how much a figure grew ("How much did R&D investments grow?", "Hvor mye
+# økte omsetningen?"); not a count that names growth ("How many opportunity areas for
+# export growth …?").
+_HOW_MUCH_GREW = re.compile(
+    r"\b(how much|by how much|hvor mye|med hvor mye|hvor mange prosent)\b.*\b(grow|grew|grown|"
+    r"growing|increased?|increasing|rise|rose|risen|økte|øke|økt|vokste|vokse|vokst|steg|"
+    r"stige)\b",
     re.IGNORECASE,
 )
 # A question that asks who or which one, not how much ("Hvilken andel …" asks a figure).
@@ -181,6 +190,15 @@ def decide(
                 return Selection(kind="abstain")
             return Selection([scored[0]], "near_miss", say(NOT_SCOPE[scope], language))
         scored = fitting
+    if _HOW_MUCH_GREW.search(question):
+        # how much something grew: a sentence that states a level only ("De samlede
+        # FoU-investeringene … var på 2,6 milliarder i 2017") does not say
+        changing = [s for s in scored if asks_growth(read_with_antecedent(s))]
+        if not changing:
+            if scored[0].probability < threshold:
+                return Selection(kind="abstain")
+            return Selection([scored[0]], "near_miss", say(NO_CHANGE, language))
+        scored = changing
     if HOW_MANY.search(question) and not is_list_question(question):
         scored = [
             s

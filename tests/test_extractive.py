@@ -5,6 +5,7 @@ tests/test_overview.py."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -785,3 +786,31 @@ def test_the_answer_in_a_sentence_that_leans_on_the_one_before(corpus_assistant)
     first = answer.citations[0].quote
     assert first.startswith("Her kan Norge") and "olje og gass" in first, answer.text
     assert sum(c.quote.count("Her kan Norge") for c in answer.citations) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvorfor bør en norsk posisjon bygges på en nordisk grunnmur?",
+        "Why should the incentive schemes for clinical trials be strengthened?",
+    ],
+)
+def test_a_why_question_gets_the_reason_with_the_conclusion(corpus_assistant, question):
+    """ "En norsk posisjon bør derfor bygges på en nordisk grunnmur." restates the question;
+    the reason is the sentence before it, quoted with it as one citation (gold nb-037 was
+    wrong)."""
+    answer = corpus_assistant.ask(question)
+    assert not answer.abstained, answer.text
+    quote = answer.citations[0].quote
+    assert "derfor" in quote and len(re.findall(r"[.!?](?:\s|$)", quote)) >= 2, quote
+    assert_verbatim(corpus_assistant, answer)
+
+
+def test_a_question_for_a_name_is_answered_only_by_a_name(corpus_assistant):
+    """The article gives no name for the merged cluster: "What will the new merged cluster
+    be called?" is not answered with "The newly merged cluster will represent 370 members"
+    (gold un-005 was); a name the documents give still is."""
+    unnamed = corpus_assistant.ask("What will the new merged cluster be called?")
+    assert unnamed.abstained, unnamed.text
+    named = corpus_assistant.ask("Hva heter Nordisk Råds posisjoneringsarbeid?")
+    assert not named.abstained and "Traces of North" in named.citations[0].quote

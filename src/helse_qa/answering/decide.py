@@ -41,6 +41,7 @@ from helse_qa.answering.names import (
     fits_scope,
     keep_named,
     place_named,
+    question_names,
 )
 from helse_qa.answering.overview import overview
 from helse_qa.answering.read import reader_scores
@@ -53,6 +54,7 @@ from helse_qa.answering.scored import (
     read_with_antecedent,
     same_content,
     with_antecedent,
+    with_reason,
 )
 from helse_qa.messages import NEAR_MISS, NO_CHANGE, say
 from helse_qa.models.reader import Reader
@@ -109,6 +111,14 @@ _HOW_MUCH_GREW = re.compile(
     r"\b(how much|by how much|hvor mye|med hvor mye|hvor mange prosent)\b.*\b(grow|grew|grown|"
     r"growing|increased?|increasing|rise|rose|risen|økte|øke|økt|vokste|vokse|vokst|steg|"
     r"stige)\b",
+    re.IGNORECASE,
+)
+# A question that asks why (the reason, not the conclusion drawn from it).
+_ASKS_WHY = re.compile(r"^\W*(why|hvorfor)\b", re.IGNORECASE)
+# A question that asks what something is called ("What will the merged cluster be called?",
+# "Hva heter …?"): answered only by a sentence that gives a name.
+_ASKS_NAME = re.compile(
+    r"(?<!so-)\bcalled\b|\b(the name of|named|heter|kalles|navnet på|hva het)\b",
     re.IGNORECASE,
 )
 # A question that asks who or which one, not how much ("Hvilken andel …" asks a figure).
@@ -219,6 +229,14 @@ def decide(
             line = say(NOT_COUNTED, language).format(counted=" ".join(counted))
             return Selection([scored[0]], "near_miss", line)
         scored = kept
+    if _ASKS_NAME.search(question):
+        # what something is called: a sentence that names nothing the question does not
+        # ("The newly merged cluster will represent 370 members") gives no name
+        asked_names = {n.lower() for n in question_names(question)}
+        naming = [s for s in scored if {n.lower() for n in question_names(s.text)} - asked_names]
+        if not naming:
+            return Selection(kind="abstain")
+        scored = naming
     if _WHICH_COUNTRIES.search(question):
         asked = countries_in(question)
         naming = [s for s in scored if countries_in(s.text) - asked]
@@ -250,7 +268,8 @@ def decide(
         lambda s, c: not any(same_content(s.text, x.text) for x in c),
     )
     widened: list[ScoredSentence] = []
-    for s in map(with_antecedent, chosen):  # a quote is never repeated inside another
+    widen = with_reason if _ASKS_WHY.match(question) else with_antecedent
+    for s in map(widen, chosen):  # a quote is never repeated inside another
         if not any(overlaps(s, c) for c in widened):
             widened.append(s)
     return Selection(with_items(widened, following), "fact")

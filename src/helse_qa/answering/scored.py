@@ -124,6 +124,29 @@ def read_with_antecedent(s: ScoredSentence) -> str:
     return s.text if start is None else chunk.text[start : s.record.end - chunk.start]
 
 
+# A sentence that draws a conclusion from the one before it ("En norsk posisjon bør derfor
+# bygges på en nordisk grunnmur."): the reason stands before it.
+_CONCLUDES_FROM = re.compile(
+    r"\b(derfor|dermed|følgelig|av den grunn|therefore|thus|hence|consequently|for this "
+    r"reason)\b",
+    re.IGNORECASE,
+)
+
+
+def with_reason(s: ScoredSentence) -> ScoredSentence:
+    """For a why-question: a sentence that draws a conclusion ("… bør derfor …") quoted
+    from the sentence before it in its paragraph, which gives the reason; otherwise as
+    :func:`with_antecedent`."""
+    if not _CONCLUDES_FROM.search(s.text):
+        return with_antecedent(s)
+    chunk = s.hit.chunk
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    if start is None:
+        return s
+    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, chunk.start + start, s.record.end)
+    return replace(s, record=record, text=record.text_in(chunk), span=None)
+
+
 def with_antecedent(s: ScoredSentence) -> ScoredSentence:
     """A sentence that leans on the one before it ("I sum skaper dette et meget robust
     grunnlag …") quoted from that one on, when both stand in one paragraph: one quote that

@@ -814,3 +814,11 @@ def test_a_question_for_a_name_is_answered_only_by_a_name(corpus_assistant):
     assert unnamed.abstained, unnamed.text
     named = corpus_assistant.ask("Hva heter Nordisk Råds posisjoneringsarbeid?")
     assert not named.abstained and "Traces of North" in named.citations[0].quote
+
+
+def test_a_who_question_puts_the_quote_that_names_someone_first(corpus_assistant):
+    """ "Hvem gjennomførte intervjuene?" quoted "Samtalene ble gjennomført som
+    gruppeintervjuer …" (no one named) before "Det er konsulentselskapet ZYNK som har
+    gjennomført intervjuene …" (a new user's question); an acronym is a name here."""
+    answer = corpus_assistant.ask("Hvem gjennomførte intervjuene?")
+    assert answer.citations and "ZYNK" in answer.citations[0].quote, answer.text

@@ -138,3 +138,11 @@ def test_counting_words(sentence, counting):
     from helse_qa.answering.names import counting_words
 
     assert counting_words(sentence) == counting
+
+
+def test_question_names_may_keep_acronyms():
+    from helse_qa.answering.names import question_names
+
+    sentence = "Det er konsulentselskapet ZYNK som har gjennomført intervjuene."
+    assert question_names(sentence) == []
+    assert question_names(sentence, acronyms=True) == ["ZYNK"]

@@ -113,6 +113,8 @@ _HOW_MUCH_GREW = re.compile(
     r"stige)\b",
     re.IGNORECASE,
 )
+# A question that asks who (a person or an organisation, by name or by role).
+_ASKS_PERSON = re.compile(r"^\W*(who|whom|hvem)\b", re.IGNORECASE)
 # A question that asks why (the reason, not the conclusion drawn from it).
 _ASKS_WHY = re.compile(r"^\W*(why|hvorfor)\b", re.IGNORECASE)
 # A question that asks what something is called ("What will the merged cluster be called?",
@@ -267,12 +269,30 @@ def decide(
         most,
         lambda s, c: not any(same_content(s.text, x.text) for x in c),
     )
+    if _ASKS_PERSON.match(question):
+        chosen = _naming_first(question, chosen)
     widened: list[ScoredSentence] = []
     widen = with_reason if _ASKS_WHY.match(question) else with_antecedent
     for s in map(widen, chosen):  # a quote is never repeated inside another
         if not any(overlaps(s, c) for c in widened):
             widened.append(s)
     return Selection(with_items(widened, following), "fact")
+
+
+def _naming_first(question: str, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+    """For a who-question: when the first quote names no one the question does not and a
+    further one does ("Samtalene ble gjennomført som gruppeintervjuer …" before "Det er
+    konsulentselskapet ZYNK som har gjennomført intervjuene …"), that one first (an
+    acronym is a name here)."""
+    asked = {n.lower() for n in question_names(question, acronyms=True)}
+
+    def names_someone(s: ScoredSentence) -> bool:
+        return bool({n.lower() for n in question_names(s.text, acronyms=True)} - asked)
+
+    if not chosen or names_someone(chosen[0]):
+        return chosen
+    naming = next((s for s in chosen if names_someone(s)), None)
+    return chosen if naming is None else [naming, *(s for s in chosen if s is not naming)]
 
 
 def asked_years(question: str) -> list[str]:

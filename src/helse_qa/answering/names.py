@@ -228,10 +228,10 @@ def place_named(name: str, language: str) -> str | None:
     return name if countries_in(name) else None
 
 
-def question_names(question: str) -> list[str]:
+def question_names(question: str, acronyms: bool = False) -> list[str]:
     """The names a question asks about, as written ("Oslo Cancer Cluster", "Denmark"): runs
-    of capitalised words that do not start a sentence; acronyms are left out (documents
-    often spell them out: "BNP", "bruttonasjonalprodukt")."""
+    of capitalised words that do not start a sentence; acronyms are left out unless asked
+    for (documents often spell them out: "BNP", "bruttonasjonalprodukt")."""
     names: list[list[str]] = []
     previous_end = -2
     question = _MARKUP.sub(lambda m: " " * len(m.group()), question)
@@ -243,7 +243,11 @@ def question_names(question: str) -> list[str]:
             names.append([word])
             previous_end = -2
             continue
-        if starts_sentence or not word[:1].isupper() or word.isupper():
+        if (
+            starts_sentence
+            or not word[:1].isupper()
+            or (word.isupper() and not (acronyms and len(word) > 1))
+        ):
             previous_end = -2
             continue
         if names and m.start() - previous_end <= 1:

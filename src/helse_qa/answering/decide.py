@@ -9,9 +9,13 @@ first; the shapes are built by :mod:`.list_answers` and :mod:`.overview`, the te
 Two deciders, by the settings:
 
 - :func:`decide` (default): on the heuristic's scores, with the rules that a sentence
-  must name what the question names (:mod:`.names`), a how-many question wants a count of
-  what it counts, a which-countries question a sentence naming one, and a year the
-  documents do not give is a near miss;
+  must name what the question names (:mod:`.names`), a question about one part on its own
+  is not answered by a figure for several together (nor the total by one part's), how much
+  something grew not by its level, a how-many question wants a count of what it counts, a
+  question for a name a sentence that gives one, a which-countries question a sentence
+  naming one, and a year the documents do not give is a near miss; a why-question's
+  conclusion is quoted with its reason, a who-question's first quote names someone when
+  a chosen one does;
 - :func:`decide_with_reader` (``answer_scorer = "reader"``): on the reader's calibrated
   P(answers); no question-pattern rule, the reader reads question and sentence together.
 
@@ -195,22 +199,19 @@ def decide(
         line = say(NOT_NAMED, language).format(name=not_named)
         return Selection([scored[0]], "near_miss", line)
     if scope := asked_scope(question) or asked_scope(topic):
-        # read with the sentence it leans on ("I dette tallet …" is about the total before it)
-        fitting = [s for s in scored if fits_scope(scope, read_with_antecedent(s))]
-        if not fitting:  # only the whole's figure for a part's, or the reverse
-            if scored[0].probability < threshold:
-                return Selection(kind="abstain")
-            return Selection([scored[0]], "near_miss", say(NOT_SCOPE[scope], language))
-        scored = fitting
+        # read with the sentence it leans on ("I dette tallet …" is about the total before
+        # it); none left: only the whole's figure for a part's, or the reverse
+        kept = [s for s in scored if fits_scope(scope, read_with_antecedent(s))]
+        if not kept:
+            return _near_miss_or_abstain(scored[0], threshold, say(NOT_SCOPE[scope], language))
+        scored = kept
     if _HOW_MUCH_GREW.search(question):
         # how much something grew: a sentence that states a level only ("De samlede
         # FoU-investeringene … var på 2,6 milliarder i 2017") does not say
-        changing = [s for s in scored if asks_growth(read_with_antecedent(s))]
-        if not changing:
-            if scored[0].probability < threshold:
-                return Selection(kind="abstain")
-            return Selection([scored[0]], "near_miss", say(NO_CHANGE, language))
-        scored = changing
+        kept = [s for s in scored if asks_growth(read_with_antecedent(s))]
+        if not kept:
+            return _near_miss_or_abstain(scored[0], threshold, say(NO_CHANGE, language))
+        scored = kept
     if HOW_MANY.search(question) and not is_list_question(question):
         scored = [
             s
@@ -226,10 +227,8 @@ def decide(
                 return Selection(kind="abstain")
         kept = [s for s in scored if counts(s, counted, language, analyzer)]
         if not kept:  # figures, but of something else ("370 members" for "employees")
-            if scored[0].probability < threshold:
-                return Selection(kind="abstain")
             line = say(NOT_COUNTED, language).format(counted=" ".join(counted))
-            return Selection([scored[0]], "near_miss", line)
+            return _near_miss_or_abstain(scored[0], threshold, line)
         scored = kept
     if _ASKS_NAME.search(question):
         # what something is called: a sentence that names nothing the question does not
@@ -277,6 +276,14 @@ def decide(
         if not any(overlaps(s, c) for c in widened):
             widened.append(s)
     return Selection(with_items(widened, following), "fact")
+
+
+def _near_miss_or_abstain(best: ScoredSentence, threshold: float, line: str) -> Selection:
+    """No candidate answers what was asked: the near miss (``line`` and the best sentence)
+    when that sentence would otherwise have been quoted, else a plain decline."""
+    if best.probability < threshold:
+        return Selection(kind="abstain")
+    return Selection([best], "near_miss", line)
 
 
 def _naming_first(question: str, chosen: list[ScoredSentence]) -> list[ScoredSentence]:

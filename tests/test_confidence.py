@@ -22,6 +22,7 @@ from helse_qa.answering.confidence import (
     further_kept,
     judge,
     pair_group,
+    shape_doubt,
     units,
 )
 from helse_qa.answering.decide import adds_fact
@@ -64,6 +65,32 @@ def test_an_english_question_on_a_norwegian_quote_has_its_own_thresholds():
     assert pair_group("en", "nb") == "cross" and pair_group("nb", "nb") == "same"
     assert judge(fact, 0.35, "cross", T, "en").kind == "fact"
     assert judge(fact, 0.35, "same", T, "en").kind == "unsure"
+
+
+def test_a_list_question_answered_by_a_sentence_that_names_no_several_is_at_most_not_sure():
+    # "Hvilke forbedringsområder peker rapporten på?" was answered (P 0.57) with a sentence
+    # that says improvements are pointed at and lists none (a new user's question)
+    vague = scored_passage(
+        [("Samtidig pekes det på en rekke forhold som kan og bør forbedres.", 0.9)]
+    )
+    question = "Hvilke forbedringsområder peker rapporten på?"
+    assert shape_doubt(question, vague)
+    hedged = judge(Selection(vague, "fact"), 0.9, "same", T, "nb", doubt=True)
+    assert hedged.kind == "unsure" and hedged.confidence == 0.9
+    naming = scored_passage(
+        [
+            (
+                "I dag oppleves det at ordningene i HOD, KD, KRD og NFD motvirker hverandre.",
+                0.9,
+            )
+        ]
+    )
+    assert not shape_doubt("Hvilke departementer nevnes?", naming)
+    assert not shape_doubt("Hvor store var eksportinntektene i 2017?", vague)  # not a list
+    lead_in = scored_passage(
+        [("Intervjuguiden hadde fokus på følgende hovedtema:", 0.9), ("Syn på eksport", 0.0)]
+    )
+    assert not shape_doubt("Hvilke temaer dekket intervjuguiden?", lead_in)  # with its items
 
 
 def test_under_not_sure_a_lead_in_keeps_its_items_and_at_most_two_quotes_are_shown():

@@ -822,3 +822,11 @@ def test_a_who_question_puts_the_quote_that_names_someone_first(corpus_assistant
     gjennomført intervjuene …" (a new user's question); an acronym is a name here."""
     answer = corpus_assistant.ask("Hvem gjennomførte intervjuene?")
     assert answer.citations and "ZYNK" in answer.citations[0].quote, answer.text
+
+
+def test_a_list_question_is_not_answered_by_a_sentence_that_lists_nothing(corpus_assistant):
+    """ "Samtidig pekes det på en rekke forhold som kan og bør forbedres." says that
+    improvements are pointed at and names none: at most "not sure" for "Hvilke
+    forbedringsområder peker rapporten på?" (a new user's question, answered before)."""
+    answer = corpus_assistant.ask("Hvilke forbedringsområder peker rapporten på?")
+    assert answer.kind != "fact", answer.text

@@ -370,3 +370,21 @@ def test_broken_charts_in_an_upload_are_ingested_as_plain_text(tmp_path):
         "Vestland: 12 mrd": "Omsetning 2024 · Vestland: 12 mrd",
         "Viken: 9 mrd": "Omsetning 2024 · Viken: 9 mrd",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "several"),
+    [
+        (
+            "I dag oppleves det at incentivordningene i HOD, KD, KRD og NFD motvirker hverandre.",
+            True,
+        ),
+        ("overlapping areas – including partnerships, testing, EU advisory, and capital", True),
+        ("Samtidig pekes det på en rekke forhold som kan og bør forbedres.", False),
+        ("Bare i 2017 vokste både omsetning og eksport med om lag 15 prosent.", False),
+    ],
+)
+def test_names_several(text, several):
+    from helse_qa.text.listing import names_several
+
+    assert names_several(text) is several

@@ -28,6 +28,7 @@ from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
+from helse_qa.text.listing import is_list_question, names_several
 
 DEFAULT_THRESHOLDS = Path(__file__).with_name("confidence.json")
 HEDGED_QUOTES = 2
@@ -68,17 +69,34 @@ def pair_group(question_language: str, quote_language: str) -> str:
 
 
 def judge(
-    selection: Selection, probability: float, group: str, thresholds: Thresholds, language: str
+    selection: Selection,
+    probability: float,
+    group: str,
+    thresholds: Thresholds,
+    language: str,
+    doubt: bool = False,
 ) -> Selection:
-    """The fact ``selection`` kept, hedged ("not sure", at most two quotes) or declined."""
+    """The fact ``selection`` kept, hedged ("not sure", at most two quotes) or declined;
+    with ``doubt`` (the answer's shape does not fit the question: :func:`shape_doubt`)
+    never kept."""
     if selection.kind != "fact" or not selection.chosen:
         return selection
-    if probability >= thresholds.answer[group]:
+    if probability >= thresholds.answer[group] and not doubt:
         return replace(selection, confidence=probability)
     if probability >= thresholds.hedge[group]:
         lead = say(UNSURE, language)
         return Selection(closest(selection.chosen), "unsure", lead, probability)
     return Selection(kind="abstain", confidence=probability)
+
+
+def shape_doubt(question: str, chosen: Sequence[ScoredSentence]) -> bool:
+    """A question that asks for several things whose first quote names no several
+    ("Hvilke forbedringsområder peker rapporten på?" -> "Samtidig pekes det på en rekke
+    forhold som kan og bør forbedres."): the reader judged a sentence, not a list."""
+    if not chosen or not is_list_question(question):
+        return False
+    first = units(chosen)[0]
+    return len(first) == 1 and not names_several(first[0].text)
 
 
 def units(chosen: Sequence[ScoredSentence]) -> list[list[ScoredSentence]]:

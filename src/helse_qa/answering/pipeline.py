@@ -27,7 +27,14 @@ from typing import Any
 
 from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
-from helse_qa.answering.confidence import Thresholds, further_kept, judge, pair_group, units
+from helse_qa.answering.confidence import (
+    Thresholds,
+    further_kept,
+    judge,
+    pair_group,
+    shape_doubt,
+    units,
+)
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
     HEURISTIC_THRESHOLD,
@@ -321,7 +328,8 @@ class AnswerPipeline:
             return pair_group(language, detect_language(s.text, default=s.hit.chunk.language))
 
         first = chosen[0]
-        judged = judge(selection, probability(first), group(first), thresholds, language)
+        doubt = shape_doubt(question, chosen)
+        judged = judge(selection, probability(first), group(first), thresholds, language, doubt)
         if judged.kind != "fact":
             return judged
         kept = further_kept(

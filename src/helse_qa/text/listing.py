@@ -37,6 +37,16 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST.search(question)) or asks_breakdown(question)
 
 
+# Three or more things named in a row ("HOD, KD, KRD og NFD", "public-private
+# partnerships, testing, EU advisory services, and access to private capital").
+_SEVERAL = re.compile(r"[^,;]+(?:[,;][^,;]+)+,?\s+(?:og|and|samt|eller|or|&)\s+\S", re.IGNORECASE)
+
+
+def names_several(text: str) -> bool:
+    """Whether ``text`` names three or more things in a row."""
+    return bool(_SEVERAL.search(text))
+
+
 def asks_breakdown(question: str) -> bool:
     return bool(_BREAKDOWN.search(question))
 

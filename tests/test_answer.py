@@ -177,6 +177,11 @@ def test_a_part_asked_about_gets_the_part_s_figure(corpus_assistant):
     assert not answer.abstained and "57 milliarder" in answer.citations[0].quote
     total = corpus_assistant.ask("Hva var den samlede omsetningen i helsenæringen i 2017?")
     assert "142 milliarder" in total.citations[0].quote
+    # the industry's total is the figure the report gives for the industry on its own
+    industry = corpus_assistant.ask(
+        "Hvor stor var den totale omsetningen i helseindustrien i 2017?"
+    )
+    assert "57 milliarder" in industry.citations[0].quote, industry.text
     alone = corpus_assistant.ask("Hva var omsetningen til helseindustrien alene i 2017?")
     assert "57 milliarder" in alone.citations[0].quote
     # "I dette tallet ligger …" explains the 142 milliarder before it, not the industry's

@@ -10,7 +10,7 @@ Two deciders, by the settings:
 
 - :func:`decide` (default): on the heuristic's scores, with the rules that a sentence
   must name what the question names (:mod:`.names`), a question about one part on its own
-  is not answered by a figure for several together (nor the total by one part's), how much
+  is not answered by a figure for several together, how much
   something grew not by its level, a how-many question wants a count of what it counts, a
   question for a name a sentence that gives one, a which-countries question a sentence
   naming one, and a year the documents do not give is a near miss; a why-question's
@@ -37,12 +37,12 @@ from helse_qa.answering.names import (
     NOT_ABOUT,
     NOT_COUNTED,
     NOT_NAMED,
-    NOT_SCOPE,
-    asked_scope,
+    NOT_PART,
+    asks_part,
     counted_words,
     countries_in,
     counts,
-    fits_scope,
+    fits_part,
     keep_named,
     place_named,
     question_names,
@@ -198,12 +198,12 @@ def decide(
             return Selection(kind="abstain", lead=say(NOT_ABOUT, language).format(name=place))
         line = say(NOT_NAMED, language).format(name=not_named)
         return Selection([scored[0]], "near_miss", line)
-    if scope := asked_scope(question) or asked_scope(topic):
+    if asks_part(question) or asks_part(topic):
         # read with the sentence it leans on ("I dette tallet …" is about the total before
-        # it); none left: only the whole's figure for a part's, or the reverse
-        kept = [s for s in scored if fits_scope(scope, read_with_antecedent(s))]
+        # it); none left: only the whole's figure for a part's
+        kept = [s for s in scored if fits_part(read_with_antecedent(s))]
         if not kept:
-            return _near_miss_or_abstain(scored[0], threshold, say(NOT_SCOPE[scope], language))
+            return _near_miss_or_abstain(scored[0], threshold, say(NOT_PART, language))
         scored = kept
     if _HOW_MUCH_GREW.search(question):
         # how much something grew: a sentence that states a level only ("De samlede

@@ -54,57 +54,40 @@ NOT_COUNTED = {
 
 
 # Part and whole (issue 36): "on its own" / "alene" asks for one part's figure, and a
-# sentence that gives a whole's ("together count 370 members", "omsatte samlet for 142
-# milliarder", "the newly merged cluster will represent …") does not answer it; "combined" /
-# "samlet" asks for the whole, and a sentence that gives one part's ("helseindustrien
-# isolert") does not answer that. A sentence that says both ("isolert …, samlet …") may.
+# sentence that gives a figure summed over parts ("together count 370 members", "omsatte
+# samlet for 142 milliarder", "the newly merged cluster will represent …") does not answer
+# it; one that says both ("isolert …, samlet …") may. Not the reverse: "den totale
+# omsetningen i helseindustrien" is answered by "helseindustrien isolert" (a question's
+# total may be of the very part a sentence sets apart).
 _PART = re.compile(
     r"\b(alone|by (?:itself|themselves)|on (?:its|their) own|in isolation|separately|"
     r"alene|isolert|hver for seg|for seg selv)\b",
     re.IGNORECASE,
 )
-_WHOLE_ASKED = re.compile(
-    r"\b(together|combined|in total|total|altogether|in all|samlet|samlede|til sammen|"
-    r"totalt|totale|i alt|sammenlagt)\b",
-    re.IGNORECASE,
-)
-# Given: words that sum over several parts ("together", "omsatte samlet"); not the
-# adjectives "samlede" / "total", which total one thing ("De samlede FoU-investeringene i
-# industrien" is the industry's own figure).
-_WHOLE_GIVEN = re.compile(
+# Words that sum over several parts ("together", "omsatte samlet"); not the adjectives
+# "samlede" / "total", which total one thing ("De samlede FoU-investeringene i industrien"
+# is the industry's own figure).
+_WHOLE = re.compile(
     r"\b(together|combined|in total|altogether|in all|jointly|merged|samlet|til sammen|"
     r"totalt|i alt|sammenlagt|sammenslåtte|sammenslått)\b",
     re.IGNORECASE,
 )
-NOT_SCOPE = {
-    "part": {
-        "nb": "Dokumentene oppgir bare tallet for helheten, ikke for én del alene. Nærmeste treff:",
-        "en": "The documents give only the figure for the whole, not for one part on its "
-        "own. The closest they come:",
-    },
-    "whole": {
-        "nb": "Dokumentene oppgir bare tallet for én del, ikke det samlede. Nærmeste treff:",
-        "en": "The documents give only one part's figure, not the total. The closest they come:",
-    },
+NOT_PART = {
+    "nb": "Dokumentene oppgir bare tallet for helheten, ikke for én del alene. Nærmeste treff:",
+    "en": "The documents give only the figure for the whole, not for one part on its own. "
+    "The closest they come:",
 }
 
 
-def asked_scope(question: str) -> str:
-    """ "part" when the question asks for one part on its own ("alene", "by itself"),
-    "whole" when it asks for a total ("samlet", "combined"), else ""."""
-    if _PART.search(question):
-        return "part"
-    return "whole" if _WHOLE_ASKED.search(question) else ""
+def asks_part(question: str) -> bool:
+    """Whether the question asks for one part on its own ("alene", "by itself")."""
+    return bool(_PART.search(question))
 
 
-def fits_scope(scope: str, text: str) -> bool:
-    """Whether a sentence may give the figure of the ``scope`` asked about: not a whole's
-    alone when a part is asked about, not a part's alone when the total is."""
-    if scope == "part":
-        return not _WHOLE_GIVEN.search(text) or bool(_PART.search(text))
-    if scope == "whole":
-        return not _PART.search(text) or bool(_WHOLE_GIVEN.search(text))
-    return True
+def fits_part(text: str) -> bool:
+    """Whether a sentence may give one part's own figure: it sums over no parts, or it
+    sets the part apart too."""
+    return not _WHOLE.search(text) or bool(_PART.search(text))
 
 
 def countries_in(text: str) -> set[str]:

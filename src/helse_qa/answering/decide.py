@@ -230,6 +230,13 @@ def decide(
             line = say(NOT_COUNTED, language).format(counted=" ".join(counted))
             return _near_miss_or_abstain(scored[0], threshold, line)
         scored = kept
+        # a count of several, one of them asked about ("Norway Health Tech and Norwegian
+        # Smart Care Cluster together count 370 members" for a question about one of them)
+        if any(sums_others(question, s) for s in scored):
+            kept = [s for s in scored if not sums_others(question, s)]
+            if not kept:
+                return _near_miss_or_abstain(scored[0], threshold, say(NOT_PART, language))
+            scored = kept
     if _ASKS_NAME.search(question):
         # what something is called: a sentence that names nothing the question does not
         # ("The newly merged cluster will represent 370 members") gives no name
@@ -276,6 +283,15 @@ def decide(
         if not any(overlaps(s, c) for c in widened):
             widened.append(s)
     return Selection(with_items(widened, following), "fact")
+
+
+def sums_others(question: str, s: ScoredSentence) -> bool:
+    """Whether ``s`` sums what the question names with others: it names someone none of
+    whose words the question has, and sums over parts ("together", "merged")."""
+    if not question_names(question) or fits_part(s.text):
+        return False
+    asked = set(words(question))
+    return any(not set(words(n)) & asked for n in question_names(s.text))
 
 
 def _near_miss_or_abstain(best: ScoredSentence, threshold: float, line: str) -> Selection:

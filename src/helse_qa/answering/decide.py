@@ -232,8 +232,9 @@ def decide(
         scored = kept
         # a count of several, one of them asked about ("Norway Health Tech and Norwegian
         # Smart Care Cluster together count 370 members" for a question about one of them)
-        if any(sums_others(question, s) for s in scored):
-            kept = [s for s in scored if not sums_others(question, s)]
+        if question_names(question):
+            asked_words = set(words(question))
+            kept = [s for s in scored if not sums_others(asked_words, s)]
             if not kept:
                 return _near_miss_or_abstain(scored[0], threshold, say(NOT_PART, language))
             scored = kept
@@ -285,13 +286,13 @@ def decide(
     return Selection(with_items(widened, following), "fact")
 
 
-def sums_others(question: str, s: ScoredSentence) -> bool:
-    """Whether ``s`` sums what the question names with others: it names someone none of
-    whose words the question has, and sums over parts ("together", "merged")."""
-    if not question_names(question) or fits_part(s.text):
+def sums_others(asked_words: set[str], s: ScoredSentence) -> bool:
+    """Whether ``s`` sums what a question that names someone names with others: it names
+    someone none of whose words the question (``asked_words``) has, and sums over parts
+    ("together", "merged")."""
+    if fits_part(s.text):
         return False
-    asked = set(words(question))
-    return any(not set(words(n)) & asked for n in question_names(s.text))
+    return any(not set(words(n)) & asked_words for n in question_names(s.text))
 
 
 def _near_miss_or_abstain(best: ScoredSentence, threshold: float, line: str) -> Selection:

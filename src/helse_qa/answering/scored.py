@@ -114,14 +114,21 @@ def antecedent(s: ScoredSentence) -> int | None:
     return None if start is None else chunk.start + start
 
 
+def _from_sentence_before(s: ScoredSentence) -> ScoredSentence:
+    """``s`` quoted from the sentence before it in its paragraph; ``s`` itself when it
+    opens its paragraph or a line."""
+    chunk = s.hit.chunk
+    start = antecedent_start(chunk.text, s.record.start - chunk.start)
+    if start is None:
+        return s
+    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, chunk.start + start, s.record.end)
+    return replace(s, record=record, text=record.text_in(chunk), span=None)
+
+
 def read_with_antecedent(s: ScoredSentence) -> str:
     """The text of ``s`` with the sentence before it in its paragraph when it leans on
     that one or points at it ("I dette tallet ligger …" is about the total before it)."""
-    if not refers_back(s.text):
-        return s.text
-    chunk = s.hit.chunk
-    start = antecedent_start(chunk.text, s.record.start - chunk.start)
-    return s.text if start is None else chunk.text[start : s.record.end - chunk.start]
+    return _from_sentence_before(s).text if refers_back(s.text) else s.text
 
 
 # A sentence that draws a conclusion from the one before it ("En norsk posisjon bør derfor
@@ -137,25 +144,14 @@ def with_reason(s: ScoredSentence) -> ScoredSentence:
     """For a why-question: a sentence that draws a conclusion ("… bør derfor …") quoted
     from the sentence before it in its paragraph, which gives the reason; otherwise as
     :func:`with_antecedent`."""
-    if not _CONCLUDES_FROM.search(s.text):
-        return with_antecedent(s)
-    chunk = s.hit.chunk
-    start = antecedent_start(chunk.text, s.record.start - chunk.start)
-    if start is None:
-        return s
-    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, chunk.start + start, s.record.end)
-    return replace(s, record=record, text=record.text_in(chunk), span=None)
+    return _from_sentence_before(s) if _CONCLUDES_FROM.search(s.text) else with_antecedent(s)
 
 
 def with_antecedent(s: ScoredSentence) -> ScoredSentence:
     """A sentence that leans on the one before it ("I sum skaper dette et meget robust
     grunnlag …") quoted from that one on, when both stand in one paragraph: one quote that
     makes sense alone."""
-    start = antecedent(s)
-    if start is None:
-        return s
-    record = SentenceRecord(s.record.chunk_id, s.record.doc_id, start, s.record.end)
-    return replace(s, record=record, text=record.text_in(s.hit.chunk), span=None)
+    return s if self_contained(s.text) else _from_sentence_before(s)
 
 
 def states_figure(text: str) -> bool:

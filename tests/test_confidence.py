@@ -18,8 +18,10 @@ from tests.test_briefing import DOCS, cite, turn
 from helse_qa.answering.confidence import (
     DEFAULT_THRESHOLDS,
     Thresholds,
+    about_topic,
     closest,
     further_kept,
+    holds_topic,
     judge,
     pair_group,
     shape_doubt,
@@ -29,6 +31,7 @@ from helse_qa.answering.decide import adds_fact
 from helse_qa.answering.scored import ScoredSentence, Selection
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE
+from helse_qa.text.analysis import Analyzer
 from helse_qa.training.confidence import (
     Case,
     cases_for,
@@ -154,6 +157,34 @@ def test_lists_overviews_and_near_misses_are_not_judged_by_the_sentence_reader()
     for kind in ("list", "overview", "near_miss", "abstain"):
         selection = Selection(QUOTES if kind != "abstain" else [], kind)
         assert judge(selection, 0.0, "same", T, "nb") is selection
+
+
+def test_a_topic_question_is_answered_only_when_its_first_quote_holds_every_topic_word():
+    analyzer = Analyzer()
+    about = scored_passage(
+        [
+            ("Dagens DRG-system oppleves å være et problem for industriell utvikling.", 0.01),
+            ("Norge har gode helsedata, men disse er aldri utnyttet kommersielt.", 0.01),
+            ("Det er et DRG-system også i Sverige.", 0.01),
+        ]
+    )
+    assert holds_topic("DRG system", about[0].text, analyzer)
+    assert holds_topic("helsedata", about[1].text, analyzer)
+    # one word of the topic missing is not the topic: no budget in the members sentence
+    members = "The newly merged cluster will represent 370 members."
+    assert not holds_topic("the merged cluster's annual budget", members, analyzer)
+    assert not holds_topic("", members, analyzer)
+    hedged = Selection(about, "unsure", UNSURE["en"], 0.01)
+    answered = about_topic(hedged, "DRG system", analyzer, 0.01)
+    # the closest two quotes, those that hold the topic; the reader's P kept as it is
+    assert answered is not None and answered.kind == "fact" and answered.answers
+    assert answered.chosen == about[:1] and answered.confidence == 0.01 and not answered.lead
+    assert about_topic(hedged, "annual budget", analyzer, 0.01) is None
+    # a question that names a document ("What does the article say …") is answered only
+    # from that document
+    assert about_topic(hedged, "DRG system", analyzer, 0.01, document="d") is not None
+    assert about_topic(hedged, "DRG system", analyzer, 0.01, document="other") is None
+    assert about_topic(Selection([], "abstain"), "DRG system", analyzer, 0.0) is None
 
 
 def test_the_shipped_thresholds_load_and_are_ordered():

@@ -13,6 +13,7 @@ from helse_qa.answering.pipeline import AnswerPipeline
 from helse_qa.assistant import Assistant
 from helse_qa.config import Settings
 from helse_qa.errors import ModelPrepError
+from helse_qa.messages import UNSURE
 
 
 def test_a_preloaded_reader_is_the_one_answers_use(corpus_settings, embedder) -> None:
@@ -99,6 +100,41 @@ def test_a_topic_question_is_searched_for_its_topic_and_shows_its_sentence(
     assert answer.retrieval_query == topic_of_question(question)
     assert answer.kind == "unsure"
     assert answer.citations[0].quote.startswith(sentence)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Hva sier rapporten om helsedata?", "Norge har gode helsedata"),
+        ("What does the report say about Radiumhospitalet?", "Spesielt Radiumhospitalet"),
+    ],
+)
+def test_a_topic_question_whose_sentence_holds_the_topic_is_answered(
+    corpus_assistant, question, sentence
+):
+    # the reader gives a topic question's sentences P near 0 (trained on factoid
+    # questions): the sentence that holds every word of the topic is the answer
+    answer = corpus_assistant.ask(question)
+    assert answer.kind == "fact" and not answer.abstained
+    assert answer.citations[0].quote.startswith(sentence)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the article does not say it; the closest sentences hold "cluster", not the topic
+        "What does the article say about the merged cluster's head office?",
+        # the article names Oslo Cancer Cluster, but the best sentences are the report's
+        "What does the article say about Oslo Cancer Cluster?",
+    ],
+)
+def test_a_topic_question_is_not_answered_by_a_sentence_without_it_or_from_another_document(
+    corpus_assistant, question
+):
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained and answer.kind in ("unsure", "abstain")
+    if answer.kind == "unsure":
+        assert answer.text.startswith(UNSURE["en"])
 
 
 def topic_of_question(question: str) -> str:

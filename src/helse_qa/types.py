@@ -256,7 +256,9 @@ class Answer:
     # One short line when the quotes are in the other language ("Sitert fra engelsk kilde.")
     language_note: str = ""
     # P(the first quote answers): the reader's calibrated probability where it judged the
-    # answer (answer_confidence), else the heuristic's score
+    # answer (answer_confidence), else the heuristic's score. A topic question's answer
+    # ("What does the report say about X?") keeps the reader's P, low for such questions:
+    # it is given because its quote holds the topic (answering/confidence.py)
     confidence: float | None = None
 
     @property

@@ -12,6 +12,14 @@ XQuAD cross-lingual pairs; ``eval/results/confidence.md``) and shipped in
 ``confidence.json`` next to this module. Lists, overviews and near misses are not judged
 here: the sentence reader was not trained on them.
 
+A topic question ("What does the report say about the DRG system?", "Hva sier artikkelen om
+HealthCatalyst?") asks for what a document says about a topic, not for a fact; the reader,
+trained on factoid questions, gives every sentence of it a probability near zero (0.002 to
+0.14 on eval/topics.jsonl, right sentences included). It is answered when its first quote
+holds every word of the topic (in either language, by the glossary and compound parts:
+:func:`holds_topic`), with the quotes among the closest that hold it too; otherwise it is
+judged like any other question.
+
 No padding: a fact answer that stands keeps a further quote only when the reader is as sure
 of it as of an answer (its group's ``answer`` threshold) and it adds content words the
 quotes before it lack (:func:`further_kept`); otherwise the first quote stands alone.
@@ -28,6 +36,7 @@ from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
+from helse_qa.text.analysis import Analyzer
 from helse_qa.text.listing import is_list_question, names_several
 
 DEFAULT_THRESHOLDS = Path(__file__).with_name("confidence.json")
@@ -87,6 +96,36 @@ def judge(
         lead = say(UNSURE, language)
         return Selection(closest(selection.chosen), "unsure", lead, probability)
     return Selection(kind="abstain", confidence=probability)
+
+
+def holds_topic(topic: str, text: str, analyzer: Analyzer) -> bool:
+    """Whether every content word of ``topic`` stands in ``text`` (its stems, compound parts
+    or glossary translations): "DRG system" in "Dagens DRG-system oppleves å være et problem
+    …"; "the merged cluster's annual budget" not in "The newly merged cluster will represent
+    370 members …" (no budget)."""
+    concepts = analyzer.query_concepts(topic)
+    terms = set(analyzer.terms(text, ["nb", "en"]))
+    return bool(concepts) and all(c & terms for c in concepts)
+
+
+def about_topic(
+    selection: Selection,
+    topic: str,
+    analyzer: Analyzer,
+    probability: float,
+    document: str = "",
+) -> Selection | None:
+    """A topic question's answer when its first quote holds the topic (and stands in the
+    ``document`` the question names, "What does the article say about …?", when it names
+    one): the closest quotes that hold it, given as the answer (``probability`` stays the
+    reader's, reported as it is); None otherwise."""
+    chosen = closest(selection.chosen)
+    if not chosen or not holds_topic(topic, chosen[0].text, analyzer):
+        return None
+    if document and chosen[0].hit.chunk.doc_id != document:
+        return None
+    kept = [s for unit in units(chosen) for s in unit if holds_topic(topic, unit[0].text, analyzer)]
+    return Selection(kept, "fact", "", probability)
 
 
 def shape_doubt(question: str, chosen: Sequence[ScoredSentence]) -> bool:

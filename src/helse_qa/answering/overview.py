@@ -379,10 +379,21 @@ def overview_document(
     of the best passage."""
     if doc_ids and len(doc_ids) == 1:
         return doc_ids[0]
+    named = named_document(question, doc_ids, kinds)
+    if named:
+        return named
+    allowed = [d for d in kinds if not doc_ids or d in doc_ids]
+    return hits[0].chunk.doc_id if hits else (allowed[0] if allowed else "")
+
+
+def named_document(question: str, doc_ids: Sequence[str] | None, kinds: dict[str, str]) -> str:
+    """The one document the question names by its kind ("the article", "rapporten": the
+    catalog's ``kind``), among those the filter allows; "" when it names none, or a kind
+    that several documents share."""
     allowed = [d for d in kinds if not doc_ids or d in doc_ids]
     for pattern, kind in ((_ARTICLE, "article"), (_REPORT, "report")):
         if pattern.search(question):
             named = [d for d in allowed if kind in kinds[d].lower()]
             if len(named) == 1:
                 return named[0]
-    return hits[0].chunk.doc_id if hits else (allowed[0] if allowed else "")
+    return ""

@@ -29,6 +29,7 @@ from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
 from helse_qa.answering.confidence import (
     Thresholds,
+    about_topic,
     further_kept,
     judge,
     pair_group,
@@ -63,6 +64,7 @@ from helse_qa.models.embedding import Embedder
 from helse_qa.models.llm import LLM, make_llm
 from helse_qa.models.reader import Reader
 from helse_qa.storage.layout import Manifest
+from helse_qa.text.analysis import Analyzer
 from helse_qa.text.language import detect_language
 from helse_qa.types import Answer, Chunk, Hit, RetrievalMode
 
@@ -297,7 +299,9 @@ class AnswerPipeline:
         if settings.answer_confidence and judged:
             # the question as asked: a follow-up read with its earlier turns prefixed
             # ("... i 2017? Og eksporten?") kept as many wrong and one right fewer
-            selection = self._judge(question, language, selection, passages, seen)
+            kinds = {d: e.kind for d, e in index.manifest.documents.items()}
+            named = overview.named_document(question, asked.doc_ids, kinds)
+            selection = self._judge(question, language, selection, passages, seen, analyzer, named)
 
         return selection
 
@@ -308,10 +312,14 @@ class AnswerPipeline:
         selection: Selection,
         passages: Passages,
         seen: dict[tuple[str, int, int], float],
+        analyzer: Analyzer,
+        named: str = "",
     ) -> Selection:
         """The fact answer kept, hedged or declined by the reader's confidence in its
         first quote (answering/confidence.py); one that stands keeps only the further
-        quotes the reader is as sure of and that add content."""
+        quotes the reader is as sure of and that add content. A topic question whose
+        first quote holds its topic (in the document it names, ``named``) is answered with
+        the quotes that hold it."""
         if self._thresholds is None:
             self._thresholds = Thresholds.load()
         thresholds = self._thresholds
@@ -330,6 +338,9 @@ class AnswerPipeline:
         first = chosen[0]
         doubt = shape_doubt(question, chosen)
         judged = judge(selection, probability(first), group(first), thresholds, language, doubt)
+        topic = topic_of(question)
+        if judged.kind != "fact" and topic:
+            return about_topic(selection, topic, analyzer, probability(first), named) or judged
         if judged.kind != "fact":
             return judged
         kept = further_kept(

@@ -736,7 +736,9 @@ def test_a_label_word_is_named_by_its_english_twin():
     assert named("Administrasjon: 4 mrd", "How much was spent on administration?")
     assert not named("Medisin: 8 mrd", "What did medtech turn over?")  # "med" is too short
     assert not named("Helsenæring: 142 mrd", "What did the health industry turn over?")
-    assert not named("Behandling: 53 mrd", "What did treatment turn over?")  # no twin
+    # a glossary twin names it ("treatment" / "behandling"); a word with none does not
+    assert named("Behandling: 53 mrd", "What did treatment turn over?")
+    assert not named("Behandling: 53 mrd", "What did care turn over?")
 
 
 def test_chart_named():

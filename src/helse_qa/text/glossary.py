@@ -12,13 +12,19 @@ from __future__ import annotations
 _ENTRIES = """
 export exports exported | eksport eksporten eksportere
 revenue revenues income | inntekt inntekter eksportinntekter
-turnover sales sell sold | omsetning omsatte salg solgte
+turnover turn sales sell sold | omsetning omsatte salg solgte
 industry industries | industri industrien næring næringen
 health | helse
 healthcare | helsevesen helsetjeneste
 company companies business businesses firm firms | bedrift bedrifter selskap selskaper
 pharmaceutical pharmaceuticals drug drugs medicine medicines | legemiddel legemidler
 diagnostics diagnostic | diagnostikk
+treatment treatments | behandling
+distribution distributor distributors | distribusjon
+subcontractor subcontractors supplier suppliers | underleverandør underleverandører
+specialised specialized | spesialisert spesialiserte spes
+ict | ikt
+provider providers | tilbyder tilbydere
 share proportion percentage percent | andel prosent
 billion billions | milliard milliarder mrd
 million millions | million millioner

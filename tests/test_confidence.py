@@ -26,6 +26,7 @@ from helse_qa.answering.confidence import (
     pair_group,
     shape_doubt,
     units,
+    weak_outcome,
 )
 from helse_qa.answering.decide import adds_fact
 from helse_qa.answering.scored import ScoredSentence, Selection
@@ -44,7 +45,11 @@ from helse_qa.training.data import Dataset, Passage, Question
 from helse_qa.web.briefing import LABELS, to_docx, to_markdown
 from helse_qa.web.render import answer_html, sources_html
 
-T = Thresholds(answer={"same": 0.5, "cross": 0.3}, hedge={"same": 0.2, "cross": 0.1})
+T = Thresholds(
+    answer={"same": 0.5, "cross": 0.3},
+    hedge={"same": 0.2, "cross": 0.1},
+    weak={"same": 0.25, "cross": 0.05},
+)
 QUOTES = scored_passage(
     [
         ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", 0.9),
@@ -206,6 +211,39 @@ def test_broken_thresholds_are_a_clear_error(tmp_path: Path):
     )
     with pytest.raises(ConfigError, match="hedge <= answer"):
         Thresholds.load(bad)
+    answer = {"same": 0.5, "cross": 0.4}
+    bad.write_text(
+        json.dumps({"answer": answer, "hedge": {"same": 0, "cross": 0}, "weak": {"same": 0.6}}),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="cannot read the confidence thresholds"):
+        Thresholds.load(bad)
+    bad.write_text(
+        json.dumps(
+            {"answer": answer, "hedge": {"same": 0, "cross": 0}, "weak": {"same": 0.6, "cross": 0}}
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="weak <= answer"):
+        Thresholds.load(bad)
+
+
+def test_a_thresholds_file_without_the_weak_floor_rescues_only_a_sure_reader(tmp_path: Path):
+    old = tmp_path / "confidence.json"
+    answer = {"same": 0.5, "cross": 0.4}
+    old.write_text(json.dumps({"answer": answer, "hedge": {"same": 0, "cross": 0}}), "utf-8")
+    t = Thresholds.load(old)
+    assert t.weak == answer
+    assert weak_outcome(0.45, "same", t) == "abstain" and weak_outcome(0.5, "same", t) == "fact"
+
+
+def test_where_the_heuristic_would_decline_the_reader_answers_hedges_or_lets_it_stand():
+    assert weak_outcome(0.5, "same", T) == "fact"  # as sure as of any answer
+    assert weak_outcome(0.3, "same", T) == "unsure"  # above the weak floor (0.25)
+    assert weak_outcome(0.2, "same", T) == "abstain"  # the decline stands
+    assert weak_outcome(0.06, "cross", T) == "unsure" and weak_outcome(0.04, "cross", T) == (
+        "abstain"
+    )
 
 
 # -- calibration on a small fixture -------------------------------------------------------
@@ -234,6 +272,15 @@ def test_fit_gives_each_language_group_its_thresholds_and_shares_add_up():
     t = fit(cases, precision=1.0, keep_right=0.9)
     assert t.answer == {"same": 0.5, "cross": 0.25}
     assert t.hedge["same"] <= t.answer["same"] and t.hedge["cross"] <= t.answer["cross"]
+    # the weak floor: all but 5% of the right first quotes lie above it, never above the
+    # answer threshold (here every right quote is above that one)
+    assert t.weak == t.answer and t.weak_keep_right == 0.95
+    right = [0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9]
+    low = [Case("nb-nb", "answerable", p, True) for p in right]
+    low += [Case("nb-nb", "absent", p, False) for p in (0.35, 0.4, 0.45)]
+    t = fit(low + cases[10:], precision=1.0)
+    assert t.answer["same"] == 0.5
+    assert t.weak is not None and t.weak["same"] == pytest.approx(0.1 + 0.05 * 7 * 0.1)
     shares = outcome_shares(cases, t)
     assert shares["wrong"] == 0.0 and sum(shares.values()) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="cross"):

@@ -198,15 +198,26 @@ def test_how_many_is_answered_by_the_sentence_with_the_figure(corpus_assistant):
         # a year the documents do not have, and nothing else in common with them: no
         # "The documents give the figure for 2025, not 2018" line (it had one)
         "Who won the 2018 FIFA World Cup?",
-        # a question about who, not about a figure: "the figure for 2025" is no answer
-        # (it was: "Dokumentene oppgir tallet for 2025, ikke 2018: The merger is …")
-        "Hvilken organisasjon satt i styringsgruppen for prosjektet i 2018, er ikke med i "
-        "sammenslåingen, men er partner i HealthCatalyst?",
     ],
 )
 def test_off_topic_questions_abstain(corpus_assistant, question):
     answer = corpus_assistant.ask(question)
     assert answer.abstained and answer.kind == "abstain" and answer.citations == ()
+
+
+def test_a_who_question_with_a_year_gets_no_figure_for_another_year(corpus_assistant):
+    # a question about who, not about a figure: "the figure for 2025" is no answer (it was:
+    # "Dokumentene oppgir tallet for 2025, ikke 2018: The merger is …"). Declined, or (the
+    # reader's second look at a weak-support decline) "not sure" with the steering group
+    # sentence, which names the answer, Oslo Cancer Cluster
+    answer = corpus_assistant.ask(
+        "Hvilken organisasjon satt i styringsgruppen for prosjektet i 2018, er ikke med i "
+        "sammenslåingen, men er partner i HealthCatalyst?"
+    )
+    assert answer.abstained and answer.kind in ("abstain", "unsure")
+    assert "2025" not in answer.text
+    if answer.kind == "unsure":
+        assert "Oslo Cancer Cluster" in answer.citations[0].quote
 
 
 def test_near_miss_abstains_through_the_cli(corpus_settings, corpus_assistant):

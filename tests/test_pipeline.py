@@ -137,6 +137,22 @@ def test_a_topic_question_is_not_answered_by_a_sentence_without_it_or_from_anoth
         assert answer.text.startswith(UNSURE["en"])
 
 
+def test_where_the_heuristic_finds_weak_support_the_reader_reads_its_best_sentences(
+    corpus_assistant,
+):
+    # English questions about the Norwegian report that the heuristic scored below its
+    # threshold (declined): the reader finds the sentence (issue 37)
+    sure = corpus_assistant.ask("What did politicians open their eyes to?")
+    assert sure.kind == "fact" and not sure.abstained
+    assert sure.citations[0].quote.startswith("Spesielt oppleves politikerne")
+    unsure = corpus_assistant.ask("How long did each group interview last?")
+    assert unsure.kind == "unsure" and unsure.abstained
+    assert "om lag to timers varighet" in unsure.citations[0].quote
+    # nothing of the kind in the documents: the decline stands
+    absent = corpus_assistant.ask("Who won the ski jumping world cup in 2017?")
+    assert absent.kind == "abstain" and not absent.citations
+
+
 def topic_of_question(question: str) -> str:
     from helse_qa.answering.question import topic_of
 

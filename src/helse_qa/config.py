@@ -175,7 +175,9 @@ class Settings(BaseModel):
         description=(
             "Minimum score (0..1) of the best sentence; below it the assistant abstains and "
             "shows the closest passages. Default: 0.35 for the heuristic, the reader's "
-            "calibrated threshold (a probability) with answer_scorer = 'reader'."
+            "calibrated threshold (a probability) with answer_scorer = 'reader'; with the "
+            "default, a question the heuristic scores below it is read once more by the "
+            "reader (answer_confidence), a threshold set here decides alone."
         ),
     )
     max_answer_sentences: int = Field(

@@ -28,13 +28,16 @@ from typing import Any
 from helse_qa.answering import overview
 from helse_qa.answering.compose import compose, language_note
 from helse_qa.answering.confidence import (
+    WEAK_CANDIDATES,
     Thresholds,
     about_topic,
+    closest,
     further_kept,
     judge,
     pair_group,
     shape_doubt,
     units,
+    weak_outcome,
 )
 from helse_qa.answering.decide import (
     HEURISTIC_RUNNER_UP,
@@ -45,6 +48,7 @@ from helse_qa.answering.decide import (
     decide_with_reader,
 )
 from helse_qa.answering.generate import condense, llm_answer
+from helse_qa.answering.list_answers import is_item_line
 from helse_qa.answering.question import Turn, retrieval_query, topic_of
 from helse_qa.answering.read import (
     Passages,
@@ -55,11 +59,11 @@ from helse_qa.answering.read import (
     reader_scores,
 )
 from helse_qa.answering.retrieve import Retriever
-from helse_qa.answering.scored import ScoredSentence, Selection, row_caption_of
+from helse_qa.answering.scored import ScoredSentence, Selection, quotable, row_caption_of
 from helse_qa.answering.sentence_vectors import SentenceVectors
 from helse_qa.config import Settings
 from helse_qa.errors import ConfigError, LLMError
-from helse_qa.messages import DENSE_MISSING, FALLBACK
+from helse_qa.messages import DENSE_MISSING, FALLBACK, UNSURE, say
 from helse_qa.models.embedding import Embedder
 from helse_qa.models.llm import LLM, make_llm
 from helse_qa.models.reader import Reader
@@ -281,6 +285,20 @@ class AnswerPipeline:
             following,
             asked.topic,
         )
+        weak = (
+            settings.answer_confidence
+            and settings.abstain_threshold is None  # a threshold the user set decides alone
+            and selection.kind == "abstain"
+            and not selection.lead  # a decline with its reason ("not about Sweden") stands
+            and bool(scored)
+            and scored[0].probability < threshold
+            and not reading.promoted
+        )
+        if weak:  # the heuristic finds too little support: the reader reads its best ones
+            selection = (
+                self._weak_support(asked, scored, passages, threshold, further, analyzer, following)
+                or selection
+            )
         # A chart row put first because the question names its label and a word of its
         # caption stands on that match, as a named chart or label did before it (the
         # reader, trained on sentences, gave the row "Diagnostikk: 54%" with its caption P
@@ -304,6 +322,43 @@ class AnswerPipeline:
             selection = self._judge(question, language, selection, passages, seen, analyzer, named)
 
         return selection
+
+    def _weak_support(
+        self,
+        asked: Asked,
+        scored: Sequence[ScoredSentence],
+        passages: Passages,
+        threshold: float,
+        further: float,
+        analyzer: Analyzer,
+        following: Sequence[Hit],
+    ) -> Selection | None:
+        """Where the heuristic would decline for weak support: the reader's best of the
+        heuristic's best sentences as the answer, or under "not sure", by the calibrated
+        thresholds (:func:`weak_outcome`); None: the decline stands. The sentence still
+        passes the question's checks (``decide``: part or whole, counts, names …)."""
+        question, language = asked.question, asked.language
+        if self._thresholds is None:
+            self._thresholds = Thresholds.load()
+        candidates = [s for s in scored if quotable(s) and not is_item_line(s.text)]
+        if not candidates:
+            return None
+        read = reader_scores(
+            question, candidates[:WEAK_CANDIDATES], passages.every_sentence(), self.reader
+        )
+        best = read[0]
+        group = pair_group(language, detect_language(best.text, default=best.hit.chunk.language))
+        outcome = weak_outcome(best.probability, group, self._thresholds)
+        if outcome == "abstain":
+            return None
+        lifted = replace(best, probability=max(best.probability, threshold))
+        decided = decide(
+            question, [lifted], threshold, further, 1, language, analyzer, following, asked.topic
+        )
+        if outcome == "fact" and decided.kind == "fact" and decided.chosen:
+            return replace(decided, confidence=best.probability)
+        quotes = decided.chosen if decided.kind == "fact" and decided.chosen else [best]
+        return Selection(closest(quotes), "unsure", say(UNSURE, language), best.probability)
 
     def _judge(
         self,

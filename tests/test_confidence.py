@@ -23,6 +23,7 @@ from helse_qa.answering.confidence import (
     further_kept,
     holds_topic,
     judge,
+    naming_first,
     pair_group,
     shape_doubt,
     units,
@@ -99,6 +100,30 @@ def test_a_list_question_answered_by_a_sentence_that_names_no_several_is_at_most
         [("Intervjuguiden hadde fokus på følgende hovedtema:", 0.9), ("Syn på eksport", 0.0)]
     )
     assert not shape_doubt("Hvilke temaer dekket intervjuguiden?", lead_in)  # with its items
+
+
+def test_two_names_joined_are_a_list_of_two():
+    # NorQuAD validation: "Hvilke to land er i samme gruppe som Norge og Bosnia?" was hedged
+    # although its sentence names both
+    two = scored_passage([("Med i gruppen er også Frankrike og Portugal.", 0.9)])
+    assert not shape_doubt("Hvilke to land er i samme gruppe som Norge og Bosnia?", two)
+    vague = scored_passage([("Samtidig pekes det på en rekke forhold som kan og bør.", 0.9)])
+    assert shape_doubt("Hvilke forbedringsområder peker rapporten på?", vague)
+
+
+def test_a_who_question_puts_a_naming_quote_first_only_when_the_reader_is_sure_of_it():
+    quotes = scored_passage(
+        [
+            ("Samtalene ble gjennomført som gruppeintervjuer på om lag to timer.", 0.9),
+            ("Det er konsulentselskapet ZYNK som har gjennomført intervjuene.", 0.8),
+        ]
+    )
+    question = "Hvem gjennomførte intervjuene?"
+    assert naming_first(question, quotes, lambda s: True) == [quotes[1], quotes[0]]
+    # the reader not sure of the naming one: its choice stands ("… for befolkningen" answers
+    # "Hvem har oversvømmelsene vært et problem for?" without a name)
+    assert naming_first(question, quotes, lambda s: False) == quotes
+    assert naming_first("Hva gjorde ZYNK?", quotes, lambda s: True) == quotes  # not who
 
 
 def test_under_not_sure_a_lead_in_keeps_its_items_and_at_most_two_quotes_are_shown():

@@ -834,6 +834,23 @@ def test_a_question_for_a_name_is_answered_only_by_a_name(corpus_assistant):
     assert not named.abstained and "Traces of North" in named.citations[0].quote
 
 
+def test_a_sentence_that_says_what_a_thing_is_called_gives_its_name():
+    from tests.helpers import scored_passage
+
+    from helse_qa.answering.decide import decide
+    from helse_qa.text.analysis import Analyzer
+
+    # NorQuAD validation: the name is in lower case ("dødsmarker"), no capitalised name
+    scored = scored_passage(
+        [("Steder hvor folk ble torturert og drept kalles for dødsmarker.", 0.9)]
+    )
+    question = "Hva kalles steder der folk ble drept?"
+    chosen = decide(question, scored, 0.35, 0.3, 3, "nb", Analyzer())
+    assert chosen.kind == "fact" and "dødsmarker" in chosen.chosen[0].text
+    plain = scored_passage([("Steder hvor folk ble drept finnes over hele landet.", 0.9)])
+    assert decide(question, plain, 0.35, 0.3, 3, "nb", Analyzer()).kind == "abstain"
+
+
 def test_a_who_question_puts_the_quote_that_names_someone_first(corpus_assistant):
     """ "Hvem gjennomførte intervjuene?" quoted "Samtalene ble gjennomført som
     gruppeintervjuer …" (no one named) before "Det er konsulentselskapet ZYNK som har

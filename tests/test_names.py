@@ -106,6 +106,11 @@ def test_fits_part(sentence, fits):
         ("De samlede eksportinntektene utgjorde 23,6 milliarder kroner i 2017.", []),  # a sum
         ("Bare i 2017 vokste både omsetning og eksport.", []),  # a year
         ("De siste 5 – 10 årene har det dukket opp mange selskaper.", []),  # a span of time
+        # a number word counts too, and a word joined by "og" (NorQuAD validation: "Hvor
+        # mange VM-gull har Svindal?", "Hvor mange studenthybler og leiligheter …?")
+        ("Han vant fem VM-gull i karrieren.", ["VM", "gull", "i"]),
+        ("Nydalen har 3150 leiligheter og studenthybler.", ["leiligheter", "studenthybler"]),
+        ("The clusters work to accelerate innovation.", []),  # English "to" is no two
     ],
 )
 def test_counting_words(sentence, counting):

@@ -35,11 +35,13 @@ quotes before it lack (:func:`further_kept`); otherwise the first quote stands a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helse_qa.answering.list_answers import is_item_line
+from helse_qa.answering.names import question_names
 from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
@@ -154,6 +156,41 @@ def weak_outcome(probability: float, group: str, thresholds: Thresholds) -> str:
     return "unsure" if probability >= thresholds.weak[group] else "abstain"
 
 
+# Two names joined ("Frankrike og Portugal", "Irland og Georgia"): a list of two.
+_TWO_NAMES = re.compile(r"\b[A-ZÆØÅ][\w-]+(?:\s+[A-ZÆØÅ][\w-]+)*,?\s+(?:og|and|&)\s+[A-ZÆØÅ][\w-]+")
+
+
+# A question that asks who (a person or an organisation, by name or by role).
+_ASKS_PERSON = re.compile(r"^\W*(who|whom|hvem)\b", re.IGNORECASE)
+
+
+def naming_first(
+    question: str, chosen: Sequence[ScoredSentence], sure: Callable[[ScoredSentence], bool]
+) -> list[ScoredSentence]:
+    """For a who-question whose first quote names no one the question does not: a further
+    chosen quote that does (an acronym is a name here) and that the reader is ``sure`` of
+    goes first ("Hvem gjennomførte intervjuene?": "Det er konsulentselskapet ZYNK som har
+    gjennomført intervjuene …" before "Samtalene ble gjennomført som gruppeintervjuer …").
+    Without the reader's word it was a rule that cost right answers whose answer is no name
+    ("Hvem har oversvømmelsene vært et problem for?" -> "… for befolkningen": 6 of NorQuAD
+    validation's who-questions)."""
+    out = list(chosen)
+    if not out or not _ASKS_PERSON.match(question):
+        return out
+    asked = {n.lower() for n in question_names(question, acronyms=True)}
+
+    def names_someone(s: ScoredSentence) -> bool:
+        return bool({n.lower() for n in question_names(s.text, acronyms=True)} - asked)
+
+    quotes = units(out)
+    if names_someone(quotes[0][0]):
+        return out
+    for unit in quotes[1:]:
+        if names_someone(unit[0]) and sure(unit[0]):
+            return [*unit, *(s for other in quotes if other is not unit for s in other)]
+    return out
+
+
 def shape_doubt(question: str, chosen: Sequence[ScoredSentence]) -> bool:
     """A question that asks for several things whose first quote names no several
     ("Hvilke forbedringsområder peker rapporten på?" -> "Samtidig pekes det på en rekke
@@ -161,7 +198,8 @@ def shape_doubt(question: str, chosen: Sequence[ScoredSentence]) -> bool:
     if not chosen or not is_list_question(question):
         return False
     first = units(chosen)[0]
-    return len(first) == 1 and not names_several(first[0].text)
+    text = first[0].text
+    return len(first) == 1 and not names_several(text) and not _TWO_NAMES.search(text)
 
 
 def units(chosen: Sequence[ScoredSentence]) -> list[list[ScoredSentence]]:

@@ -14,8 +14,7 @@ Two deciders, by the settings:
   something grew not by its level, a how-many question wants a count of what it counts, a
   question for a name a sentence that gives one, a which-countries question a sentence
   naming one, and a year the documents do not give is a near miss; a why-question's
-  conclusion is quoted with its reason, a who-question's first quote names someone when
-  a chosen one does;
+  conclusion is quoted with its reason;
 - :func:`decide_with_reader` (``answer_scorer = "reader"``): on the reader's calibrated
   P(answers); no question-pattern rule, the reader reads question and sentence together.
 
@@ -117,8 +116,6 @@ _HOW_MUCH_GREW = re.compile(
     r"stige)\b",
     re.IGNORECASE,
 )
-# A question that asks who (a person or an organisation, by name or by role).
-_ASKS_PERSON = re.compile(r"^\W*(who|whom|hvem)\b", re.IGNORECASE)
 # A question that asks why (the reason, not the conclusion drawn from it).
 _ASKS_WHY = re.compile(r"^\W*(why|hvorfor)\b", re.IGNORECASE)
 # A question that asks what something is called ("What will the merged cluster be called?",
@@ -242,7 +239,12 @@ def decide(
         # what something is called: a sentence that names nothing the question does not
         # ("The newly merged cluster will represent 370 members") gives no name
         asked_names = {n.lower() for n in question_names(question)}
-        naming = [s for s in scored if {n.lower() for n in question_names(s.text)} - asked_names]
+        naming = [
+            s
+            for s in scored
+            if {n.lower() for n in question_names(s.text)} - asked_names
+            or _ASKS_NAME.search(s.text)  # "… kalles for dødsmarker": a name in lower case
+        ]
         if not naming:
             return Selection(kind="abstain")
         scored = naming
@@ -276,8 +278,6 @@ def decide(
         most,
         lambda s, c: not any(same_content(s.text, x.text) for x in c),
     )
-    if _ASKS_PERSON.match(question):
-        chosen = _naming_first(question, chosen)
     widened: list[ScoredSentence] = []
     widen = with_reason if _ASKS_WHY.match(question) else with_antecedent
     for s in map(widen, chosen):  # a quote is never repeated inside another
@@ -301,22 +301,6 @@ def _near_miss_or_abstain(best: ScoredSentence, threshold: float, line: str) -> 
     if best.probability < threshold:
         return Selection(kind="abstain")
     return Selection([best], "near_miss", line)
-
-
-def _naming_first(question: str, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-    """For a who-question: when the first quote names no one the question does not and a
-    further one does ("Samtalene ble gjennomført som gruppeintervjuer …" before "Det er
-    konsulentselskapet ZYNK som har gjennomført intervjuene …"), that one first (an
-    acronym is a name here)."""
-    asked = {n.lower() for n in question_names(question, acronyms=True)}
-
-    def names_someone(s: ScoredSentence) -> bool:
-        return bool({n.lower() for n in question_names(s.text, acronyms=True)} - asked)
-
-    if not chosen or names_someone(chosen[0]):
-        return chosen
-    naming = next((s for s in chosen if names_someone(s)), None)
-    return chosen if naming is None else [naming, *(s for s in chosen if s is not naming)]
 
 
 def asked_years(question: str) -> list[str]:

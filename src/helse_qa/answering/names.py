@@ -139,10 +139,16 @@ def counts(s: ScoredSentence, counted: Sequence[str], language: str, analyzer: A
     return any(c & counted_terms for c in concepts)
 
 
-# A number and the (one or two) words after it: what it counts ("370 members", "ca. 30
-# aktører", "370 new members"); a unit after it is no such word ("54 prosent").
+# A number (in digits or a word: "fem VM-gull") and the (one or two) words after it: what it
+# counts ("370 members", "ca. 30 aktører", "370 new members"), and a word joined to them by
+# "og"/"and" ("3150 leiligheter og studenthybler"); a unit after it is no such word ("54
+# prosent"). English "to" is no number ("to accelerate"); Norwegian "to" is ("to OL-gull").
 _COUNT_PHRASE = re.compile(
-    r"(?<![\w.,])(\d+)(?![.,]?\d)\s+([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.UNICODE
+    r"(?<![\w.,])(\d+(?![.,]?\d)|(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|tre|fire|fem|seks|sju|syv|åtte|ni|ti|elleve|tolv)\b)\s+([^\W\d_][\w-]*)"
+    r"(?:\s+(?!(?:og|and|eller|or)\b)([^\W\d_][\w-]*))?"
+    r"(?:\s+(?:og|and|eller|or)\s+([^\W\d_][\w-]*))?",
+    re.UNICODE | re.IGNORECASE,
 )
 
 
@@ -150,10 +156,11 @@ def counting_words(text: str) -> list[str]:
     """The words right after each number of ``text`` (not a year) followed by no unit."""
     found: list[str] = []
     for m in _COUNT_PHRASE.finditer(text):
-        number, first, second = m.groups()
+        number, first, second, joined = m.groups()
         if YEAR.fullmatch(number) or first.lower() in _UNITS | _SCALES | STOPWORDS:
             continue
-        found += [first, *([second] if second else [])]
+        words = [first, *([second] if second else []), *([joined] if joined else [])]
+        found += [w for part in words for w in re.findall(r"[^\W\d_]+", part)]
     return found
 
 

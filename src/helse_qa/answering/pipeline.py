@@ -34,6 +34,7 @@ from helse_qa.answering.confidence import (
     closest,
     further_kept,
     judge,
+    naming_first,
     pair_group,
     shape_doubt,
     units,
@@ -390,6 +391,11 @@ class AnswerPipeline:
         def group(s: ScoredSentence) -> str:
             return pair_group(language, detect_language(s.text, default=s.hit.chunk.language))
 
+        def sure(s: ScoredSentence) -> bool:
+            return probability(s) >= thresholds.answer[group(s)]
+
+        chosen = naming_first(question, chosen, sure)
+        selection = replace(selection, chosen=chosen)
         first = chosen[0]
         doubt = shape_doubt(question, chosen)
         judged = judge(selection, probability(first), group(first), thresholds, language, doubt)
@@ -398,9 +404,7 @@ class AnswerPipeline:
             return about_topic(selection, topic, analyzer, probability(first), named) or judged
         if judged.kind != "fact":
             return judged
-        kept = further_kept(
-            chosen, lambda s: probability(s) >= thresholds.answer[group(s)], adds_fact
-        )
+        kept = further_kept(chosen, sure, adds_fact)
         return replace(judged, chosen=kept)
 
     def _overview(self, index: LoadedIndex, asked: Asked) -> Selection:

@@ -117,6 +117,13 @@ class AnswerPipeline:
         self._thresholds: Thresholds | None = None
 
     @property
+    def thresholds(self) -> Thresholds:
+        """The answer decision's calibrated thresholds (loaded on first use)."""
+        if self._thresholds is None:
+            self._thresholds = Thresholds.load()
+        return self._thresholds
+
+    @property
     def reader(self) -> Reader:
         """The trained reader (loaded once: the packaged base model and the shipped delta,
         run in numpy)."""
@@ -297,7 +304,9 @@ class AnswerPipeline:
         )
         if weak:  # the heuristic finds too little support: the reader reads its best ones
             selection = (
-                self._weak_support(asked, scored, passages, threshold, further, analyzer, following)
+                self._weak_support(
+                    asked, scored, passages, threshold, further, analyzer, following, seen
+                )
                 or selection
             )
         # A chart row put first because the question names its label and a word of its
@@ -333,23 +342,23 @@ class AnswerPipeline:
         further: float,
         analyzer: Analyzer,
         following: Sequence[Hit],
+        seen: dict[tuple[str, int, int], float],
     ) -> Selection | None:
         """Where the heuristic would decline for weak support: the reader's best of the
         heuristic's best sentences as the answer, or under "not sure", by the calibrated
         thresholds (:func:`weak_outcome`); None: the decline stands. The sentence still
         passes the question's checks (``decide``: part or whole, counts, names …)."""
         question, language = asked.question, asked.language
-        if self._thresholds is None:
-            self._thresholds = Thresholds.load()
         candidates = [s for s in scored if quotable(s) and not is_item_line(s.text)]
         if not candidates:
             return None
         read = reader_scores(
             question, candidates[:WEAK_CANDIDATES], passages.every_sentence(), self.reader
         )
+        seen.update({key(s): s.probability for s in read})  # the judge reads none again
         best = read[0]
         group = pair_group(language, detect_language(best.text, default=best.hit.chunk.language))
-        outcome = weak_outcome(best.probability, group, self._thresholds)
+        outcome = weak_outcome(best.probability, group, self.thresholds)
         if outcome == "abstain":
             return None
         lifted = replace(best, probability=max(best.probability, threshold))
@@ -376,9 +385,7 @@ class AnswerPipeline:
         quotes the reader is as sure of and that add content. A topic question whose
         first quote holds its topic (in the document it names, ``named``) is answered with
         the quotes that hold it."""
-        if self._thresholds is None:
-            self._thresholds = Thresholds.load()
-        thresholds = self._thresholds
+        thresholds = self.thresholds
         chosen = selection.chosen
         unread = [head for head, *_ in units(chosen) if key(head) not in seen]  # not items
         if unread:

@@ -50,9 +50,10 @@ MONEY = re.compile(
     r"\b(kroner|kr|nok|mrd|milliard\w*|million\w*|mill|billion\w*|euro|eur|usd|dollars?)\b",
     re.IGNORECASE,
 )
+# (a sum's verb too: "amount to", "utgjorde")
 _ASKS_MONEY = re.compile(
     r"(inntekt|omsetning|omsatte|omsette|revenue|turnover|earn|spen[dt]|invest|budsjett|"
-    r"budget|kostnad|cost|kroner)",
+    r"budget|kostnad|cost|kroner|amount|beløp|utgjorde)",
     re.IGNORECASE,
 )
 # Words of growth, shared by a share-or-growth question and a change question.

@@ -46,7 +46,7 @@ from helse_qa.answering.scored import ScoredSentence, Selection, leads_list
 from helse_qa.errors import ConfigError
 from helse_qa.messages import UNSURE, say
 from helse_qa.text.analysis import Analyzer
-from helse_qa.text.listing import is_list_question, names_several
+from helse_qa.text.listing import is_list_question, names_several, names_two
 
 DEFAULT_THRESHOLDS = Path(__file__).with_name("confidence.json")
 HEDGED_QUOTES = 2
@@ -156,10 +156,6 @@ def weak_outcome(probability: float, group: str, thresholds: Thresholds) -> str:
     return "unsure" if probability >= thresholds.weak[group] else "abstain"
 
 
-# Two names joined ("Frankrike og Portugal", "Irland og Georgia"): a list of two.
-_TWO_NAMES = re.compile(r"\b[A-ZÆØÅ][\w-]+(?:\s+[A-ZÆØÅ][\w-]+)*,?\s+(?:og|and|&)\s+[A-ZÆØÅ][\w-]+")
-
-
 # A question that asks who (a person or an organisation, by name or by role).
 _ASKS_PERSON = re.compile(r"^\W*(who|whom|hvem)\b", re.IGNORECASE)
 
@@ -199,7 +195,7 @@ def shape_doubt(question: str, chosen: Sequence[ScoredSentence]) -> bool:
         return False
     first = units(chosen)[0]
     text = first[0].text
-    return len(first) == 1 and not names_several(text) and not _TWO_NAMES.search(text)
+    return len(first) == 1 and not names_several(text) and not names_two(text)
 
 
 def units(chosen: Sequence[ScoredSentence]) -> list[list[ScoredSentence]]:

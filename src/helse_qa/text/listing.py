@@ -47,6 +47,15 @@ def names_several(text: str) -> bool:
     return bool(_SEVERAL.search(text))
 
 
+# Two names joined ("Frankrike og Portugal", "Irland og Georgia"): a list of two.
+_TWO_NAMES = re.compile(r"\b[A-ZÆØÅ][\w-]+(?:\s+[A-ZÆØÅ][\w-]+)*,?\s+(?:og|and|&)\s+[A-ZÆØÅ][\w-]+")
+
+
+def names_two(text: str) -> bool:
+    """Whether ``text`` names two things by name, joined by og/and."""
+    return bool(_TWO_NAMES.search(text))
+
+
 def asks_breakdown(question: str) -> bool:
     return bool(_BREAKDOWN.search(question))
 
